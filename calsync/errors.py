@@ -1,0 +1,130 @@
+"""calsync's one error tree: every error calsync raises on purpose derives from it.
+
+Each error says whose fault it is, whether retrying can help (``retryable``) and,
+where it can reach a webhook caller, which HTTP status it maps to (``http_status``).
+The sync engine decides on these types, never on library exceptions.
+
+    CalsyncError
+    ├── ConfigurationError        a setting is missing or invalid (operator's fault)
+    ├── ValidationError           a payload or model value is wrong (caller's fault, 400)
+    │   └── UnsupportedRecurrence an RRULE the other side cannot express (not retryable)
+    ├── AuthenticationError       forged or unsigned input (401/403)
+    ├── StoreError                Table Storage failed
+    │   └── ConcurrencyError      an ETag-guarded write lost a race (retryable)
+    ├── SideError                 a calendar side (Graph or booking system) failed
+    │   ├── NotFound              the item is gone (404/410)
+    │   ├── Throttled             429/503 after the bounded wait (retryable)
+    │   ├── Conflict              changed meanwhile, precondition failed, double booking
+    │   ├── PermissionDenied      the app may not do this (operator's fault)
+    │   └── TransientError        5xx, timeouts, connection errors (retryable)
+    └── MassDeletionGuardTripped  one side suddenly looks empty; sync for the room stops
+"""
+
+from __future__ import annotations
+
+
+class CalsyncError(Exception):
+    """Root of calsync's errors."""
+
+    retryable: bool = False
+    http_status: int = 500
+
+    def __init__(self, message: str, **fields: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigurationError(CalsyncError):
+    """A setting is missing or invalid; the operator must fix the configuration."""
+
+
+class ValidationError(CalsyncError):
+    """An input value is wrong; the message names the field and the problem."""
+
+    http_status = 400
+
+
+class UnsupportedRecurrence(ValidationError):
+    """A recurrence rule that the target side cannot express; never approximated."""
+
+    http_status = 422
+
+
+class AuthenticationError(CalsyncError):
+    """Input that failed authentication (clientState, HMAC, timestamp window)."""
+
+    http_status = 401
+
+
+class StoreError(CalsyncError):
+    """Table Storage refused or failed an operation."""
+
+    retryable = True
+
+
+class ConcurrencyError(StoreError):
+    """An ETag-guarded write found the row changed by someone else (lost race)."""
+
+    http_status = 409
+
+
+class SideError(CalsyncError):
+    """A calendar side (Microsoft Graph or the booking system) failed a request."""
+
+    def __init__(self, message: str, *, side: str, status: int | None = None, **fields: object) -> None:
+        super().__init__(message, side=side, status=status, **fields)
+        self.side = side
+        self.status = status
+
+
+class NotFound(SideError):
+    """The item does not exist (any more) on that side."""
+
+    http_status = 404
+
+
+class Throttled(SideError):
+    """The side kept answering 429/503 beyond the bounded wait."""
+
+    retryable = True
+    http_status = 503
+
+    def __init__(
+        self, message: str, *, side: str, status: int | None = None, retry_after: float | None = None, **fields: object
+    ) -> None:
+        super().__init__(message, side=side, status=status, retry_after=retry_after, **fields)
+        self.retry_after = retry_after
+
+
+class Conflict(SideError):
+    """The item changed meanwhile (stale ETag/changeKey) or the room is already booked."""
+
+    http_status = 409
+
+
+class PermissionDenied(SideError):
+    """The app is not allowed to do this (missing role, RBAC scope, wrong mailbox)."""
+
+    http_status = 403
+
+
+class TransientError(SideError):
+    """A failure that a later retry can cure: 5xx, timeouts, dropped connections."""
+
+    retryable = True
+    http_status = 503
+
+
+class MassDeletionGuardTripped(CalsyncError):
+    """One side of a room suddenly reports most of its bookings gone; nothing was deleted."""
+
+    def __init__(self, message: str, *, room: str, side: str, missing: int, mapped: int) -> None:
+        super().__init__(message, room=room, side=side, missing=missing, mapped=mapped)
+        self.room = room
+        self.side = side
+        self.missing = missing
+        self.mapped = mapped

@@ -1,0 +1,37 @@
+"""Shared fixtures: a real Azurite for the whole session, and Settings pointing at it per test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from calsync.emulators.azurite import AzuriteTables, start_azurite_tables
+from calsync.settings import Settings, load_settings
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[AzuriteTables]:
+    """Azurite's Table service on a free loopback port, in memory, for the whole test session."""
+    running = start_azurite_tables()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def table_prefix() -> str:
+    """A table-name prefix no other test uses, so tests never see each other's rows."""
+    return "t" + uuid.uuid4().hex[:16]
+
+
+@pytest.fixture
+def settings(azurite: AzuriteTables, table_prefix: str) -> Settings:
+    """Settings for a test: Azurite tables under a fresh prefix, Graph auth off (emulator)."""
+    return load_settings(
+        tables_connection_string=azurite.connection_string,
+        table_prefix=table_prefix,
+        graph_auth_mode="none",
+    )
