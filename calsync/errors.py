@@ -17,6 +17,7 @@ The sync engine decides on these types, never on library exceptions.
     │   ├── Conflict              changed meanwhile, precondition failed, double booking
     │   ├── PermissionDenied      the app may not do this (operator's fault)
     │   └── TransientError        5xx, timeouts, connection errors (retryable)
+    ├── QueueError                a queue refused or failed a send, or did not drain (retryable, 503)
     └── MassDeletionGuardTripped  one side suddenly looks empty; sync for the room stops
 """
 
@@ -114,6 +115,13 @@ class PermissionDenied(SideError):
 
 class TransientError(SideError):
     """A failure that a later retry can cure: 5xx, timeouts, dropped connections."""
+
+    retryable = True
+    http_status = 503
+
+
+class QueueError(CalsyncError):
+    """Service Bus (or the in-process queue) refused or failed an operation; a webhook answers 503."""
 
     retryable = True
     http_status = 503
