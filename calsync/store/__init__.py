@@ -1,0 +1,1 @@
+"""calsync's state in Azure Table Storage: mappings, subscriptions, cursors, conflicts, room holds."""

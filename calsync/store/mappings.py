@@ -1,0 +1,158 @@
+"""The mapping table: which Outlook event and which booking are the same reservation.
+
+One partition per room. Each synced reservation has a main row ("m~<mapping id>")
+holding both ids, both sides' content hashes (the loop-prevention memory) and
+versions; two index rows ("o~<outlook id>", "b~<booking id>") point to it so
+either side's id finds the mapping with point reads. Main and index rows are
+written in one entity-group transaction. Updates that keep the ids are single
+ETag-guarded replaces; a lost race raises ConcurrencyError.
+
+Note: Azurite does not enforce If-Match inside batch transactions (Azurite
+issue 1233); Azure does. Tests only rely on the single-entity guard.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import UpdateMode
+from pydantic import BaseModel, ConfigDict
+
+from calsync.model.booking import Side
+from calsync.store.client import TableStore, translate_errors
+from calsync.store.keys import decode_key, encode_key, prefixed
+
+MAIN, OUTLOOK_INDEX, BOOKING_INDEX = "m", "o", "b"
+
+
+def mapping_id_for(origin: Side, source_id: str) -> str:
+    """Deterministic mapping id: a retried first sync of the same item lands on the same row."""
+    return hashlib.sha256(f"{origin.value}\x1f{source_id}".encode()).hexdigest()[:32]
+
+
+class MappingRow(BaseModel):
+    """One synchronised reservation as calsync last wrote or saw it on both sides."""
+
+    model_config = ConfigDict(frozen=True)
+
+    room: str
+    mapping_id: str
+    origin: Side
+    outlook_id: str | None = None
+    booking_id: str | None = None
+    outlook_hash: str | None = None
+    booking_hash: str | None = None
+    outlook_version: str | None = None
+    booking_version: str | None = None
+    series: bool = False
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    etag: str | None = None
+
+    def id_on(self, side: Side) -> str | None:
+        return self.outlook_id if side is Side.OUTLOOK else self.booking_id
+
+    def hash_on(self, side: Side) -> str | None:
+        return self.outlook_hash if side is Side.OUTLOOK else self.booking_hash
+
+
+def _main_entity(row: MappingRow) -> dict[str, Any]:
+    entity = row.model_dump(mode="json", exclude={"etag", "room", "created_at", "updated_at"})
+    entity = {key: value for key, value in entity.items() if value is not None}
+    entity.update(
+        PartitionKey=encode_key(row.room),
+        RowKey=prefixed(MAIN, row.mapping_id),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+    return entity
+
+
+def _index_entities(row: MappingRow) -> list[dict[str, Any]]:
+    partition = encode_key(row.room)
+    rows = []
+    if row.outlook_id:
+        rows.append({"PartitionKey": partition, "RowKey": prefixed(OUTLOOK_INDEX, row.outlook_id),
+                     "mapping_id": row.mapping_id})  # fmt: skip
+    if row.booking_id:
+        rows.append({"PartitionKey": partition, "RowKey": prefixed(BOOKING_INDEX, row.booking_id),
+                     "mapping_id": row.mapping_id})  # fmt: skip
+    return rows
+
+
+def _row_from(entity: dict[str, Any]) -> MappingRow:
+    data = {key: value for key, value in entity.items() if key not in ("PartitionKey", "RowKey")}
+    return MappingRow(room=decode_key(entity["PartitionKey"]), etag=entity.metadata.get("etag"), **data)
+
+
+class MappingStore:
+    """Reads and writes mapping rows; every write keeps main and index rows consistent."""
+
+    def __init__(self, tables: TableStore) -> None:
+        self._table = tables.table("Mappings")
+
+    async def get(self, room: str, mapping_id: str) -> MappingRow | None:
+        async with translate_errors("reading a mapping"):
+            try:
+                entity = await self._table.get_entity(encode_key(room), prefixed(MAIN, mapping_id))
+            except ResourceNotFoundError:
+                return None
+        return _row_from(entity)
+
+    async def find(self, room: str, side: Side, item_id: str) -> MappingRow | None:
+        """The mapping of the item with ``item_id`` on ``side``, or None."""
+        index = OUTLOOK_INDEX if side is Side.OUTLOOK else BOOKING_INDEX
+        async with translate_errors("reading a mapping index"):
+            try:
+                pointer = await self._table.get_entity(encode_key(room), prefixed(index, item_id))
+            except ResourceNotFoundError:
+                return None
+        return await self.get(room, pointer["mapping_id"])
+
+    async def list_room(self, room: str) -> list[MappingRow]:
+        """Every mapping of one room (main rows only)."""
+        lower, upper = f"{MAIN}~", f"{MAIN}~\x7f"
+        query = "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi"
+        params = {"pk": encode_key(room), "lo": lower, "hi": upper}
+        async with translate_errors("listing a room's mappings"):
+            return [_row_from(e) async for e in self._table.query_entities(query, parameters=params)]
+
+    async def create(self, row: MappingRow) -> MappingRow:
+        """Insert a new mapping with its index rows atomically; ConcurrencyError if any exists."""
+        operations = [("create", _main_entity(row))] + [("create", e) for e in _index_entities(row)]
+        async with translate_errors("creating a mapping"):
+            etag = await self._submit(operations)
+        return row.model_copy(update={"etag": etag})
+
+    async def update(self, row: MappingRow, previous: MappingRow) -> MappingRow:
+        """Replace ``previous`` by ``row``, guarded by previous.etag; ConcurrencyError on a lost race."""
+        if previous.etag is None:
+            raise ValueError("update needs the row as read from the store (with its etag)")
+        stale = [e for e in _index_entities(previous) if e["RowKey"] not in {i["RowKey"] for i in _index_entities(row)}]
+        fresh = [e for e in _index_entities(row) if e["RowKey"] not in {i["RowKey"] for i in _index_entities(previous)}]
+        guard = {"etag": previous.etag, "match_condition": MatchConditions.IfNotModified}
+        async with translate_errors("updating a mapping"):
+            if not stale and not fresh:
+                result = await self._table.update_entity(_main_entity(row), mode=UpdateMode.REPLACE, **guard)
+                etag = result.get("etag")
+            else:
+                operations: list[Any] = [("update", _main_entity(row), {"mode": UpdateMode.REPLACE, **guard})]
+                operations += [("delete", e) for e in stale] + [("create", e) for e in fresh]
+                etag = await self._submit(operations)
+        return row.model_copy(update={"etag": etag})
+
+    async def delete(self, row: MappingRow) -> None:
+        """Remove a mapping and its index rows, guarded by the row's etag."""
+        guard = {"etag": row.etag, "match_condition": MatchConditions.IfNotModified} if row.etag else {}
+        operations: list[Any] = [("delete", _main_entity(row), guard)] + [("delete", e) for e in _index_entities(row)]
+        async with translate_errors("deleting a mapping"):
+            await self._submit(operations)
+
+    async def _submit(self, operations: list[Any]) -> str | None:
+        """Run one entity-group transaction; returns the new etag of the first (main) row."""
+        results = await self._table.submit_transaction(operations)
+        return results[0].get("etag") if results else None

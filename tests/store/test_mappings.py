@@ -1,0 +1,94 @@
+"""Mapping rows on real Azurite: index lookups by either side's id, hostile ids, lost races."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from calsync.errors import ConcurrencyError
+from calsync.model import Side
+from calsync.store.client import TableStore
+from calsync.store.mappings import MappingRow, MappingStore, mapping_id_for
+from tests.store.test_keys import HOSTILE_IDS
+
+pytestmark = pytest.mark.azurite
+
+NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
+
+
+def row(outlook_id: str = "AAMk/+x==", booking_id: str = "B-1", room: str = "room-a") -> MappingRow:
+    return MappingRow(
+        room=room,
+        mapping_id=mapping_id_for(Side.OUTLOOK, outlook_id),
+        origin=Side.OUTLOOK,
+        outlook_id=outlook_id,
+        booking_id=booking_id,
+        outlook_hash="h-o",
+        booking_hash="h-b",
+        created_at=NOW,
+        updated_at=NOW,
+    )
+
+
+async def test_created_mapping_is_found_from_either_side(tables: TableStore) -> None:
+    store = MappingStore(tables)
+    created = await store.create(row())
+    assert created.etag
+    by_outlook = await store.find("room-a", Side.OUTLOOK, "AAMk/+x==")
+    by_booking = await store.find("room-a", Side.BOOKING, "B-1")
+    assert by_outlook == by_booking
+    assert by_outlook.booking_hash == "h-b" and by_outlook.created_at == NOW
+    assert await store.find("room-b", Side.BOOKING, "B-1") is None  # rooms are separate partitions
+
+
+@pytest.mark.parametrize("hostile", HOSTILE_IDS)
+async def test_hostile_ids_round_trip_through_the_store(tables: TableStore, hostile: str) -> None:
+    store = MappingStore(tables)
+    await store.create(row(outlook_id=hostile, booking_id=hostile, room=hostile))
+    found = await store.find(hostile, Side.BOOKING, hostile)
+    assert found is not None and found.outlook_id == hostile and found.room == hostile
+    assert [r.outlook_id for r in await store.list_room(hostile)] == [hostile]
+
+
+async def test_second_create_of_same_mapping_is_a_lost_race(tables: TableStore) -> None:
+    store = MappingStore(tables)
+    await store.create(row())
+    with pytest.raises(ConcurrencyError):
+        await store.create(row())
+
+
+async def test_update_with_stale_etag_raises_concurrency_error(tables: TableStore) -> None:
+    store = MappingStore(tables)
+    await store.create(row())
+    first_reader = await store.find("room-a", Side.OUTLOOK, "AAMk/+x==")
+    second_reader = await store.find("room-a", Side.OUTLOOK, "AAMk/+x==")
+    await store.update(first_reader.model_copy(update={"outlook_hash": "new"}), first_reader)
+    with pytest.raises(ConcurrencyError, match="changed since it was read"):
+        await store.update(second_reader.model_copy(update={"booking_hash": "other"}), second_reader)
+    stored = await store.find("room-a", Side.OUTLOOK, "AAMk/+x==")
+    assert stored.outlook_hash == "new" and stored.booking_hash == "h-b"
+
+
+async def test_changed_id_moves_the_index_row(tables: TableStore) -> None:
+    store = MappingStore(tables)
+    created = await store.create(row())
+    await store.update(created.model_copy(update={"booking_id": "B-2"}), created)
+    assert await store.find("room-a", Side.BOOKING, "B-1") is None
+    assert (await store.find("room-a", Side.BOOKING, "B-2")).outlook_id == "AAMk/+x=="
+
+
+async def test_delete_removes_main_and_index_rows(tables: TableStore) -> None:
+    store = MappingStore(tables)
+    created = await store.create(row())
+    await store.delete(created)
+    assert await store.find("room-a", Side.OUTLOOK, "AAMk/+x==") is None
+    assert await store.list_room("room-a") == []
+
+
+async def test_list_room_returns_only_main_rows(tables: TableStore) -> None:
+    store = MappingStore(tables)
+    for n in range(5):
+        await store.create(row(outlook_id=f"O/{n}", booking_id=f"B{n}"))
+    rows = await store.list_room("room-a")
+    assert sorted(r.booking_id for r in rows) == [f"B{n}" for n in range(5)]
