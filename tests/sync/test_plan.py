@@ -1,0 +1,112 @@
+"""The pure sync decision, case by case: each test is one row of the decision table."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from calsync.model import Booking, BookingStatus, Sensitivity, Side, content_hash
+from calsync.settings import ConflictPolicy
+from calsync.store.mappings import MappingRow
+from calsync.sync.plan import ActionKind, ItemState, Policy, TargetView, plan
+from calsync.sync.translate import copy_hash, desired_copy
+
+T0 = dt.datetime(2026, 12, 1, 9, tzinfo=dt.UTC)
+POLICY = Policy()
+
+
+def booking(subject: str = "Board meeting", hours: int = 0, **extra) -> Booking:
+    return Booking(room="room-a", subject=subject, start=T0 + dt.timedelta(hours=hours),
+                   end=T0 + dt.timedelta(hours=hours + 1), **extra)  # fmt: skip
+
+
+def item(side: Side, item_id: str, b: Booking | None, created: int = 0) -> ItemState:
+    return ItemState(side=side, item_id=item_id, booking=b, content_hash=content_hash(b) if b else None,
+                     created_at=T0 - dt.timedelta(days=10 - created))  # fmt: skip
+
+
+def mapping(outlook: Booking, booking_side: Booking) -> MappingRow:
+    return MappingRow(room="room-a", mapping_id="m1", origin=Side.OUTLOOK, outlook_id="O1", booking_id="B1",
+                      outlook_hash=content_hash(outlook), booking_hash=content_hash(booking_side),
+                      created_at=T0, updated_at=T0)  # fmt: skip
+
+
+def test_new_source_is_created_on_the_other_side() -> None:
+    action = plan(item(Side.OUTLOOK, "O1", booking()), None, TargetView(), POLICY)
+    assert action.kind is ActionKind.CREATE
+
+
+def test_unchanged_source_is_an_echo_and_writes_nothing() -> None:
+    b = booking()
+    action = plan(item(Side.OUTLOOK, "O1", b), mapping(b, b), TargetView(), POLICY)
+    assert action.kind is ActionKind.SKIP_ECHO and not action.writes_target
+
+
+def test_changed_source_updates_its_copy() -> None:
+    old, new = booking(), booking("Board meeting (moved)", hours=2)
+    copy = item(Side.BOOKING, "B1", old)
+    action = plan(item(Side.OUTLOOK, "O1", new), mapping(old, old), TargetView(counterpart=copy), POLICY)
+    assert action.kind is ActionKind.UPDATE and action.counterpart == copy
+
+
+@pytest.mark.parametrize("gone", [None, booking(status=BookingStatus.CANCELLED)])
+def test_deleted_or_cancelled_source_deletes_its_copy(gone: Booking | None) -> None:
+    b = booking()
+    copy = item(Side.BOOKING, "B1", b)
+    action = plan(item(Side.OUTLOOK, "O1", gone), mapping(b, b), TargetView(counterpart=copy), POLICY)
+    assert action.kind is ActionKind.DELETE
+
+
+def test_both_gone_forgets_the_mapping() -> None:
+    b = booking()
+    assert plan(item(Side.OUTLOOK, "O1", None), mapping(b, b), TargetView(), POLICY).kind is ActionKind.FORGET
+
+
+def test_gone_and_never_synced_is_nothing() -> None:
+    assert plan(item(Side.OUTLOOK, "O1", None), None, TargetView(), POLICY).kind is ActionKind.SKIP_UNCHANGED
+
+
+def test_stamped_copy_without_mapping_is_adopted_not_duplicated() -> None:
+    source = booking()
+    copy = item(Side.BOOKING, "B1", desired_copy(source, private_subject=POLICY.private_subject))
+    action = plan(item(Side.OUTLOOK, "O1", source), None, TargetView(counterpart=copy), POLICY)
+    assert action.kind is ActionKind.ADOPT
+
+
+def test_stamped_copy_with_older_content_is_updated_not_duplicated() -> None:
+    copy = item(Side.BOOKING, "B1", booking("old title"))
+    action = plan(item(Side.OUTLOOK, "O1", booking("new title")), None, TargetView(counterpart=copy), POLICY)
+    assert action.kind is ActionKind.UPDATE
+
+
+def test_copy_deleted_behind_calsyncs_back_is_recreated() -> None:
+    old, new = booking(), booking("changed")
+    action = plan(item(Side.OUTLOOK, "O1", new), mapping(old, old), TargetView(counterpart=None), POLICY)
+    assert action.kind is ActionKind.CREATE
+
+
+@pytest.mark.parametrize(
+    ("policy", "source_created", "rival_created", "expected"),
+    [
+        (ConflictPolicy.FIRST_COME, 1, 0, ActionKind.DECLINE),  # rival was first: source declined
+        (ConflictPolicy.FIRST_COME, 0, 1, ActionKind.CONFLICT),  # source was first: rival declined
+        (ConflictPolicy.OUTLOOK_WINS, 1, 0, ActionKind.CONFLICT),  # source is Outlook
+        (ConflictPolicy.BOOKING_WINS, 0, 1, ActionKind.DECLINE),  # rival is the booking system
+    ],
+)
+def test_overlap_is_resolved_by_policy(policy, source_created, rival_created, expected) -> None:
+    source = item(Side.OUTLOOK, "O1", booking("Outlook meeting"), created=source_created)
+    rival = item(Side.BOOKING, "B9", booking("Booked in the system"), created=rival_created)
+    action = plan(source, None, TargetView(overlapping=[rival]), Policy(conflict_policy=policy))
+    assert action.kind is expected
+    loser = source if expected is ActionKind.DECLINE else rival
+    assert action.loser == loser
+    assert "already booked" in action.reason
+
+
+def test_private_subject_never_reaches_the_copy() -> None:
+    source = booking("Layoffs planning", sensitivity=Sensitivity.PRIVATE)
+    copy = desired_copy(source, private_subject="Private booking")
+    assert copy.subject == "Private booking" and copy.sensitivity is Sensitivity.PRIVATE
+    assert copy_hash(source, private_subject="Private booking") == content_hash(copy)
