@@ -13,6 +13,7 @@ The sync engine decides on these types, never on library exceptions.
     │   └── ConcurrencyError      an ETag-guarded write lost a race (retryable)
     ├── SideError                 a calendar side (Graph or booking system) failed
     │   ├── NotFound              the item is gone (404/410)
+    │   │   └── SyncStateExpired  a delta cursor (Graph deltaLink) expired: start a fresh delta
     │   ├── Throttled             429/503 after the bounded wait (retryable)
     │   ├── Conflict              changed meanwhile, precondition failed, double booking
     │   ├── PermissionDenied      the app may not do this (operator's fault)
@@ -86,6 +87,10 @@ class NotFound(SideError):
     """The item does not exist (any more) on that side."""
 
     http_status = 404
+
+
+class SyncStateExpired(NotFound):
+    """A delta cursor (Graph deltaLink, 410 SyncStateNotFound) is no longer valid; start a fresh delta."""
 
 
 class Throttled(SideError):
