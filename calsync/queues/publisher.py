@@ -180,6 +180,7 @@ class ServiceBusHintPublisher(PublisherBase):
         ``client`` (an azure.servicebus.aio.ServiceBusClient) replaces the one built from them."""
         self.fully_qualified_namespace = fully_qualified_namespace
         self._credential = credential
+        self._owns_credential = False
         self._client_id = client_id
         self._client: Any = client
         self._senders: dict[str, Any] = {}
@@ -202,6 +203,7 @@ class ServiceBusHintPublisher(PublisherBase):
 
             if self._credential is None:
                 self._credential = DefaultAzureCredential(managed_identity_client_id=self._client_id)
+                self._owns_credential = True
             self._client = ServiceBusClient(self.fully_qualified_namespace, self._credential)
         return self._client
 
@@ -250,8 +252,9 @@ class ServiceBusHintPublisher(PublisherBase):
         if self._client is not None:
             await self._client.close()
             self._client = None
-        if self._credential is not None and hasattr(self._credential, "close"):
+        if self._owns_credential:
             await self._credential.close()
+            self._credential, self._owns_credential = None, False
 
 
 async def _close_quietly(handler: Any) -> None:
