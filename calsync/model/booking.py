@@ -168,16 +168,18 @@ class Recurrence(BaseModel):
     def _parse(cls, value: str) -> str:
         from dateutil.rrule import rrulestr
 
-        text = value.strip()
-        if text.upper().startswith("RRULE:"):
-            text = text[6:]
-        if "FREQ=" not in text.upper():
-            raise ValueError(f"recurrence rule {value!r} has no FREQ")
+        from calsync.errors import CalsyncError
+        from calsync.recurrence import normalise_rrule
+
+        try:
+            text = normalise_rrule(value)  # calsync's canonical spelling, see calsync.recurrence
+        except CalsyncError as exc:
+            raise ValueError(f"{exc.message} (not valid RFC 5545)") from None
         try:
             rrulestr(text, dtstart=dt.datetime(2000, 1, 1), ignoretz=True)
         except (ValueError, TypeError) as exc:
             raise ValueError(f"recurrence rule {value!r} is not valid RFC 5545: {exc}") from None
-        return text.upper()
+        return text
 
     @field_validator("exdates")
     @classmethod
@@ -244,6 +246,22 @@ class Booking(BaseModel):
             raise ValueError("all-day booking start and end must be dates")
         if _key(self.end) < _key(self.start) or (_key(self.end) == _key(self.start) and self.all_day):
             raise ValueError(f"end ({self.end.isoformat()}) is before start ({self.start.isoformat()})")
+        return self
+
+    @model_validator(mode="after")
+    def _canonical_rrule(self) -> Booking:
+        """The RRULE with the parts its start implies made explicit (calsync.recurrence.canonical_rrule)."""
+        if self.recurrence is None:
+            return self
+        from calsync.errors import CalsyncError
+        from calsync.recurrence import canonical_rrule
+
+        try:
+            rule = canonical_rrule(self.recurrence.rrule, self.start, self.time_zone)
+        except CalsyncError as exc:
+            raise ValueError(exc.message) from None
+        if rule != self.recurrence.rrule:
+            object.__setattr__(self, "recurrence", self.recurrence.model_copy(update={"rrule": rule}))
         return self
 
     @property
