@@ -30,6 +30,7 @@ import asyncio
 import datetime as dt
 import inspect
 import itertools
+import json
 import logging
 import uuid
 from collections import deque
@@ -104,7 +105,8 @@ class _Queue:
     active: set[str] = field(default_factory=set)
     handler: Handler | None = None
     semaphore: asyncio.Semaphore | None = None
-    seen_ids: dict[str, dt.datetime] = field(default_factory=dict)
+    seen_ids: set[str] = field(default_factory=set)
+    seen_order: deque[tuple[dt.datetime, str]] = field(default_factory=deque)  # acceptance order, for expiry
     dead: list[DeadLetter] = field(default_factory=list)
     stats: QueueStats = field(default_factory=QueueStats)
 
@@ -186,7 +188,8 @@ class InProcessQueue(PublisherBase):
                 state.stats.duplicates_dropped += 1
                 log.debug("queue %s dropped duplicate message %s", queue, message.message_id)
                 continue
-            state.seen_ids[message.message_id] = now
+            state.seen_ids.add(message.message_id)
+            state.seen_order.append((now, message.message_id))
             envelope = _Envelope(message, next(self._sequence), now)
             lane = message.session_id if message.session_id is not None else f"\0{envelope.sequence_number}"
             state.lanes.setdefault(lane, deque()).append(envelope)
@@ -262,11 +265,9 @@ class InProcessQueue(PublisherBase):
 
     def _forget_old_ids(self, state: _Queue, now: dt.datetime) -> None:
         horizon = now - self.duplicate_window
-        # dicts keep insertion order, which is acceptance order: stop at the first young id.
-        for message_id, accepted in list(state.seen_ids.items()):
-            if accepted > horizon:
-                break
-            del state.seen_ids[message_id]
+        while state.seen_order and state.seen_order[0][0] <= horizon:
+            _, message_id = state.seen_order.popleft()
+            state.seen_ids.discard(message_id)
 
     def _wake(self, state: _Queue, lane: str) -> None:
         if state.handler is None or lane in state.active or self._closed:
@@ -366,6 +367,8 @@ class InProcessQueue(PublisherBase):
             "EnqueuedTimeUtc": meta.Datum(enqueued, "string"),
             "ContentType": meta.Datum(message.content_type, "string"),
             "LockToken": meta.Datum(lock_token, "string"),
+            "ApplicationProperties": meta.Datum(json.dumps(message.application_properties), "json"),
+            "UserProperties": meta.Datum(json.dumps(message.application_properties), "json"),
         }
         if message.session_id is not None:
             metadata["SessionId"] = meta.Datum(message.session_id, "string")
