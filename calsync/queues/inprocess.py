@@ -16,7 +16,8 @@ It keeps the semantics calsync relies on, and nothing more:
   dead-lettered with DeadLetterReason "MaxDeliveryCountExceeded" and a
   DeadLetterErrorDescription naming the last exception's type and message;
 - duplicate detection: a MessageId accepted by a queue within ``duplicate_window`` (by
-  ``clock``) is dropped and counted, as Service Bus duplicate detection does;
+  ``clock``) is dropped and counted, as Service Bus duplicate detection does (it can
+  be turned off, to deliver one hint several times on purpose);
 - ``await drain()`` returns when the queues are empty and idle, or raises QueueError;
 - ``stats()`` counts sent, delivered, completed, abandoned, dead-lettered, duplicates.
 
@@ -115,7 +116,11 @@ class _Queue:
 
 
 class InProcessQueue(PublisherBase):
-    """Service Bus queues inside this process. Create it inside the running event loop's lifetime."""
+    """Service Bus queues inside this process, driven by the running event loop (use it from one loop).
+
+    ``duplicate_detection=False`` turns duplicate detection off, as on a queue created
+    without it (useful to deliver the same hint several times on purpose).
+    """
 
     def __init__(
         self,
@@ -123,6 +128,7 @@ class InProcessQueue(PublisherBase):
         max_delivery_count: int = 10,
         max_concurrent_sessions: int = 8,
         duplicate_window: dt.timedelta = dt.timedelta(minutes=10),
+        duplicate_detection: bool = True,
         retry_backoff_seconds: float = 0.0,
         max_retry_backoff_seconds: float = 1.0,
         session_queues: Collection[str] = (),
@@ -133,6 +139,7 @@ class InProcessQueue(PublisherBase):
         self.max_delivery_count = max_delivery_count
         self.max_concurrent_sessions = max_concurrent_sessions
         self.duplicate_window = duplicate_window
+        self.duplicate_detection = duplicate_detection
         self.retry_backoff_seconds = retry_backoff_seconds
         self.max_retry_backoff_seconds = max_retry_backoff_seconds
         self.session_queues = frozenset(session_queues)
@@ -177,19 +184,22 @@ class InProcessQueue(PublisherBase):
         if state.requires_session:
             missing = [m.message_id for m in messages if m.session_id is None]
             if missing:
-                raise QueueError(
+                error = QueueError(
                     f"queue {queue!r} requires a session id; message(s) {', '.join(missing)} have none",
                     queue=queue,
                 )
+                error.retryable = False  # a caller's bug: resending the same message cannot help
+                raise error
         now = self.clock()
         self._forget_old_ids(state, now)
         for message in messages:
-            if message.message_id in state.seen_ids:
-                state.stats.duplicates_dropped += 1
-                log.debug("queue %s dropped duplicate message %s", queue, message.message_id)
-                continue
-            state.seen_ids.add(message.message_id)
-            state.seen_order.append((now, message.message_id))
+            if self.duplicate_detection:
+                if message.message_id in state.seen_ids:
+                    state.stats.duplicates_dropped += 1
+                    log.debug("queue %s dropped duplicate message %s", queue, message.message_id)
+                    continue
+                state.seen_ids.add(message.message_id)
+                state.seen_order.append((now, message.message_id))
             envelope = _Envelope(message, next(self._sequence), now)
             lane = message.session_id if message.session_id is not None else f"\0{envelope.sequence_number}"
             state.lanes.setdefault(lane, deque()).append(envelope)

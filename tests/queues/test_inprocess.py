@@ -195,6 +195,22 @@ async def test_a_duplicate_message_id_is_dropped_within_the_window_and_accepted_
     assert seen == [same.message_id, same.message_id]
 
 
+async def test_without_duplicate_detection_every_copy_is_delivered() -> None:
+    queue = InProcessQueue(duplicate_detection=False)
+    seen: list[str] = []
+
+    async def handler(message: FunctionsServiceBusMessage) -> None:
+        seen.append(message.message_id)
+
+    queue.subscribe("changes", handler)
+    same = hint("room-a", "b-1", version="3")
+    await queue.publish([same, same, same], queue="changes")
+    await queue.drain()
+
+    assert seen == [same.message_id] * 3
+    assert queue.stats("changes").duplicates_dropped == 0
+
+
 async def test_duplicate_detection_is_per_queue() -> None:
     queue = InProcessQueue()
     counts = {"changes": 0, "other": 0}
@@ -275,8 +291,9 @@ async def test_drain_refuses_a_queue_with_messages_but_no_handler() -> None:
 async def test_a_session_queue_refuses_messages_without_a_session_id() -> None:
     queue = InProcessQueue(session_queues={"changes"})
 
-    with pytest.raises(QueueError, match="requires a session id"):
+    with pytest.raises(QueueError, match="requires a session id") as raised:
         await queue.publish_job("{}", queue="changes", message_id="job-1")
+    assert not raised.value.retryable
     assert queue.stats("changes").sent == 0
 
 
