@@ -177,3 +177,94 @@ def test_a_received_service_bus_dead_letter_is_read_without_broker_properties() 
     assert letter.hint() == sent
     assert letter.application_properties == {"source": "outlook", "room": "room-a"}
     assert (letter.reason, letter.sequence_number, letter.session_id) == ("MaxDeliveryCountExceeded", 42, "room-a")
+
+
+class FakeDeadLetterReceiver:
+    """Stands in for the network side of a ServiceBusReceiver on a dead-letter sub-queue (peek-lock)."""
+
+    def __init__(self, messages: list[SimpleNamespace]) -> None:
+        self.available = list(messages)
+        self.completed: list[int] = []
+        self.abandoned: list[int] = []
+
+    async def __aenter__(self) -> FakeDeadLetterReceiver:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        pass
+
+    async def peek_messages(self, max_message_count: int, *, sequence_number: int) -> list[SimpleNamespace]:
+        later = [m for m in self.available if m.sequence_number >= sequence_number]
+        return later[: min(max_message_count, 2)]  # Service Bus may return fewer than asked
+
+    async def receive_messages(self, max_message_count: int, max_wait_time: float) -> list[SimpleNamespace]:
+        batch, self.available = self.available[:max_message_count], self.available[max_message_count:]
+        return batch  # received messages stay locked: not received again until abandoned
+
+    async def complete_message(self, message: SimpleNamespace) -> None:
+        self.completed.append(message.sequence_number)
+
+    async def abandon_message(self, message: SimpleNamespace) -> None:
+        self.abandoned.append(message.sequence_number)
+
+
+class FakeServiceBus:
+    def __init__(self, messages: list[SimpleNamespace]) -> None:
+        self.receiver = FakeDeadLetterReceiver(messages)
+        self.receiver_options: list[dict[str, object]] = []
+        self.sent: list[tuple[str, object]] = []
+
+    def get_queue_receiver(self, queue: str, **options: object) -> FakeDeadLetterReceiver:
+        self.receiver_options.append({"queue": queue, **options})
+        return self.receiver
+
+    async def send(self, messages: list[object], *, queue: str) -> None:
+        self.sent.extend((queue, m) for m in messages)
+
+
+def received_dead_letter(sent: ChangeHint, sequence_number: int) -> SimpleNamespace:
+    return SimpleNamespace(
+        body=[sent.to_json().encode()],
+        application_properties={b"room": sent.room.encode(), b"DeadLetterReason": b"MaxDeliveryCountExceeded"},
+        message_id=sent.message_id,
+        session_id=sent.room,
+        sequence_number=sequence_number,
+        delivery_count=10,
+        dead_letter_reason="MaxDeliveryCountExceeded",
+        dead_letter_error_description="Message could not be consumed after 10 delivery attempts.",
+        enqueued_time_utc=T0,
+        content_type="application/json",
+    )
+
+
+def service_bus_dead_letters(bus: FakeServiceBus):
+    from calsync.queues import ServiceBusDeadLetters
+
+    publisher = SimpleNamespace(client=bus, send=bus.send)
+    return ServiceBusDeadLetters(publisher, clock=lambda: T0 + dt.timedelta(hours=1))  # type: ignore[arg-type]
+
+
+async def test_service_bus_list_peeks_the_dead_letter_sub_queue_page_by_page_without_a_session() -> None:
+    hints = [hint(f"room-{n}", f"b-{n}") for n in range(5)]
+    bus = FakeServiceBus([received_dead_letter(h, 10 + n) for n, h in enumerate(hints)])
+
+    listed = await service_bus_dead_letters(bus).list("changes", limit=4)
+
+    assert [letter.message_id for letter in listed] == [h.message_id for h in hints[:4]]
+    assert bus.receiver_options[0]["sub_queue"] == "deadletter"
+    assert "session_id" not in bus.receiver_options[0]
+    assert bus.receiver.completed == bus.receiver.abandoned == []
+
+
+async def test_service_bus_replay_resends_and_completes_the_chosen_and_abandons_the_rest() -> None:
+    hints = [hint(f"room-{n}", f"b-{n}") for n in range(3)]
+    bus = FakeServiceBus([received_dead_letter(h, 10 + n) for n, h in enumerate(hints)])
+
+    sent = await service_bus_dead_letters(bus).replay("changes", message_ids=[hints[1].message_id])
+
+    [(queue, message)] = bus.sent
+    assert queue == "changes" and message == sent[0]
+    replayed = ChangeHint.from_json(message.body)
+    assert (replayed.item_id, replayed.reason, message.session_id) == ("b-1", HintReason.REPLAY, "room-1")
+    assert bus.receiver.completed == [11]
+    assert sorted(bus.receiver.abandoned) == [10, 12]
