@@ -22,8 +22,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from azure.core.exceptions import AzureError
 from azure.servicebus import ServiceBusMessage
-from azure.servicebus.exceptions import MessageSizeExceededError, ServiceBusError
+from azure.servicebus.exceptions import MessageSizeExceededError
 
 from calsync.errors import ConfigurationError, QueueError
 from calsync.model.hint import ChangeHint
@@ -218,8 +219,10 @@ class ServiceBusHintPublisher(PublisherBase):
             try:
                 for group in group_by_session(messages):
                     await self._send_batched(sender, group)
-            except ServiceBusError as exc:
-                # Drop the sender: its link may be broken; the next send opens a fresh one.
+            except AzureError as exc:  # ServiceBusError, and credential failures (ClientAuthenticationError)
+                # Drop the sender: its link may be broken; the next send opens a fresh one. Groups
+                # already sent are sent again on retry; their deterministic MessageIds make the
+                # queue's duplicate detection drop them.
                 self._senders.pop(queue, None)
                 await _close_quietly(sender)
                 raise QueueError(

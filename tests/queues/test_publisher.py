@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from azure.core.exceptions import ClientAuthenticationError
 from azure.servicebus import ServiceBusMessage, ServiceBusMessageBatch
 from azure.servicebus.exceptions import ServiceBusConnectionError
 
@@ -176,6 +177,14 @@ async def test_a_refused_send_raises_a_retryable_queue_error_and_reopens_the_sen
     client.fail = None
     await publisher.publish([hint("room-a", "b-1")], queue="changes")
     assert len(client.senders) == 2 and len(client.senders[1][1].batches) == 1
+
+
+async def test_a_credential_failure_is_a_queue_error_too() -> None:
+    client = FakeClient(fail=ClientAuthenticationError("no managed identity endpoint"))
+    publisher = ServiceBusHintPublisher("calsync.servicebus.windows.net", client=client)
+
+    with pytest.raises(QueueError, match="ClientAuthenticationError"):
+        await publisher.publish([hint("room-a", "b-1")], queue="changes")
 
 
 async def test_publish_job_sends_one_message_with_the_given_ids() -> None:
