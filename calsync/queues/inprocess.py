@@ -236,10 +236,10 @@ class InProcessQueue(PublisherBase):
         Raises QueueError at once for a queue that holds messages but has no handler, and
         after ``timeout`` seconds naming what is still pending or in flight.
         """
-        names = list(self._queues) if queues is None else list(queues)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
+            names = list(self._queues) if queues is None else list(queues)  # handlers may open new queues
             busy = []
             for name in names:
                 state = self._queue(name)
