@@ -10,7 +10,7 @@ Contract-specific errors live here as subclasses of the shared tree:
 
     Conflict ──┬── RoomAlreadyBooked   409: the room is taken for (part of) that time
                └── ChangedMeanwhile    412: the If-Match version is stale
-    NotFound ───── ChangeFeedExpired   410 on /changes: the cursor is lost; do a full pass
+    NotFound ── SyncStateExpired ── ChangeFeedExpired   410 on /changes: the cursor is lost; do a full pass
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from calsync.errors import Conflict, NotFound
+from calsync.errors import Conflict, SyncStateExpired
 from calsync.model.booking import Booking
 
 SIDE = "booking"
@@ -36,7 +36,7 @@ class ChangedMeanwhile(Conflict):
     """The booking changed since the version given in If-Match; re-read and decide again."""
 
 
-class ChangeFeedExpired(NotFound):
+class ChangeFeedExpired(SyncStateExpired):
     """The change-feed cursor is unknown or expired; the caller must do a full pass (list_bookings)."""
 
 

@@ -78,6 +78,7 @@ class Fault:
     times: int = 1
     retry_after: str | None = None
     delay: float = 0.0
+    after_processing: bool = False
     hits: int = 0
 
     def matches(self, method: str, path: str) -> bool:
@@ -214,11 +215,15 @@ class BookingEmulator:
         times: int = 1,
         retry_after: float | str | None = None,
         delay: float = 0.0,
+        after_processing: bool = False,
     ) -> Fault:
-        """Make the next ``times`` requests matching method and path glob fail with ``status`` and/or wait ``delay`` s."""
-        fault = Fault(
-            method, path, status, times, None if retry_after is None else str(retry_after).removesuffix(".0"), delay
-        )
+        """Make the next ``times`` requests matching method and path glob fail with ``status`` and/or wait ``delay`` s.
+
+        With ``after_processing`` the request is carried out first and only its answer is replaced
+        (a crash after commit, or a lost response), which is what idempotent retries must survive.
+        """
+        retry = None if retry_after is None else str(retry_after).removesuffix(".0")
+        fault = Fault(method, path, status, times, retry, delay, after_processing)
         with self._lock:
             self._state.faults.append(fault)
         return fault
@@ -261,12 +266,18 @@ class BookingEmulator:
             if fault.delay:
                 await asyncio.sleep(fault.delay)
             if fault.status is not None:
+                if fault.after_processing:
+                    await self._answer(request, body, handler)
                 headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else None
                 title = {429: "Too many requests", 503: "Service unavailable"}.get(fault.status, "Injected failure")
                 error = ProblemError(
                     fault.status, "injected-fault", title, f"fault injected for {request.method} {path}"
                 )
                 return problem_response(error, path, headers)
+        return await self._answer(request, body, handler)
+
+    async def _answer(self, request: Request, body: bytes, handler: Handler) -> Response:
+        path = request.url.path
         if self.api_key is not None and request.headers.get("authorization") != f"Bearer {self.api_key}":
             error = ProblemError(401, "unauthorized", "Unauthorized", "a valid bearer API key is required")
             return problem_response(error, path, {"WWW-Authenticate": 'Bearer realm="booking"'})

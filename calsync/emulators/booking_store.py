@@ -419,6 +419,8 @@ class BookingStore:
             self._check_version(row, if_match)
             self.get_room(write.room_id)
             data = write.model_dump(mode="json")
+            if "external_ref" not in write.model_fields_set:
+                data["external_ref"] = json.loads(row["data"]).get("external_ref")  # omitted: keep the stamp
             data["rejection_reason"] = None
             self._check_free(booking_id, data)
             return self._save(row, data)
