@@ -268,6 +268,10 @@ class Settings(BaseSettings):
         """The configured room with this key, or None when the room is not synchronised."""
         return next((room for room in self.rooms if room.key == key), None)
 
+    def room_for_booking_id(self, booking_room_id: str) -> Room | None:
+        """The configured room whose booking-system id is ``booking_room_id``, if any."""
+        return next((room for room in self.rooms if room.booking_room_id == booking_room_id), None)
+
 
 def env_name(field_name: str) -> str:
     """The environment-variable name an operator sets for a Settings field."""

@@ -47,9 +47,17 @@ class ItemState:
     version: str | None = None
     created_at: dt.datetime | None = None
     stamp: str | None = None  # the other side's id that calsync stamped on this item, if any
+    read: bool = True  # False: known only from the mapping row (not fetched, assumed to exist)
+
+    @classmethod
+    def from_mapping(cls, side: Side, item_id: str, version: str | None) -> ItemState:
+        """The mapped copy, not fetched: calsync writes it with If-Match on the stored version."""
+        return cls(side=side, item_id=item_id, booking=None, version=version, read=False)
 
     @property
     def exists(self) -> bool:
+        if not self.read:
+            return True
         return self.booking is not None and not self.booking.is_cancelled
 
 

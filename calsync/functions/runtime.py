@@ -1,0 +1,76 @@
+"""The process's wiring: Settings built once, the queue publisher, and the sync engine built on first use.
+
+Functions gives each worker process one module namespace, so the wiring lives
+here instead of in globals scattered over trigger modules. The HTTP triggers use
+only ``settings`` and ``publisher``; the engine (and with it msgraph-sdk, which is
+slow to import) is built lazily by the queue triggers, so the webhook path never
+imports the Graph SDK. Tests and the local run ``install()`` a runtime of their own
+(Azurite, emulators, the in-process queue).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from calsync.queues.publisher import HintPublisher
+from calsync.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from calsync.sync.engine import SyncEngine
+
+EngineFactory = Callable[[Settings], Awaitable["SyncEngine"]]
+
+
+class Runtime:
+    def __init__(self, settings: Settings, *, publisher: HintPublisher | None = None,
+                 engine_factory: EngineFactory | None = None) -> None:  # fmt: skip
+        self.settings = settings
+        self._publisher = publisher
+        self._engine_factory = engine_factory
+        self._engine: SyncEngine | None = None
+        self._engine_lock = asyncio.Lock()
+
+    @property
+    def publisher(self) -> HintPublisher:
+        if self._publisher is None:
+            from calsync.queues.publisher import shared_service_bus_publisher
+
+            self._publisher = shared_service_bus_publisher(self.settings)
+        return self._publisher
+
+    async def engine(self) -> SyncEngine:
+        async with self._engine_lock:
+            if self._engine is None:
+                factory = self._engine_factory or default_engine
+                self._engine = await factory(self.settings)
+            return self._engine
+
+
+async def default_engine(settings: Settings) -> SyncEngine:
+    """The production engine: Table Storage, Graph through msgraph-sdk, the booking system over REST."""
+    from calsync.sync.wiring import build_engine
+
+    return await build_engine(settings)
+
+
+_current: Runtime | None = None
+
+
+def current() -> Runtime:
+    """This process's runtime, built from the environment (and telemetry configured) on first use."""
+    global _current
+    if _current is None:
+        settings = load_settings()
+        from calsync.telemetry import configure_telemetry
+
+        configure_telemetry(settings)
+        _current = Runtime(settings)
+    return _current
+
+
+def install(runtime: Runtime | None) -> None:
+    """Use ``runtime`` for this process (tests, the local run); None resets to the environment's."""
+    global _current
+    _current = runtime

@@ -1,0 +1,63 @@
+"""The booking system as a CalendarSide: any BookingSystem implementation, seen by the engine.
+
+Reads become ItemStates (version = the booking's ETag, stamp = external_ref, the
+Outlook id calsync wrote), creates carry the Idempotency-Key and the stamp,
+updates and deletes send If-Match, and a lost conflict is declined with
+``reject_booking`` so the organiser sees the reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from calsync.booking.protocol import BookingRecord, BookingSystem
+from calsync.errors import NotFound
+from calsync.model import Booking, Side, content_hash
+from calsync.settings import Room
+from calsync.sync.plan import ItemState
+
+
+def item_from_record(record: BookingRecord) -> ItemState:
+    return ItemState(
+        side=Side.BOOKING, item_id=record.id, booking=record.booking, content_hash=content_hash(record.booking),
+        version=record.version, created_at=record.created_at, stamp=record.external_ref,
+    )  # fmt: skip
+
+
+class BookingSide:
+    side = Side.BOOKING
+
+    def __init__(self, system: BookingSystem) -> None:
+        self.system = system
+
+    async def read(self, room: Room, item_id: str) -> ItemState:
+        try:
+            record = await self.system.get_booking(item_id)
+        except NotFound:
+            return ItemState(side=self.side, item_id=item_id, booking=None)
+        if record.room_id != room.booking_room_id:
+            # the booking moved to another room: from this room's point of view it is gone
+            return ItemState(side=self.side, item_id=item_id, booking=None, version=record.version)
+        return item_from_record(record)
+
+    async def list_window(self, room: Room, start: dt.datetime, end: dt.datetime) -> list[ItemState]:
+        return [item_from_record(r) async for r in self.system.list_bookings(room.booking_room_id, start, end)]
+
+    async def create(self, room: Room, booking: Booking, *, stamp: str, idempotency_key: str) -> ItemState:
+        record = await self.system.create_booking(
+            room.booking_room_id, booking, idempotency_key=idempotency_key, external_ref=stamp
+        )
+        return item_from_record(record)
+
+    async def update(self, room: Room, current: ItemState, desired: Booking) -> ItemState:
+        version = current.version
+        if version is None:
+            version = (await self.system.get_booking(current.item_id)).version
+        return item_from_record(await self.system.update_booking(current.item_id, desired, if_match=version))
+
+    async def delete(self, room: Room, current: ItemState) -> None:
+        version = current.version or (await self.system.get_booking(current.item_id)).version
+        await self.system.delete_booking(current.item_id, if_match=version)
+
+    async def decline(self, room: Room, item: ItemState, reason: str) -> None:
+        await self.system.reject_booking(item.item_id, reason)

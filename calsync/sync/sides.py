@@ -1,0 +1,67 @@
+"""The one interface the sync engine uses for either calendar, and the overlap rule.
+
+``CalendarSide`` is implemented once for Outlook (calsync.sync.outlook_side, over
+the Graph adapter) and once for the booking system (calsync.sync.booking_side,
+over any BookingSystem). Every method works on canonical Bookings and
+``ItemState``s and raises calsync.errors types only: NotFound when an item is
+gone, Conflict when it changed meanwhile or the room is taken, Throttled /
+TransientError when a retry can help, PermissionDenied when it cannot.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Protocol
+
+from calsync.model import Booking, Side
+from calsync.recurrence import expand
+from calsync.settings import Room
+from calsync.sync.plan import ItemState
+
+
+class CalendarSide(Protocol):
+    side: Side
+
+    async def read(self, room: Room, item_id: str) -> ItemState:
+        """The item's current state; ``booking=None`` when it is gone (never raises NotFound)."""
+        ...
+
+    async def list_window(self, room: Room, start: dt.datetime, end: dt.datetime) -> list[ItemState]:
+        """Every item of the room overlapping [start, end) (series once)."""
+        ...
+
+    async def create(self, room: Room, booking: Booking, *, stamp: str, idempotency_key: str) -> ItemState:
+        """Write a new copy stamped with the source id; a retry with the same key returns the same item."""
+        ...
+
+    async def update(self, room: Room, current: ItemState, desired: Booking) -> ItemState:
+        """Change the copy to ``desired``, guarded by ``current.version`` where the side offers it."""
+        ...
+
+    async def delete(self, room: Room, current: ItemState) -> None:
+        """Remove the copy (NotFound when it is already gone)."""
+        ...
+
+    async def decline(self, room: Room, item: ItemState, reason: str) -> None:
+        """Decline the item as the room; its organiser sees ``reason``."""
+        ...
+
+
+def overlaps(a: Booking, b: Booking, window: tuple[dt.datetime, dt.datetime]) -> bool:
+    """Whether any occurrence of ``a`` overlaps any occurrence of ``b`` inside ``window``."""
+    first = [(o.start, o.end) for o in expand(a, *window)]
+    if not first:
+        return False
+    second = [(o.start, o.end) for o in expand(b, *window)]
+    return any(s1 < e2 and s2 < e1 for s1, e1 in first for s2, e2 in second)
+
+
+def rivals(candidate: Booking, items: Sequence[ItemState], window: tuple[dt.datetime, dt.datetime],
+           *, exclude: set[str]) -> list[ItemState]:  # fmt: skip
+    """The existing items that overlap ``candidate`` (a room's double booking), minus ``exclude`` ids."""
+    return [
+        item for item in items
+        if item.item_id not in exclude and item.exists and item.booking is not None
+        and overlaps(candidate, item.booking, window)
+    ]  # fmt: skip

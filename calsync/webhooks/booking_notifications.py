@@ -1,0 +1,61 @@
+"""Booking-system webhooks -> one ChangeHint each, after HMAC verification.
+
+The signature (header ``Booking-Signature``, HMAC-SHA256 over timestamp and body,
+±5 minutes, up to two active secrets) is checked before the body is trusted;
+a forged, stale or malformed request gets a 4xx and enqueues nothing. A webhook
+for a room calsync does not synchronise is logged and acknowledged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping
+
+from calsync.booking.api_models import WebhookEventType
+from calsync.booking.webhook_signature import verify_webhook
+from calsync.errors import AuthenticationError, CalsyncError
+from calsync.model import ChangeHint, ChangeKind, HintReason, Side
+from calsync.queues.publisher import HintPublisher
+from calsync.settings import Settings
+from calsync.webhooks.responses import WebhookResponse
+
+log = logging.getLogger(__name__)
+
+CHANGE_KINDS = {
+    WebhookEventType.CREATED: ChangeKind.CREATED,
+    WebhookEventType.UPDATED: ChangeKind.UPDATED,
+    WebhookEventType.DELETED: ChangeKind.DELETED,
+}
+
+
+async def handle_booking_webhook(
+    *, headers: Mapping[str, str], body: bytes, settings: Settings, publisher: HintPublisher,
+    now: dt.datetime | None = None,
+) -> WebhookResponse:  # fmt: skip
+    """The booking_webhook function: verify, then enqueue one ChangeHint (202)."""
+    if len(body) > settings.webhook_max_body_bytes:
+        detail = f"body of {len(body)} bytes exceeds the limit of {settings.webhook_max_body_bytes}"
+        log.warning("booking_webhook refused a request: %s", detail)
+        return WebhookResponse.problem(413, "Payload too large", detail)
+    observed = now or dt.datetime.now(dt.UTC)
+    try:
+        event = verify_webhook(headers, body, settings.booking_webhook_secrets, now=observed)
+        room = settings.room_for_booking_id(event.room_id)
+        if room is None:
+            log.warning("booking webhook for room %r which is not configured; ignored", event.room_id)
+            return WebhookResponse.accepted(0)
+        hint = ChangeHint(
+            source=Side.BOOKING, room=room.key, item_id=event.booking_id,
+            change_kind=CHANGE_KINDS.get(event.event, ChangeKind.UNKNOWN), reason=HintReason.WEBHOOK,
+            observed_at=observed, version=event.version,
+        )  # fmt: skip
+        await publisher.publish([hint], queue=settings.changes_queue)
+        return WebhookResponse.accepted(1)
+    except AuthenticationError as exc:
+        log.warning("booking_webhook refused a forged or unauthenticated request: %s", exc.message)
+        return WebhookResponse.from_error(exc)
+    except CalsyncError as exc:
+        log.log(logging.ERROR if exc.http_status >= 500 else logging.WARNING,
+                "booking_webhook refused a request: %s", exc.message)  # fmt: skip
+        return WebhookResponse.from_error(exc)

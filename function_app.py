@@ -1,0 +1,9 @@
+"""calsync's Azure Functions app: binds triggers to handlers and nothing else (logic lives in calsync/)."""
+
+import azure.functions as func
+
+from calsync.functions import http_triggers, queue_triggers
+
+app = func.FunctionApp()
+app.register_functions(http_triggers.bp)
+app.register_functions(queue_triggers.bp)

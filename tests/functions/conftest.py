@@ -1,0 +1,48 @@
+"""Fixtures for calling the real decorated functions with azure.functions objects, as the host would."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+import function_app
+from calsync.functions import runtime
+from calsync.queues.inprocess import InProcessQueue
+from calsync.settings import Settings, load_settings
+
+CLIENT_STATE = "a-very-secret-client-state-0123456789"
+WEBHOOK_SECRET = "booking-webhook-secret-1"
+ROOMS = '[{"key": "room-a", "mailbox": "room-a@contoso.com", "booking_room_id": "R-100"}]'
+
+
+@functools.cache
+def indexed_functions() -> tuple[Any, ...]:
+    """function_app.py's functions as the host indexes them (the SDK allows indexing only once)."""
+    return tuple(function_app.app.get_functions())
+
+
+def user_functions() -> dict[str, Callable[..., Any]]:
+    """Every function of function_app.py by name, ready to call as the host would."""
+    return {fn.get_function_name(): fn.get_user_function() for fn in indexed_functions()}
+
+
+@pytest.fixture
+def webhook_settings() -> Settings:
+    return load_settings(
+        tables_connection_string="UseDevelopmentStorage=true", graph_auth_mode="none",
+        graph_client_state=CLIENT_STATE, booking_webhook_secrets=WEBHOOK_SECRET, rooms=ROOMS,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def queue(webhook_settings: Settings) -> Iterator[InProcessQueue]:
+    """An in-process queue installed as this process's publisher; nothing consumes it."""
+    q = InProcessQueue.from_settings(webhook_settings)
+    runtime.install(runtime.Runtime(webhook_settings, publisher=q))
+    try:
+        yield q
+    finally:
+        runtime.install(None)

@@ -1,0 +1,44 @@
+"""function_app.py as the Functions host indexes it: every function's bindings, and a light webhook path."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.functions.conftest import indexed_functions, user_functions
+
+
+def bindings() -> dict[str, list[dict]]:
+    """Each function's bindings as the JSON the worker hands to the host."""
+    return {fn.get_function_name(): [json.loads(raw) for raw in fn.get_raw_bindings()]
+            for fn in indexed_functions()}  # fmt: skip
+
+
+def test_the_app_declares_exactly_calsyncs_functions() -> None:
+    assert set(user_functions()) >= {"graph_webhook", "graph_lifecycle", "booking_webhook", "sync_change"}
+
+
+def test_http_triggers_have_their_routes_methods_and_anonymous_auth() -> None:
+    expected = {"graph_webhook": "graph/notifications", "graph_lifecycle": "graph/lifecycle",
+                "booking_webhook": "booking/webhook"}  # fmt: skip
+    found = bindings()
+    for name, route in expected.items():
+        trigger = next(b for b in found[name] if b["type"] == "httpTrigger")
+        assert trigger["route"] == route
+        assert trigger["methods"] == ["POST"]
+        assert trigger["authLevel"] == "ANONYMOUS"  # Graph cannot send function keys; clientState/HMAC authenticate
+        assert any(b["type"] == "http" and b["direction"] == "OUT" for b in found[name])
+
+
+def test_sync_change_listens_to_the_changes_queue_with_sessions_and_identity_connection() -> None:
+    trigger = next(b for b in bindings()["sync_change"] if b["type"] == "serviceBusTrigger")
+    assert trigger["queueName"] == "%CHANGES_QUEUE%"
+    assert trigger["connection"] == "ServiceBusConnection"  # -> ServiceBusConnection__fullyQualifiedNamespace
+    assert trigger["isSessionsEnabled"] is True
+
+
+def test_indexing_the_app_does_not_import_the_graph_sdk() -> None:
+    code = "import sys, function_app; sys.exit(1 if any(m.startswith('msgraph') for m in sys.modules) else 0)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)  # noqa: S603
+    assert result.returncode == 0, result.stderr or "function_app.py imported msgraph at indexing time"
