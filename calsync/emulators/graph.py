@@ -223,7 +223,10 @@ class GraphEmulator:
     def fail(self, method: str, path: str, *, status: int = 500, times: int = 1, code: str | None = None) -> Fault:
         return self.inject(method, path, status=status, times=times, code=code)
 
-    def slow(self, method: str, path: str, *, seconds: float, times: int = 1) -> Fault:
+    def slow(self, method: str, path: str, *, seconds: float, times: int = 1, after_change: bool = False) -> Fault:
+        """Answer late; with ``after_change`` the change is made first (a response lost to a timeout)."""
+        if after_change:
+            return self.inject(method, path, delay_after=seconds, times=times)
         return self.inject(method, path, delay=seconds, times=times)
 
     def clear_faults(self) -> None:
@@ -304,6 +307,9 @@ class GraphEmulator:
             status, headers, payload = await self._route(record, segments)
         except GraphError as exc:
             return exc.status, exc.headers, exc.body()
+        finally:
+            if fault is not None and fault.delay_after:
+                await asyncio.sleep(fault.delay_after)
         prefs = _prefer(record.headers)
         if "outlook.timezone" in prefs:
             headers.setdefault("Preference-Applied", f'outlook.timezone="{prefs["outlook.timezone"]}"')
@@ -323,7 +329,7 @@ class GraphEmulator:
         head = seg[0].lower()
         if head == "$batch" and n == 1 and method == "POST":
             return await self._batch(record)
-        if head == "places" and n == 2 and seg[1].lower() == "microsoft.graph.room" and method == "GET":
+        if head == "places" and n == 2 and seg[1].lower() in ("microsoft.graph.room", "graph.room") and method == "GET":
             with self.calendars.lock:
                 rooms = [r.as_place() for r in self.calendars.rooms.values()]
             return 200, {}, {"@odata.context": f"{self.base_url}/$metadata#places/microsoft.graph.room", "value": rooms}
@@ -370,8 +376,8 @@ class GraphEmulator:
                 items = cal.instances(user, event_id, start, end)
                 return 200, {}, {"value": [render(e, tz, _expand_ids(query)) for e in items]}
             if len(rest) == 3 and rest[2] == "decline" and method == "POST":
-                body = self._json(record)
-                cal.decline(user, event_id, body.get("comment"), bool(body.get("sendResponse", True)))
+                body = {k.lower(): v for k, v in self._json(record).items()}  # Graph's names are case-blind
+                cal.decline(user, event_id, body.get("comment"), bool(body.get("sendresponse", True)))
                 return 202, {}, None
         if rest[0] == "calendarview" and len(rest) == 1 and method == "GET":
             start, end = _window(query)

@@ -3,7 +3,8 @@
 A Fault matches requests by method and a glob over the decoded path below /v1.0
 (``/users/*/events/*``) and answers the next ``times`` of them with an error status
 (429 and 503 carry Retry-After), after an optional delay; a fault without a status
-only slows the answer down. Every request served, batched ones included, is logged
+only slows the answer down, before serving it (``delay``) or after the change is made
+(``delay_after``: a response lost to a client timeout). Every request served, batched ones included, is logged
 with method, path, query, headers, body and the status it got.
 """
 
@@ -42,6 +43,7 @@ class Fault:
     times: int = 1
     retry_after: float | None = None
     delay: float = 0.0
+    delay_after: float = 0.0  # serve the request, then wait: the client may time out after the change
     code: str | None = None
     hits: int = 0
 

@@ -1,0 +1,305 @@
+"""GraphCalendar (the real msgraph-sdk) against the Graph emulator: every operation, over loopback HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import pytest
+
+from calsync.emulators.graph import GraphEmulator
+from calsync.errors import Conflict, NotFound, SideError, SyncStateExpired
+from calsync.outlook.graph_client import GraphCalendar
+from calsync.outlook.serialization import parse_event
+from tests.outlook.conftest import STAMP_PROPERTY_ID, WebhookReceiver, utc
+
+pytestmark = pytest.mark.emulator
+
+WINDOW = (utc(2026, 1, 1), utc(2027, 1, 1))
+
+
+def event_json(subject: str = "Planning", day: int = 1, hour: int = 9, stamp: str | None = None) -> dict:
+    data: dict = {
+        "subject": subject,
+        "start": {"dateTime": f"2026-06-{day:02d}T{hour:02d}:00:00", "timeZone": "UTC"},
+        "end": {"dateTime": f"2026-06-{day:02d}T{hour + 1:02d}:00:00", "timeZone": "UTC"},
+    }
+    if stamp is not None:
+        data["singleValueExtendedProperties"] = [{"id": STAMP_PROPERTY_ID, "value": stamp}]
+    return data
+
+
+def weekly_series(subject: str = "Weekly") -> dict:
+    return {
+        "subject": subject,
+        "start": {"dateTime": "2026-03-02T09:00:00", "timeZone": "Europe/Berlin"},
+        "end": {"dateTime": "2026-03-02T10:00:00", "timeZone": "Europe/Berlin"},
+        "recurrence": {
+            "pattern": {"type": "weekly", "interval": 1, "daysOfWeek": ["monday"], "firstDayOfWeek": "monday"},
+            "range": {"type": "numbered", "startDate": "2026-03-02", "numberOfOccurrences": 6},
+        },
+    }
+
+
+async def test_create_and_get_round_trip_ids_with_slash_plus_equals(
+    calendar: GraphCalendar, graph: GraphEmulator, mailbox: str
+) -> None:
+    created = await calendar.create_event(mailbox, parse_event(event_json(stamp="bk-1")), "txn-a")
+    assert created.id is not None
+    assert {"/", "+", "="} <= set(created.id)
+
+    got = await calendar.get_event(mailbox, created.id)
+
+    assert got.id == created.id
+    assert got.subject == "Planning"
+    assert got.start.date_time.startswith("2026-06-01T09:00:00") and got.start.time_zone == "UTC"
+    assert [(p.id, p.value) for p in got.single_value_extended_properties] == [(STAMP_PROPERTY_ID, "bk-1")]
+    request = graph.requests_to("GET", "/users/*/events/*")[-1]
+    assert request.path == f"/users/{mailbox}/events/{created.id}"  # decoded: the id survived the URL
+    assert "singleValueExtendedProperties($filter=id eq" in request.query["$expand"]
+
+
+async def test_every_request_prefers_utc_and_immutable_ids(
+    calendar: GraphCalendar, graph: GraphEmulator, mailbox: str
+) -> None:
+    created = await calendar.create_event(mailbox, parse_event(event_json()), "txn-prefer")
+    await calendar.get_event(mailbox, created.id)
+    await calendar.update_event(mailbox, created.id, parse_event({"subject": "Moved"}))
+    await calendar.calendar_view_delta(mailbox, *WINDOW, page_size=5)
+    await calendar.list_rooms()
+    await calendar.delete_event(mailbox, created.id)
+
+    assert len(graph.requests) >= 6
+    for request in graph.requests:
+        assert 'outlook.timezone="UTC"' in request.prefer(), request.path
+        assert 'IdType="ImmutableId"' in request.prefer(), request.path
+    delta = graph.requests_to("GET", "/users/*/calendarView/delta*")[0]
+    assert "odata.maxpagesize=5" in delta.prefer()
+
+
+async def test_same_transaction_id_gives_one_event(calendar: GraphCalendar, graph: GraphEmulator, mailbox: str) -> None:
+    first = await calendar.create_event(mailbox, parse_event(event_json(stamp="bk-2")), "txn-same")
+    again = await calendar.create_event(mailbox, parse_event(event_json(stamp="bk-2")), "txn-same")
+
+    assert again.id == first.id
+    assert len(graph.events(mailbox)) == 1
+    assert graph.count("POST", "/users/*/events") == 2
+
+
+async def test_update_with_etag_and_stale_change_key_conflicts(calendar: GraphCalendar, mailbox: str) -> None:
+    created = await calendar.create_event(mailbox, parse_event(event_json()), "txn-upd")
+
+    updated = await calendar.update_event(
+        mailbox, created.id, parse_event({"subject": "Renamed"}), etag=created.change_key
+    )
+    assert updated.subject == "Renamed"
+    assert updated.change_key != created.change_key
+    assert updated.start.date_time == created.start.date_time  # only the patched field changed
+
+    with pytest.raises(Conflict) as caught:
+        await calendar.update_event(mailbox, created.id, parse_event({"subject": "Late"}), etag=created.change_key)
+    assert caught.value.status == 412 and caught.value.side == "outlook"
+
+    etag = (await calendar.get_event(mailbox, created.id)).additional_data["@odata.etag"]
+    again = await calendar.update_event(mailbox, created.id, parse_event({"subject": "With etag"}), etag=etag)
+    assert again.subject == "With etag"
+
+
+async def test_delete_then_get_is_not_found(calendar: GraphCalendar, mailbox: str) -> None:
+    created = await calendar.create_event(mailbox, parse_event(event_json()), "txn-del")
+    await calendar.delete_event(mailbox, created.id, etag=created.change_key)
+
+    with pytest.raises(NotFound) as caught:
+        await calendar.get_event(mailbox, created.id)
+    assert caught.value.status == 404
+    with pytest.raises(NotFound):
+        await calendar.delete_event(mailbox, created.id)
+
+
+async def test_find_event_by_stamp(calendar: GraphCalendar, mailbox: str) -> None:
+    await calendar.create_event(mailbox, parse_event(event_json(stamp="other")), "txn-f1")
+    wanted = await calendar.create_event(mailbox, parse_event(event_json(stamp="bk-o'neil", day=2)), "txn-f2")
+
+    found = await calendar.find_event_by_stamp(mailbox, "bk-o'neil")
+
+    assert found is not None and found.id == wanted.id
+    assert found.single_value_extended_properties[0].value == "bk-o'neil"
+    assert await calendar.find_event_by_stamp(mailbox, "missing") is None
+
+
+async def test_decline_as_the_room_with_comment(calendar: GraphCalendar, graph: GraphEmulator, mailbox: str) -> None:
+    invite = graph.user_create_event(mailbox, event_json("Clash"), organizer="alice@contoso.example")
+
+    await calendar.decline_event(mailbox, invite["id"], "The room is already booked by the booking system.")
+
+    assert [(d.event_id, d.comment, d.send_response) for d in graph.declines] == [
+        (invite["id"], "The room is already booked by the booking system.", True)
+    ]
+    assert graph.event(mailbox, invite["id"])["responseStatus"]["response"] == "declined"
+
+    own = await calendar.create_event(mailbox, parse_event(event_json("Ours", day=3)), "txn-own")
+    with pytest.raises(SideError) as caught:
+        await calendar.decline_event(mailbox, own.id, "no")
+    assert caught.value.status == 400
+
+
+async def test_series_instances_with_exception_and_cancelled_occurrence(
+    calendar: GraphCalendar, graph: GraphEmulator, mailbox: str
+) -> None:
+    master = graph.user_create_event(mailbox, weekly_series())
+    instances = await calendar.list_instances(mailbox, master["id"], *WINDOW)
+    assert [i.start.date_time[:16] for i in instances] == [
+        "2026-03-02T08:00",
+        "2026-03-09T08:00",
+        "2026-03-16T08:00",
+        "2026-03-23T08:00",
+        "2026-03-30T07:00",  # Berlin went to summer time on 29 March: still 09:00 local
+        "2026-04-06T07:00",
+    ]
+    assert all(i.series_master_id == master["id"] for i in instances)
+
+    await calendar.delete_event(mailbox, instances[1].id)
+    moved = await calendar.update_event(
+        mailbox,
+        instances[2].id,
+        parse_event(
+            {
+                "start": {"dateTime": "2026-03-17T13:00:00", "timeZone": "UTC"},
+                "end": {"dateTime": "2026-03-17T14:00:00", "timeZone": "UTC"},
+            }
+        ),
+    )
+    assert moved.id == instances[2].id
+
+    after = await calendar.list_instances(mailbox, master["id"], *WINDOW)
+    assert len(after) == 5
+    assert instances[1].id not in {i.id for i in after}
+    exception = next(i for i in after if i.id == instances[2].id)
+    assert exception.type.value == "exception"
+    assert exception.start.date_time.startswith("2026-03-17T13:00")
+    with pytest.raises(NotFound):
+        await calendar.get_event(mailbox, instances[1].id)
+
+
+async def test_calendar_view_delta_pages_changes_and_removals(
+    calendar: GraphCalendar, graph: GraphEmulator, mailbox: str
+) -> None:
+    kept = graph.user_create_event(mailbox, event_json("Kept", day=1))
+    gone = graph.user_create_event(mailbox, event_json("Gone", day=2))
+    graph.user_create_event(mailbox, weekly_series())  # six occurrences
+
+    first = await calendar.calendar_view_delta(mailbox, *WINDOW, page_size=3)
+
+    assert len(first.changed) == 8
+    assert first.removed == []
+    assert graph.count("GET", "/users/*/calendarView/delta*") == 3  # 8 items in pages of 3
+    assert "$deltatoken=" in first.delta_link
+
+    graph.user_update_event(mailbox, kept["id"], {"subject": "Kept, renamed"})
+    graph.user_delete_event(mailbox, gone["id"])
+    second = await calendar.calendar_view_delta(mailbox, delta_link=first.delta_link, page_size=3)
+
+    assert [e.subject for e in second.changed] == ["Kept, renamed"]
+    assert second.removed == [gone["id"]]
+
+    quiet = await calendar.calendar_view_delta(mailbox, delta_link=second.delta_link)
+    assert quiet.changed == [] and quiet.removed == []
+
+
+async def test_expired_delta_link_raises_sync_state_expired(
+    calendar: GraphCalendar, graph: GraphEmulator, mailbox: str
+) -> None:
+    graph.user_create_event(mailbox, event_json())
+    first = await calendar.calendar_view_delta(mailbox, *WINDOW)
+    graph.expire_delta_links(mailbox)
+
+    with pytest.raises(SyncStateExpired) as caught:
+        await calendar.calendar_view_delta(mailbox, delta_link=first.delta_link)
+    assert caught.value.status == 410 and caught.value.fields["code"] == "SyncStateNotFound"
+    assert isinstance(caught.value, NotFound)
+
+    fresh = await calendar.calendar_view_delta(mailbox, *WINDOW)
+    assert len(fresh.changed) == 1
+
+
+async def test_subscription_lifecycle_and_notifications(
+    calendar: GraphCalendar, graph: GraphEmulator, mailbox: str, receiver: WebhookReceiver
+) -> None:
+    receiver.received.clear()
+    expiry = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    sub = await calendar.create_subscription(
+        mailbox,
+        notification_url=receiver.url("notify"),
+        lifecycle_notification_url=receiver.url("lifecycle"),
+        client_state="s3cret-state",
+        expiration=expiry,
+    )
+    assert sub.id and sub.resource == f"/users/{mailbox}/events"
+    assert len(receiver.validations) >= 2  # notification URL and lifecycle URL were both validated
+
+    created = await calendar.create_event(mailbox, parse_event(event_json()), "txn-sub")
+    graph.user_update_event(mailbox, created.id, {"subject": "Changed in Outlook"})
+    graph.user_delete_event(mailbox, created.id)
+    graph.flush_notifications()
+
+    changes = [n["value"][0] for n in receiver.received if n["kind"] == "notify"]
+    assert [c["changeType"] for c in changes] == ["created", "updated", "deleted"]
+    for change in changes:
+        assert change["subscriptionId"] == sub.id
+        assert change["clientState"] == "s3cret-state"
+        assert change["resourceData"]["id"] == created.id
+        assert change["resourceData"]["@odata.type"] == "#Microsoft.Graph.Event"
+        assert change["resource"].endswith(f"/Events/{created.id}")
+        assert change["tenantId"]
+
+    renewed = await calendar.renew_subscription(sub.id, expiry + dt.timedelta(hours=2))
+    assert renewed.expiration_date_time > sub.expiration_date_time
+    await calendar.reauthorize_subscription(sub.id)
+    assert sub.id in {s.id for s in await calendar.list_subscriptions()}
+
+    graph.send_lifecycle(sub.id, "reauthorizationRequired")
+    graph.flush_notifications()
+    lifecycle = [n["value"][0] for n in receiver.received if n["kind"] == "lifecycle"]
+    assert lifecycle[-1]["lifecycleEvent"] == "reauthorizationRequired"
+    assert lifecycle[-1]["clientState"] == "s3cret-state"
+
+    await calendar.delete_subscription(sub.id)
+    assert sub.id not in {s.id for s in await calendar.list_subscriptions()}
+    with pytest.raises(NotFound):
+        await calendar.renew_subscription(sub.id, expiry)
+
+
+async def test_subscription_refused_when_validation_fails(calendar: GraphCalendar, mailbox: str) -> None:
+    silent = WebhookReceiver(echo_validation=False).start()
+    try:
+        with pytest.raises(SideError) as caught:
+            await calendar.create_subscription(
+                mailbox,
+                notification_url=silent.url(),
+                client_state="x",
+                expiration=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1),
+            )
+        assert caught.value.status == 400
+        assert "s3cret" not in str(caught.value)
+    finally:
+        silent.stop()
+
+
+async def test_list_rooms(calendar: GraphCalendar, graph: GraphEmulator, mailbox: str) -> None:
+    rooms = await calendar.list_rooms()
+    mine = next(r for r in rooms if r.email == mailbox)
+    assert mine.display_name == graph.calendars.room(mailbox).display_name
+
+
+async def test_concurrent_calls_on_many_mailboxes(calendar: GraphCalendar, graph: GraphEmulator) -> None:
+    rooms = [f"par-{i}@contoso.example" for i in range(3)]
+    for room in rooms:
+        graph.add_room(room)
+    made = await asyncio.gather(
+        *(
+            calendar.create_event(room, parse_event(event_json(day=d)), f"txn-{room}-{d}")
+            for room in rooms
+            for d in (1, 2)
+        )
+    )
+    assert len({e.id for e in made}) == 6
