@@ -50,9 +50,13 @@ class BookingSide:
         return item_from_record(record)
 
     async def update(self, room: Room, current: ItemState, desired: Booking) -> ItemState:
-        version = current.version
-        if version is None:
-            version = (await self.system.get_booking(current.item_id)).version
+        """Replace the booking's content; its organizer stays as it was created (never rewritten)."""
+        if current.booking is None or current.version is None:
+            record = await self.system.get_booking(current.item_id)
+            organizer, version = record.booking.organizer, current.version or record.version
+        else:
+            organizer, version = current.booking.organizer, current.version
+        desired = desired.model_copy(update={"organizer": organizer})
         return item_from_record(await self.system.update_booking(current.item_id, desired, if_match=version))
 
     async def delete(self, room: Room, current: ItemState) -> None:
@@ -61,3 +65,8 @@ class BookingSide:
 
     async def decline(self, room: Room, item: ItemState, reason: str) -> None:
         await self.system.reject_booking(item.item_id, reason)
+
+    async def close(self) -> None:
+        close = getattr(self.system, "aclose", None)
+        if close is not None:
+            await close()

@@ -64,11 +64,18 @@ class SyncEngine:
                  *, clock: Clock | None = None) -> None:  # fmt: skip
         self.settings = settings
         self.sides = sides
+        self.tables = tables
         self.mappings = MappingStore(tables)
         self.conflicts = ConflictStore(tables)
         self.holds = RoomHoldStore(tables)
         self.policy = Policy(conflict_policy=settings.conflict_policy, private_subject=settings.private_subject)
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+
+    async def close(self) -> None:
+        """Close both sides' HTTP clients and the table client."""
+        for side in self.sides.values():
+            await side.close()
+        await self.tables.close()
 
     # --- entry point --------------------------------------------------------------------------
 
@@ -97,8 +104,8 @@ class SyncEngine:
     async def _sync(self, room: Room, hint: ChangeHint) -> Outcome:
         await self._check_hold(room)
         source_side, target_side = self.sides[hint.source], self.sides[hint.source.other]
-        source = await source_side.read(room, hint.item_id)
-        mapping = await self.mappings.find(room.key, hint.source, hint.item_id)
+        source = await source_side.read(room, hint.item_id)  # an occurrence's hint reads its series
+        mapping = await self.mappings.find(room.key, hint.source, source.item_id)
 
         if mapping is not None and source.exists and source.content_hash == mapping.hash_on(hint.source):
             return Outcome(ActionKind.SKIP_ECHO, "source unchanged since calsync last wrote or saw it")
@@ -140,7 +147,6 @@ class SyncEngine:
     # --- acting -----------------------------------------------------------------------------------
 
     async def _apply(self, room: Room, action: Action, source: ItemState, mapping: MappingRow | None) -> Outcome:
-        target_side = self.sides[source.side.other]
         kind = action.kind
         if kind in (ActionKind.SKIP_ECHO, ActionKind.SKIP_UNCHANGED):
             return Outcome(kind, action.reason)
@@ -150,8 +156,7 @@ class SyncEngine:
             return Outcome(kind, action.reason)
         if kind is ActionKind.DELETE:
             assert action.counterpart is not None and mapping is not None
-            with contextlib.suppress(NotFound):  # already gone: the goal is reached
-                await target_side.delete(room, action.counterpart)
+            await self._delete_copy(room, action.counterpart)
             await self.mappings.delete(mapping)
             return Outcome(kind, action.reason, *_ids(source.side, source.item_id, action.counterpart.item_id))
         if kind is ActionKind.DECLINE:
@@ -166,6 +171,20 @@ class SyncEngine:
                                     mapping)  # fmt: skip
         saved = await self._save(room, source, written, mapping)
         return Outcome(kind, action.reason, saved.outlook_id, saved.booking_id)
+
+    async def _delete_copy(self, room: Room, copy: ItemState) -> None:
+        """Delete a copy; if it changed since calsync wrote it, delete what is there now (the source is gone)."""
+        side = self.sides[copy.side]
+        try:
+            await side.delete(room, copy)
+        except NotFound:
+            pass  # already gone: the goal is reached
+        except Conflict:
+            current = await side.read(room, copy.item_id)
+            if current.booking is not None:
+                log.warning("the copy %s changed after calsync wrote it; deleting it anyway", copy.item_id)
+                with contextlib.suppress(NotFound):
+                    await side.delete(room, current)
 
     async def _write(self, room: Room, source: ItemState, counterpart: ItemState | None,
                      mapping: MappingRow | None) -> ItemState:  # fmt: skip
@@ -212,8 +231,7 @@ class SyncEngine:
         assert action.winner is not None
         await self.sides[source.side].decline(room, source, action.reason)
         if mapping is not None and action.counterpart is not None:
-            with contextlib.suppress(NotFound):
-                await self.sides[source.side.other].delete(room, action.counterpart)
+            await self._delete_copy(room, action.counterpart)
             await self.mappings.delete(mapping)
         await self._record_conflict(room, winner=action.winner, loser=source, reason=action.reason)
         return Outcome(ActionKind.DECLINE, action.reason, *_ids(source.side, source.item_id, None))
@@ -228,8 +246,7 @@ class SyncEngine:
             copy_id = loser_mapping.id_on(loser.side.other)
             if copy_id:
                 copy = ItemState.from_mapping(loser.side.other, copy_id, _version(loser_mapping, loser.side.other))
-                with contextlib.suppress(NotFound):
-                    await self.sides[loser.side.other].delete(room, copy)
+                await self._delete_copy(room, copy)
             await self.mappings.delete(loser_mapping)
         await self._record_conflict(room, winner=action.winner, loser=loser, reason=action.reason)
 

@@ -21,7 +21,7 @@ from enum import StrEnum
 from calsync.model import Booking, Side
 from calsync.settings import ConflictPolicy
 from calsync.store.mappings import MappingRow
-from calsync.sync.translate import copy_hash
+from calsync.sync.translate import same_reservation
 
 
 class ActionKind(StrEnum):
@@ -123,7 +123,8 @@ def plan(source: ItemState, mapping: MappingRow | None, target: TargetView, poli
 
     if mapping is None and counterpart is not None and counterpart.exists:
         # a stamped copy exists but the mapping was lost (crash after create, wiped table): adopt it
-        if counterpart.content_hash == copy_hash(source.booking, private_subject=policy.private_subject):
+        assert source.booking is not None and counterpart.booking is not None
+        if same_reservation(source.booking, counterpart.booking, private_subject=policy.private_subject):
             return Action(ActionKind.ADOPT, "found the stamped copy; mapping rebuilt", counterpart=counterpart)
         return Action(ActionKind.UPDATE, "found the stamped copy with older content", counterpart=counterpart)
 

@@ -47,6 +47,10 @@ class CalendarSide(Protocol):
         """Decline the item as the room; its organiser sees ``reason``."""
         ...
 
+    async def close(self) -> None:
+        """Release the side's connections."""
+        ...
+
 
 def overlaps(a: Booking, b: Booking, window: tuple[dt.datetime, dt.datetime]) -> bool:
     """Whether any occurrence of ``a`` overlaps any occurrence of ``b`` inside ``window``."""

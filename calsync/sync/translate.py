@@ -3,8 +3,9 @@
 The copy carries every synced field of the source except what must not travel:
 a private or confidential meeting's subject is replaced by the configured
 placeholder (the subject itself never leaves its side), and source ids are
-cleared (each side stamps its own). ``copy_hash`` is what the copy's content
-hash must be for the two sides to count as identical.
+cleared (each side stamps its own). The organizer is set when the copy is
+created and never rewritten afterwards. ``same_reservation`` says whether an
+existing copy already matches its source.
 """
 
 from __future__ import annotations
@@ -30,3 +31,16 @@ def _mask_override(override: OccurrenceOverride, private_subject: str) -> Occurr
 
 def copy_hash(source: Booking, *, private_subject: str) -> str:
     return content_hash(desired_copy(source, private_subject=private_subject))
+
+
+def same_reservation(source: Booking, copy: Booking, *, private_subject: str) -> bool:
+    """Whether ``copy`` already shows ``source`` as calsync would write it.
+
+    The organizer is left out: a side may set its own (Graph makes the room mailbox
+    the organizer of events an app creates), and calsync never rewrites it after the
+    copy is created.
+    """
+    from calsync.model import Organizer
+
+    desired = desired_copy(source, private_subject=private_subject).model_copy(update={"organizer": Organizer()})
+    return content_hash(desired) == content_hash(copy.model_copy(update={"organizer": Organizer(), "ids": SourceIds()}))

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
-import function_app
 from calsync.functions import runtime
+from calsync.functions.indexing import indexed_functions, user_functions  # noqa: F401 - re-exported for tests
 from calsync.queues.inprocess import InProcessQueue
 from calsync.settings import Settings, load_settings
 
@@ -18,15 +16,6 @@ WEBHOOK_SECRET = "booking-webhook-secret-1"
 ROOMS = '[{"key": "room-a", "mailbox": "room-a@contoso.com", "booking_room_id": "R-100"}]'
 
 
-@functools.cache
-def indexed_functions() -> tuple[Any, ...]:
-    """function_app.py's functions as the host indexes them (the SDK allows indexing only once)."""
-    return tuple(function_app.app.get_functions())
-
-
-def user_functions() -> dict[str, Callable[..., Any]]:
-    """Every function of function_app.py by name, ready to call as the host would."""
-    return {fn.get_function_name(): fn.get_user_function() for fn in indexed_functions()}
 
 
 @pytest.fixture

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 
-from tests.functions.conftest import indexed_functions, user_functions
+from calsync.functions.indexing import raw_bindings, user_functions
 
 
 def bindings() -> dict[str, list[dict]]:
-    """Each function's bindings as the JSON the worker hands to the host."""
-    return {fn.get_function_name(): [json.loads(raw) for raw in fn.get_raw_bindings()]
-            for fn in indexed_functions()}  # fmt: skip
+    return raw_bindings()
 
 
 def test_the_app_declares_exactly_calsyncs_functions() -> None:

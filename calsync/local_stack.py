@@ -1,0 +1,149 @@
+"""The whole calsync pipeline on one machine: Azurite, both emulators, the functions host, the in-process queue.
+
+Used by the end-to-end tests and by `make run`. ``LocalStack`` starts everything
+on loopback with embedded defaults, installs a Runtime whose publisher is the
+in-process queue and whose engine talks to the emulators, subscribes every room's
+calendar in the Graph emulator (notifications go to the loopback graph_webhook)
+and points the booking emulator's webhooks at booking_webhook. ``settle()``
+waits until notifications, webhooks and queues are all quiet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import secrets
+from typing import Any
+
+from calsync.emulators.azurite import AzuriteTables, start_azurite_tables
+from calsync.emulators.booking import BookingEmulator
+from calsync.emulators.functions_host import LoopbackFunctionsHost
+from calsync.emulators.graph import GraphEmulator
+from calsync.functions import runtime
+from calsync.queues.inprocess import InProcessQueue
+from calsync.settings import Room, Settings, load_settings
+from calsync.sync.engine import Clock, SyncEngine
+
+DEFAULT_ROOMS = (
+    Room(key="room-a", mailbox="room-a@contoso.example", booking_room_id="R-100", name="Atlas"),
+    Room(key="room-b", mailbox="room-b@contoso.example", booking_room_id="R-200", name="Borealis"),
+)
+BOOKING_API_KEY = "local-booking-api-key"
+
+
+class LocalStack:
+    def __init__(self, *, rooms: tuple[Room, ...] = DEFAULT_ROOMS, clock: Clock | None = None,
+                 queue_options: dict[str, Any] | None = None, **settings: Any) -> None:  # fmt: skip
+        self.rooms = rooms
+        self.clock = clock
+        self.queue_options = queue_options or {}
+        self.setting_overrides = settings
+        self.client_state = secrets.token_urlsafe(24)
+        self.webhook_secret = secrets.token_urlsafe(24)
+        self.azurite: AzuriteTables | None = None
+        self.graph: GraphEmulator = GraphEmulator()
+        self.booking: BookingEmulator | None = None
+        self.host: LoopbackFunctionsHost | None = None
+        self.queue: InProcessQueue | None = None
+        self.settings: Settings | None = None
+        self._engine: SyncEngine | None = None
+
+    async def start(self) -> LocalStack:
+        self.azurite = await asyncio.to_thread(start_azurite_tables)
+        self.graph.start()
+        for room in self.rooms:
+            self.graph.add_room(room.mailbox, room.name)
+        host_port = _free_port()
+        self.booking = BookingEmulator(
+            rooms=[{"id": r.booking_room_id, "name": r.name or r.key, "email": r.mailbox} for r in self.rooms],
+            api_key=BOOKING_API_KEY, webhook_url=f"http://127.0.0.1:{host_port}/api/booking/webhook",
+            webhook_secrets=[self.webhook_secret],
+        ).start()  # fmt: skip
+        self.settings = load_settings(
+            tables_connection_string=self.azurite.connection_string,
+            table_prefix="calsync" + secrets.token_hex(4),
+            graph_base_url=self.graph.base_url, graph_auth_mode="none", graph_client_state=self.client_state,
+            graph_notification_url=f"http://127.0.0.1:{host_port}/api/graph/notifications",
+            graph_lifecycle_url=f"http://127.0.0.1:{host_port}/api/graph/lifecycle",
+            graph_max_retry_wait_seconds=5,
+            booking_base_url=self.booking.base_url, booking_api_key=BOOKING_API_KEY,
+            booking_webhook_secrets=self.webhook_secret,
+            rooms=[room.model_dump() for room in self.rooms],
+            **self.setting_overrides,
+        )  # fmt: skip
+        self.queue = InProcessQueue.from_settings(self.settings, **self.queue_options)
+        runtime.install(runtime.Runtime(self.settings, publisher=self.queue, engine_factory=self._build_engine))
+        self.host = await LoopbackFunctionsHost(self.settings, port=host_port).start()
+        self.host.bind_queues(self.queue)
+        await self.subscribe_rooms()
+        return self
+
+    async def _build_engine(self, settings: Settings) -> SyncEngine:
+        from calsync.sync.wiring import build_engine
+
+        self._engine = await build_engine(settings, clock=self.clock)
+        return self._engine
+
+    async def engine(self) -> SyncEngine:
+        return await runtime.current().engine()
+
+    async def subscribe_rooms(self) -> None:
+        """Graph subscriptions for every room (the maintenance timer's job in Azure)."""
+        from calsync.outlook.graph_client import GraphCalendar
+
+        assert self.settings is not None
+        graph = GraphCalendar.from_settings(self.settings)
+        try:
+            expiry = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=self.settings.graph_subscription_minutes)
+            for room in self.rooms:
+                await graph.create_subscription(
+                    room.mailbox, notification_url=f"{self.settings.graph_notification_url}?room={room.key}",
+                    lifecycle_notification_url=f"{self.settings.graph_lifecycle_url}?room={room.key}",
+                    client_state=self.client_state, expiration=expiry,
+                )  # fmt: skip
+        finally:
+            await graph.aclose()
+
+    async def settle(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109 - one budget for the whole settle
+        """Wait until both emulators delivered their notifications and the queues are drained, twice in a row."""
+        assert self.queue is not None and self.booking is not None
+        deadline = asyncio.get_running_loop().time() + timeout
+        quiet = 0
+        while quiet < 2:
+            before = self.queue.stats().sent
+            await asyncio.to_thread(self.graph.flush_notifications, 10.0)
+            await asyncio.to_thread(self.booking.flush_webhooks, 10.0)
+            await self.queue.drain(timeout=max(1.0, deadline - asyncio.get_running_loop().time()))
+            quiet = quiet + 1 if self.queue.stats().sent == before else 0
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError("the local stack did not settle")
+
+    async def stop(self) -> None:
+        runtime.install(None)
+        if self.host is not None:
+            await self.host.stop()
+        if self.queue is not None:
+            await self.queue.close()
+        if self._engine is not None:
+            await self._engine.close()
+        self.graph.stop()
+        if self.booking is not None:
+            self.booking.stop()
+        if self.azurite is not None:
+            self.azurite.stop()
+
+    async def __aenter__(self) -> LocalStack:
+        try:
+            return await self.start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+
+def _free_port() -> int:
+    from calsync.emulators.azurite import free_port
+
+    return free_port()
