@@ -18,8 +18,8 @@ The convention (every module reads and writes ``Booking.recurrence.rrule`` this 
   DAILY with plain BYDAY written WEEKLY, the last day of a month written
   BYMONTHDAY=-1 (monthly) or as the month's day (yearly; February as
   "BYMONTHDAY=28,29;BYSETPOS=-1"),
-  WKST dropped where it cannot change the dates (it is MO, or the rule is not a
-  multi-day weekly rule with INTERVAL>1 and has no BYWEEKNO).
+  WKST dropped where it cannot change the dates: when it is MO (the default), or
+  the rule is neither WEEKLY with INTERVAL>1 nor uses BYWEEKNO.
 - ``canonical_rrule`` additionally needs the start and makes the parts that
   DTSTART implies explicit, exactly as RFC 5545 / dateutil fill them in
   (WEEKLY -> BYDAY=<start's weekday>; MONTHLY -> BYMONTHDAY=<start's day>;
@@ -206,9 +206,7 @@ def _simplify(parts: dict[str, str]) -> None:
         else:
             parts["BYMONTHDAY"] = str(_MONTH_DAYS[month])
     if "WKST" in parts:
-        matters = "BYWEEKNO" in parts or (
-            parts["FREQ"] == "WEEKLY" and "INTERVAL" in parts and "," in parts.get("BYDAY", "")
-        )
+        matters = "BYWEEKNO" in parts or (parts["FREQ"] == "WEEKLY" and "INTERVAL" in parts)
         if parts["WKST"] == "MO" or not matters:
             del parts["WKST"]
 

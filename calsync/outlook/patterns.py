@@ -14,8 +14,8 @@ Pattern types:
 
 Index first..fourth, last <-> ordinal / BYSETPOS 1..4, -1 (several days: BYSETPOS,
 "the n-th of these days", as MS-OXOCAL's "Nth weekday/weekend day"). firstDayOfWeek
-<-> WKST; where WKST cannot change the dates the canonical rule drops it and
-firstDayOfWeek is written "monday" (RFC 5545's default).
+<-> WKST; it only matters for weekly patterns with interval > 1, elsewhere the
+canonical rule drops it and firstDayOfWeek is written "monday" (RFC 5545's default).
 
 Day of month 29..31: Outlook puts such an occurrence on the month's last day in
 shorter months (Outlook object model RecurrencePattern.DayOfMonth; MS-OXOCAL), while

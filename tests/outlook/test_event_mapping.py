@@ -270,7 +270,7 @@ def assert_same_event(source: dict[str, Any], again: dict[str, Any]) -> None:
     pattern, range_ = source["recurrence"]["pattern"], source["recurrence"]["range"]
     pattern_again = again["recurrence"]["pattern"]
     for key, value in pattern.items():
-        if key == "firstDayOfWeek" and not (pattern["interval"] > 1 and len(pattern["daysOfWeek"]) > 1):
+        if key == "firstDayOfWeek" and pattern["interval"] == 1:
             continue  # changes no date; written as RFC 5545's default
         assert pattern_again[key] == value, key
     assert again["recurrence"]["range"] == range_
