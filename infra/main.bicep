@@ -32,14 +32,14 @@ param bookingBaseUrl string
 @description('Synchronised rooms, given to calsync as the JSON setting ROOMS: [{"key": "...", "mailbox": "...", "booking_room_id": "..."}].')
 param rooms array = []
 
-@description('How calsync authenticates to Microsoft Graph (GRAPH_AUTH_MODE). managed-identity: the identity below holds the Graph permission; workload-identity: an app registration trusts it (federation); secret: discouraged.')
-@allowed(['managed-identity', 'workload-identity', 'secret'])
+@description('How calsync authenticates to Microsoft Graph (GRAPH_AUTH_MODE). managed-identity (recommended): the identity deployed here holds the Graph permission, scoped by Exchange RBAC; secret: an app registration\'s client secret from Key Vault (discouraged). Certificate and workload-identity modes are for runs outside Azure (docs/deploy.md).')
+@allowed(['managed-identity', 'secret'])
 param graphAuthMode string = 'managed-identity'
 
 @description('Tenant of the room mailboxes (GRAPH_TENANT_ID).')
 param graphTenantId string = tenant().tenantId
 
-@description('Application (client) id of the app registration (GRAPH_CLIENT_ID); empty with managed-identity.')
+@description('Application (client) id of the app registration (GRAPH_CLIENT_ID); only with graphAuthMode=secret.')
 param graphClientId string = ''
 
 @allowed(['first-come', 'outlook-wins', 'booking-wins'])

@@ -193,7 +193,8 @@ def test_failures_say_what_failed_and_whether_a_retry_can_help(captured: Capture
 
 
 def test_a_tripped_mass_deletion_guard_has_its_own_counter(captured: Captured) -> None:
-    record_failure(MassDeletionGuardTripped("half gone", room="room-b", side="booking", missing=8, mapped=10))
+    guard = MassDeletionGuardTripped("half gone", room="room-b", side="booking", missing=8, mapped=10)
+    record_failure(guard, room="room-b", side="outlook")  # the hint came from Outlook; the booking side looks empty
 
     assert captured.total("calsync.mass_deletion_guard.trips", room="room-b", side="booking") == 1
     assert captured.total("calsync.failures", error_type="MassDeletionGuardTripped", room="room-b") == 1

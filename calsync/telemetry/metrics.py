@@ -185,10 +185,11 @@ def record_failure(exc: BaseException, *, room: str | None = None, side: object 
     error tree (anything else counts as not retryable). A MassDeletionGuardTripped
     also counts in ``calsync.mass_deletion_guard.trips``.
     """
-    if side is None and isinstance(exc, SideError | MassDeletionGuardTripped):
+    if isinstance(exc, MassDeletionGuardTripped):
+        # The guard names the side that looks empty, which need not be the hint's side.
+        side, room = exc.side, exc.room
+    elif side is None and isinstance(exc, SideError):
         side = exc.side
-    if room is None and isinstance(exc, MassDeletionGuardTripped):
-        room = exc.room
     retryable = exc.retryable if isinstance(exc, CalsyncError) else False
     instruments = _get()
     instruments.failures.add(1, _attrs(error_type=type(exc).__name__, retryable=retryable, side=side, room=room))

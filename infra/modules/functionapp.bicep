@@ -32,7 +32,7 @@ param bookingWebhookSecretsUri string
 param bookingApiKeyUri string
 param graphClientSecretUri string
 
-@allowed(['managed-identity', 'workload-identity', 'secret'])
+@allowed(['managed-identity', 'secret'])
 param graphAuthMode string
 param graphTenantId string
 param graphClientId string
