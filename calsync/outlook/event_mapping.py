@@ -81,10 +81,12 @@ BLOCK_CATEGORY = "Room unavailable (calsync)"
 
 EVENT_SELECT = (
     "id,changeKey,type,subject,start,end,isAllDay,isCancelled,sensitivity,showAs,organizer,categories,"
-    "originalStartTimeZone,originalEndTimeZone,recurrence,seriesMasterId,originalStart,"
-    "cancelledOccurrences,exceptionOccurrences"
+    "originalStartTimeZone,originalEndTimeZone,recurrence,seriesMasterId,originalStart,cancelledOccurrences"
 )
-"""``$select`` of every field the mapping reads (add ``$expand`` ``STAMP_EXPAND``)."""
+"""``$select`` of every field the mapping reads (with ``$expand`` ``STAMP_EXPAND``)."""
+
+EXCEPTIONS_EXPAND = "exceptionOccurrences($select=id,type,subject,start,end,isAllDay,isCancelled,originalStart)"
+"""``$expand`` bringing a series master's moved instances along (else pass /instances)."""
 
 INSTANCE_SELECT = "id,changeKey,type,subject,start,end,isAllDay,isCancelled,seriesMasterId,originalStart"
 """``$select`` for /instances, as ``event_to_booking(instances=...)`` and ``plan_instance_changes`` need."""
@@ -482,6 +484,7 @@ def _pattern_bounds(
 __all__ = [
     "BLOCK_CATEGORY",
     "EVENT_SELECT",
+    "EXCEPTIONS_EXPAND",
     "INSTANCE_SELECT",
     "STAMP_EXPAND",
     "STAMP_PROPERTY_ID",
