@@ -33,14 +33,16 @@ BOOKING_API_KEY = "local-booking-api-key"
 
 class LocalStack:
     def __init__(self, *, rooms: tuple[Room, ...] = DEFAULT_ROOMS, clock: Clock | None = None,
-                 queue_options: dict[str, Any] | None = None, **settings: Any) -> None:  # fmt: skip
+                 queue_options: dict[str, Any] | None = None, azurite: AzuriteTables | None = None,
+                 **settings: Any) -> None:  # fmt: skip
         self.rooms = rooms
         self.clock = clock
         self.queue_options = queue_options or {}
         self.setting_overrides = settings
         self.client_state = secrets.token_urlsafe(24)
         self.webhook_secret = secrets.token_urlsafe(24)
-        self.azurite: AzuriteTables | None = None
+        self.azurite: AzuriteTables | None = azurite
+        self._own_azurite = azurite is None
         self.graph: GraphEmulator = GraphEmulator()
         self.booking: BookingEmulator | None = None
         self.host: LoopbackFunctionsHost | None = None
@@ -49,7 +51,8 @@ class LocalStack:
         self._engine: SyncEngine | None = None
 
     async def start(self) -> LocalStack:
-        self.azurite = await asyncio.to_thread(start_azurite_tables)
+        if self.azurite is None:
+            self.azurite = await asyncio.to_thread(start_azurite_tables)
         self.graph.start()
         for room in self.rooms:
             self.graph.add_room(room.mailbox, room.name)
@@ -129,7 +132,7 @@ class LocalStack:
         self.graph.stop()
         if self.booking is not None:
             self.booking.stop()
-        if self.azurite is not None:
+        if self.azurite is not None and self._own_azurite:
             self.azurite.stop()
 
     async def __aenter__(self) -> LocalStack:

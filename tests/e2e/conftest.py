@@ -6,10 +6,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from calsync.emulators.azurite import AzuriteTables
 from calsync.local_stack import LocalStack
 
 
 @pytest.fixture
-async def stack() -> AsyncIterator[LocalStack]:
-    async with LocalStack() as running:
+async def stack(azurite: AzuriteTables) -> AsyncIterator[LocalStack]:
+    """A fresh stack per test (own emulators, own table prefix) on the session's Azurite."""
+    async with LocalStack(azurite=azurite) as running:
         yield running

@@ -1,0 +1,43 @@
+"""Small builders for end-to-end tests: Graph event JSON and booking fields as users would enter them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from calsync.outlook.zones import windows_to_iana
+
+MAILBOX = "room-a@contoso.example"
+ROOM_ID = "R-100"
+
+
+def graph_event(subject: str, start: str, end: str, zone: str = "W. Europe Standard Time", **extra: Any) -> dict:
+    """An event as a user creates it in Outlook (local wall times in a Windows zone)."""
+    return {"subject": subject, "start": {"dateTime": start, "timeZone": zone},
+            "end": {"dateTime": end, "timeZone": zone}, **extra}  # fmt: skip
+
+
+def booking_fields(title: str, start: str, end: str, zone: str = "Europe/Berlin", **extra: Any) -> dict:
+    """A booking as a user enters it in the booking system (RFC 3339 with offsets)."""
+    return {"title": title, "start": start, "end": end, "time_zone": zone,
+            "organizer": {"name": "Ada Lovelace", "email": "ada@contoso.example"}, **extra}  # fmt: skip
+
+
+def live_bookings(stack: Any, room_id: str = ROOM_ID) -> list[dict]:
+    return [
+        b for b in stack.booking.bookings() if b["room_id"] == room_id and b["status"] not in ("cancelled", "rejected")
+    ]
+
+
+def live_events(stack: Any, mailbox: str = MAILBOX) -> list[dict]:
+    events = stack.graph.events(mailbox)
+    return [
+        e for e in events if not e.get("isCancelled") and (e.get("responseStatus") or {}).get("response") != "declined"
+    ]
+
+
+def graph_utc(value: dict) -> dt.datetime:
+    """A Graph dateTimeTimeZone as an aware UTC datetime, whatever zone it is written in."""
+    local = dt.datetime.fromisoformat(value["dateTime"][:19])
+    return local.replace(tzinfo=ZoneInfo(windows_to_iana(value["timeZone"]))).astimezone(dt.UTC)
