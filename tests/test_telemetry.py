@@ -367,3 +367,59 @@ def test_azure_monitor_is_configured_once_with_redaction_ahead_of_the_exporter(m
     assert call["logger_name"] == "calsync"
     assert [type(p).__name__ for p in call["log_record_processors"]] == ["RedactingLogRecordProcessor"]
     assert call["credential"] is not None  # Application Insights accepts Entra-authenticated telemetry only
+
+
+# --- a real sync run -----------------------------------------------------------------------------
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+async def test_a_real_sync_run_emits_the_documented_metrics_and_correlated_logs_without_leaks(azurite) -> None:
+    """Azurite, both emulators, the loopback functions host and the engine, as in tests/e2e."""
+    from calsync.local_stack import BOOKING_API_KEY, LocalStack
+
+    reader, exporter = InMemoryMetricReader(), InMemoryLogRecordExporter()
+    async with LocalStack(azurite=azurite) as stack:
+        configure_telemetry(stack.settings, metric_readers=[reader], log_exporters=[exporter])
+        try:
+            booked = stack.booking.user_create_booking(
+                "R-100", title="Quarterly review", start="2026-12-03T09:00:00+01:00",
+                end="2026-12-03T10:00:00+01:00", time_zone="Europe/Berlin",
+                organizer={"name": "Ada", "email": "ada@contoso.example"},
+            )  # fmt: skip
+            stack.graph.user_create_event(
+                "room-a@contoso.example",
+                {"subject": PRIVATE_SUBJECT, "sensitivity": "private",
+                 "start": {"dateTime": "2026-12-10T15:00:00", "timeZone": "W. Europe Standard Time"},
+                 "end": {"dateTime": "2026-12-10T16:00:00", "timeZone": "W. Europe Standard Time"}},
+            )  # fmt: skip
+            await stack.settle()
+            captured = Captured(reader, exporter)
+
+            # Metrics: the booking's hint, its create on the Outlook side, the lag, and our own write's echo.
+            assert captured.total("calsync.hints.received", source="booking", room="room-a") >= 1
+            assert captured.total("calsync.syncs.applied", action="create", source="booking", room="room-a") == 1
+            assert captured.total("calsync.syncs.applied", action="create", source="outlook", room="room-a") == 1
+            lags = [p for attrs, p in captured.points("calsync.sync.lag") if attrs["action"] == "create"]
+            assert sum(p.count for p in lags) == 2
+            assert captured.total("calsync.echoes.suppressed", room="room-a") >= 1
+
+            # Logs: the engine's line about the booking's sync carries the whole correlation.
+            correlated = [
+                dict(r.attributes)
+                for r in captured.logs()
+                if dict(r.attributes).get("item_id") == booked["id"] and dict(r.attributes).get("source") == "booking"
+            ]
+            assert correlated, "no log line of the booking's sync carried its item id"
+            for attributes in correlated:
+                assert attributes["room"] == "room-a"
+                assert attributes["message_id"].startswith("booking-")
+
+            # Nothing secret or private left the process.
+            text = captured.exported_text()
+            for secret in (stack.client_state, stack.webhook_secret, BOOKING_API_KEY):
+                assert secret not in text
+            assert PRIVATE_SUBJECT not in text
+        finally:
+            reset_telemetry()
+            clear_secrets()
