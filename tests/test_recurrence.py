@@ -179,3 +179,26 @@ def test_all_day_exdate_is_a_local_date() -> None:
 def test_naive_window_is_refused() -> None:
     with pytest.raises(ValidationError, match="window_start"):
         expand(_weekly_berlin(rrule="FREQ=DAILY"), dt.datetime(2024, 1, 1), YEAR_2024[1])
+
+
+def test_booking_from_a_strict_rfc_system_gets_until_as_a_local_date() -> None:
+    booking = Booking(
+        room="r",
+        start=dt.datetime(2024, 1, 15, 9, tzinfo=BERLIN),
+        end=dt.datetime(2024, 1, 15, 10, tzinfo=BERLIN),
+        time_zone="Europe/Berlin",
+        recurrence=Recurrence(rrule="FREQ=WEEKLY;UNTIL=20240129T080000Z"),
+    )
+    assert booking.recurrence is not None and booking.recurrence.rrule == "FREQ=WEEKLY;UNTIL=20240129;BYDAY=MO"
+    assert len(expand(booking, *YEAR_2024)) == 3
+
+
+def test_until_before_the_first_occurrence_is_refused() -> None:
+    with pytest.raises(ValueError, match="before its first occurrence"):
+        Booking(
+            room="r",
+            start=dt.datetime(2024, 1, 15, 9, tzinfo=BERLIN),
+            end=dt.datetime(2024, 1, 15, 10, tzinfo=BERLIN),
+            time_zone="Europe/Berlin",
+            recurrence=Recurrence(rrule="FREQ=DAILY;UNTIL=20240101T000000Z"),
+        )

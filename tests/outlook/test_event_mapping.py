@@ -553,3 +553,17 @@ def test_override_that_changes_nothing_synced_is_not_an_override() -> None:
     }
     booking = event_to_booking(parse_event(source), room="r")
     assert booking.recurrence is not None and booking.recurrence.overrides == ()
+
+
+@pytest.mark.parametrize("payload", ["", "[1, 2]", "{not json", b"\xff\xfe"])
+def test_malformed_event_json_is_refused_as_invalid_input(payload: str | bytes) -> None:
+    with pytest.raises(ValidationError, match="event"):
+        parse_event(payload)
+
+
+def test_sdk_json_round_trip_keeps_ids_with_slashes_and_unknown_fields() -> None:
+    source = _weekly_with_changes() | {"@odata.etag": 'W/"abc"', "transactionId": "tx-1"}
+    again = event_to_dict(parse_event(json.dumps(source)))
+    for key in ("id", "@odata.etag", "transactionId", "cancelledOccurrences", "recurrence", "start", "organizer"):
+        assert again[key] == source[key], key
+    assert again["exceptionOccurrences"][0]["id"] == "AAMkAD/exception+1="
