@@ -117,7 +117,13 @@ class GraphEmulator:
     def start(self, timeout: float = 10.0) -> GraphEmulator:
         self.port = free_port()
         config = uvicorn.Config(
-            self.app, host=self.host, port=self.port, log_level="warning", lifespan="off", access_log=False
+            self.app,
+            host=self.host,
+            port=self.port,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            timeout_keep_alive=60,  # clients keep pooled connections; a short idle timeout races them
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="graph-emulator", daemon=True)
