@@ -40,6 +40,11 @@ class Runtime:
             self._publisher = shared_service_bus_publisher(self.settings)
         return self._publisher
 
+    def use_publisher(self, publisher: HintPublisher) -> HintPublisher:
+        """Swap the publisher (tests that hold hints back); returns the previous one."""
+        previous, self._publisher = self.publisher, publisher
+        return previous
+
     async def engine(self) -> SyncEngine:
         async with self._engine_lock:
             if self._engine is None:

@@ -41,3 +41,25 @@ def graph_utc(value: dict) -> dt.datetime:
     """A Graph dateTimeTimeZone as an aware UTC datetime, whatever zone it is written in."""
     local = dt.datetime.fromisoformat(value["dateTime"][:19])
     return local.replace(tzinfo=ZoneInfo(windows_to_iana(value["timeZone"]))).astimezone(dt.UTC)
+
+
+def graph_writes(stack: Any) -> list[str]:
+    """Writes calsync made to Graph's calendars (subscriptions excluded), as 'METHOD path'."""
+    return [f"{r.method} {r.path}" for r in stack.graph.requests
+            if r.method in ("POST", "PATCH", "DELETE") and "/events" in r.path]  # fmt: skip
+
+
+def graph_reads(stack: Any) -> list[str]:
+    return [f"{r.method} {r.path}" for r in stack.graph.requests if r.method == "GET"]
+
+
+def booking_writes(stack: Any) -> list[str]:
+    """Writes calsync made to the booking system's API, as 'METHOD path'."""
+    return [f"{r.method} {r.path}" for r in stack.booking.requests
+            if r.method in ("POST", "PUT", "PATCH", "DELETE") and r.path.startswith("/bookings")]  # fmt: skip
+
+
+async def quiet_logs(stack: Any) -> None:
+    await stack.settle()
+    stack.graph.clear_requests()
+    stack.booking.clear_requests()
