@@ -269,6 +269,8 @@ def event_to_booking(event: Event, *, room: str, instances: Sequence[Event] = ()
             f"event {event.id!r} is of type {kind}; map its series master ({event.series_master_id!r}) instead"
         )
     recurring = event.recurrence is not None
+    if kind == EventType.SeriesMaster.value and not recurring:
+        raise ValidationError(f"series master {event.id!r} came without its recurrence; select it (EVENT_SELECT)")
     all_day = bool(event.is_all_day)
     zone = _zone_of(event, strict=all_day or recurring)
     start, end = _bounds(event, all_day, zone)

@@ -567,3 +567,8 @@ def test_sdk_json_round_trip_keeps_ids_with_slashes_and_unknown_fields() -> None
     for key in ("id", "@odata.etag", "transactionId", "cancelledOccurrences", "recurrence", "start", "organizer"):
         assert again[key] == source[key], key
     assert again["exceptionOccurrences"][0]["id"] == "AAMkAD/exception+1="
+
+
+def test_series_master_read_without_its_pattern_is_refused_not_taken_for_a_single_event() -> None:
+    with pytest.raises(ValidationError, match="without its recurrence"):
+        event_to_booking(parse_event(doc("create_event_recurring_series_master.json") | {"recurrence": None}), room="r")
