@@ -6,6 +6,8 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from calsync.errors import ValidationError
 from calsync.model import Booking, OccurrenceOverride, Recurrence
@@ -202,3 +204,35 @@ def test_until_before_the_first_occurrence_is_refused() -> None:
             time_zone="Europe/Berlin",
             recurrence=Recurrence(rrule="FREQ=DAILY;UNTIL=20240101T000000Z"),
         )
+
+
+@given(
+    zone=st.sampled_from(["Europe/Berlin", "America/New_York", "Australia/Sydney", "Asia/Kolkata", "UTC"]),
+    start=st.datetimes(dt.datetime(2024, 1, 1), dt.datetime(2025, 12, 31)),
+    rule=st.sampled_from(["FREQ=DAILY;COUNT=40", "FREQ=WEEKLY;INTERVAL=2;COUNT=30", "FREQ=MONTHLY;COUNT=14"]),
+    minutes=st.integers(15, 240),
+)
+def test_occurrences_keep_the_local_wall_time_across_dst(
+    zone: str, start: dt.datetime, rule: str, minutes: int
+) -> None:
+    local_start = start.replace(second=0, microsecond=0, tzinfo=ZoneInfo(zone))
+    if local_start.replace(tzinfo=None) != local_start.astimezone(UTC).astimezone(ZoneInfo(zone)).replace(tzinfo=None):
+        return  # a wall time that does not exist (spring-forward gap)
+    booking = Booking(
+        room="r",
+        start=local_start,
+        end=local_start + dt.timedelta(minutes=minutes),
+        time_zone=zone,
+        recurrence=Recurrence(rrule=rule),
+    )
+    occurrences = expand(booking, dt.datetime(2023, 1, 1, tzinfo=UTC), dt.datetime(2029, 1, 1, tzinfo=UTC))
+    assert len(occurrences) == int(rule.rsplit("=", 1)[1]) or rule.startswith("FREQ=MONTHLY")
+    for occurrence in occurrences:
+        local = occurrence.start.astimezone(ZoneInfo(zone))
+        assert (local.hour, local.minute) == (local_start.hour, local_start.minute) or _in_gap(local, zone)
+        assert occurrence.end - occurrence.start == dt.timedelta(minutes=minutes)
+
+
+def _in_gap(local: dt.datetime, zone: str) -> bool:
+    """True when the series' wall time does not exist on this day (clocks jumped over it)."""
+    return local.utcoffset() != (local - dt.timedelta(days=1)).astimezone(ZoneInfo(zone)).utcoffset()
