@@ -22,6 +22,14 @@ param failureMinExecutions int = 10
 @description('Conflicts in one hour that count as a spike.')
 param conflictSpikeThreshold int = 20
 
+var emailReceivers = [
+  {
+    name: 'calsync-operator'
+    emailAddress: alertEmail
+    useCommonAlertSchema: true
+  }
+]
+
 resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
   name: '${namePrefix}-oncall'
   location: 'global'
@@ -29,15 +37,7 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
   properties: {
     groupShortName: 'calsync'
     enabled: true
-    emailReceivers: empty(alertEmail)
-      ? []
-      : [
-          {
-            name: 'calsync-operator'
-            emailAddress: alertEmail
-            useCommonAlertSchema: true
-          }
-        ]
+    emailReceivers: empty(alertEmail) ? [] : emailReceivers
   }
 }
 

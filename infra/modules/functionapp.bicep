@@ -116,11 +116,12 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       allow: false
     }
   }
+}
 
-  resource appSettings 'config' = {
-    name: 'appsettings'
-    properties: union(hostSettings, connectionSettings, calsyncSettings, secretModeSettings)
-  }
+resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: functionApp
+  name: 'appsettings'
+  properties: union(hostSettings, connectionSettings, calsyncSettings, graphAuthMode == 'secret' ? secretModeSettings : {})
 }
 
 // The Functions host itself (Flex Consumption sets the runtime in functionAppConfig, so no
@@ -164,11 +165,9 @@ var calsyncSettings = {
 }
 
 // Only with GRAPH_AUTH_MODE=secret (discouraged): the client secret, from Key Vault.
-var secretModeSettings = graphAuthMode == 'secret'
-  ? {
-      GRAPH_CLIENT_SECRET: '@Microsoft.KeyVault(SecretUri=${graphClientSecretUri})'
-    }
-  : {}
+var secretModeSettings = {
+  GRAPH_CLIENT_SECRET: '@Microsoft.KeyVault(SecretUri=${graphClientSecretUri})'
+}
 
 output id string = functionApp.id
 output name string = functionApp.name
