@@ -26,6 +26,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -80,16 +81,48 @@ def _window(query: dict[str, str]) -> tuple[dt.datetime, dt.datetime]:
         raise GraphError(400, "ErrorInvalidParameter", f"Invalid time window: {exc}") from None
 
 
-def _expand_ids(query: dict[str, str]) -> set[str] | None:
-    expand = query.get("$expand")
-    if not expand:
-        return None
-    match = _EXPAND_FILTER.match(expand.strip())
-    if match is None:
-        raise GraphError(400, "BadRequest", f"Unsupported $expand '{expand}'.")
-    if match["filter"] is None:
-        return {"*"}
-    return {m["id"].lower() for m in _ID_EQ.finditer(match["filter"])}
+def _split_top(text: str) -> list[str]:
+    """Comma-separated items of a $select/$expand value, ignoring commas inside parentheses."""
+    items, depth, current = [], 0, ""
+    for char in text:
+        depth += (char == "(") - (char == ")")
+        if char == "," and depth == 0:
+            items.append(current.strip())
+            current = ""
+        else:
+            current += char
+    if current.strip():
+        items.append(current.strip())
+    return items
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What $select and $expand ask of an event: property ids, exceptions, selected fields."""
+
+    property_ids: set[str] | None = None
+    exceptions: bool = False
+    select: frozenset[str] | None = None
+
+    @classmethod
+    def of(cls, query: dict[str, str]) -> _Shape:
+        property_ids: set[str] | None = None
+        exceptions = False
+        for item in _split_top(query.get("$expand", "")):
+            if item.lower().startswith("exceptionoccurrences"):
+                exceptions = True
+                continue
+            match = _EXPAND_FILTER.match(item)
+            if match is None:
+                raise GraphError(400, "BadRequest", f"Unsupported $expand '{item}'.")
+            property_ids = property_ids or set()
+            if match["filter"] is None:
+                property_ids.add("*")
+            else:
+                property_ids.update(m["id"].lower() for m in _ID_EQ.finditer(match["filter"]))
+        select = query.get("$select")
+        fields = frozenset(f.lower() for f in _split_top(select)) if select else None
+        return cls(property_ids, exceptions, fields)
 
 
 class GraphEmulator:
@@ -182,13 +215,13 @@ class GraphEmulator:
     def event(self, mailbox: str, event_id: str) -> dict | None:
         """An event (or instance) as Graph JSON in UTC with its extended properties, None if absent."""
         try:
-            return render(self.calendars.get(mailbox, event_id), "UTC", {"*"})
+            return self._out(self.calendars.get(mailbox, event_id), "UTC", _Shape({"*"}, exceptions=True))
         except GraphError:
             return None
 
     def events(self, mailbox: str) -> list[dict]:
         """Every stored event (singles and series masters) of a room, in UTC."""
-        return [render(e, "UTC", {"*"}) for e in self.calendars.find(mailbox)]
+        return [self._out(e, "UTC", _Shape({"*"}, exceptions=True)) for e in self.calendars.find(mailbox)]
 
     @property
     def declines(self) -> list[Decline]:
@@ -358,29 +391,30 @@ class GraphEmulator:
             if method == "POST":
                 # a repeated transactionId answers with the event created the first time
                 event, _created = cal.create(user, self._json(record))
-                return 201, {}, render(event, tz, None)
+                return 201, {}, self._out(event, tz, _Shape())
             if method == "GET":
                 match = _STAMP_FILTER.search(query.get("$filter", ""))
                 if query.get("$filter") and match is None:
                     raise GraphError(400, "ErrorInvalidUrlQueryFilter", "The filter expression is not supported.")
                 found = cal.find(user, match["id"], match["value"].replace("''", "'")) if match else cal.find(user)
-                expand = _expand_ids(query)
-                return 200, {}, {"value": [render(e, tz, expand) for e in found]}
+                shape = _Shape.of(query)
+                return 200, {}, {"value": [self._out(e, tz, shape) for e in found]}
         if rest[0] == "events" and len(rest) >= 2:
             event_id = tail[0]
             if len(rest) == 2:
                 if method == "GET":
-                    return 200, {}, render(cal.get(user, event_id), tz, _expand_ids(query))
+                    return 200, {}, self._out(cal.get(user, event_id), tz, _Shape.of(query))
                 if method == "PATCH":
                     updated = cal.update(user, event_id, self._json(record), if_match=record.headers.get("if-match"))
-                    return 200, {}, render(updated, tz, None)
+                    return 200, {}, self._out(updated, tz, _Shape())
                 if method == "DELETE":
                     cal.delete(user, event_id, if_match=record.headers.get("if-match"))
                     return 204, {}, None
             if len(rest) == 3 and rest[2] == "instances" and method == "GET":
                 start, end = _window(query)
                 items = cal.instances(user, event_id, start, end)
-                return 200, {}, {"value": [render(e, tz, _expand_ids(query)) for e in items]}
+                shape = _Shape.of(query)
+                return 200, {}, {"value": [self._out(e, tz, shape) for e in items]}
             if len(rest) == 3 and rest[2] == "decline" and method == "POST":
                 body = {k.lower(): v for k, v in self._json(record).items()}  # Graph's names are case-blind
                 cal.decline(user, event_id, body.get("comment"), bool(body.get("sendresponse", True)))
@@ -388,10 +422,23 @@ class GraphEmulator:
         if rest[0] == "calendarview" and len(rest) == 1 and method == "GET":
             start, end = _window(query)
             items = cal.calendar_view(user, start, end)
-            return 200, {}, {"value": [render(e, tz, _expand_ids(query)) for e in items]}
+            shape = _Shape.of(query)
+            return 200, {}, {"value": [self._out(e, tz, shape) for e in items]}
         if rest[0] == "calendarview" and len(rest) == 2 and rest[1] in ("delta", "delta()") and method == "GET":
             return self._delta(record, user, tz, prefs)
         raise GraphError(400, "BadRequest", f"Unsupported request {method} {record.path}.")
+
+    def _out(self, event: dict, tz: str, shape: _Shape) -> dict:
+        """An event's JSON for an answer: preferred zone, $expand and $select applied."""
+        out = render(event, tz, shape.property_ids)
+        if event.get("type") == "seriesMaster":
+            out["cancelledOccurrences"] = self.calendars.cancelled_occurrences(event)
+        if shape.exceptions:
+            out["exceptionOccurrences"] = [render(i, tz, None) for i in self.calendars.exception_occurrences(event)]
+        if shape.select is not None:
+            keep = shape.select | {"id", "@odata.etag", "singlevalueextendedproperties", "exceptionoccurrences"}
+            out = {k: v for k, v in out.items() if k.lower() in keep}
+        return out
 
     def _delta(self, record: RecordedRequest, user: str, tz: str, prefs: dict[str, str]) -> Answer:
         query = record.query
@@ -413,7 +460,7 @@ class GraphEmulator:
             payload["@odata.nextLink"] = f"{base}?$skiptoken={next_token}"
         else:
             payload["@odata.deltaLink"] = f"{base}?$deltatoken={delta_token}"
-        payload["value"] = [i if "@removed" in i else render(i, tz, None) for i in items]
+        payload["value"] = [i if "@removed" in i else self._out(i, tz, _Shape()) for i in items]
         return 200, {}, payload
 
     async def _subscription_route(self, record: RecordedRequest, seg: list[str]) -> Answer:

@@ -397,6 +397,25 @@ class Calendars:
         self._notify(self.room(user).email.lower(), "updated", master)
         return self._instance(master, occurrence[1]) or instance
 
+    def cancelled_occurrences(self, master: dict) -> list[str]:
+        """Graph's cancelledOccurrences of a series master: "OID.<master id>.<local date>"."""
+        if master.get("type") != "seriesMaster":
+            return []
+        tz = zone(
+            (master["recurrence"].get("range") or {}).get("recurrenceTimeZone") or master["start"].get("timeZone")
+        )
+        with self.lock:
+            days = sorted(start.astimezone(tz).date().isoformat() for start in master["_cancelled"])
+        return [f"OID.{master['id']}.{day}" for day in days]
+
+    def exception_occurrences(self, master: dict) -> list[dict]:
+        """The series' exceptions (moved or edited instances), as $expand=exceptionOccurrences lists them."""
+        if master.get("type") != "seriesMaster":
+            return []
+        with self.lock:
+            found = [self._instance(master, original) for original in sorted(master["_exceptions"])]
+        return [i for i in found if i is not None]
+
     def instances(self, user: str, event_id: str, start: dt.datetime, end: dt.datetime) -> list[dict]:
         """Occurrences and exceptions of one series in [start, end), like /events/{id}/instances."""
         with self.lock:

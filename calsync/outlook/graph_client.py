@@ -56,6 +56,7 @@ from calsync.errors import (
     TransientError,
 )
 from calsync.outlook.credentials import authentication_provider, graph_credential
+from calsync.outlook.event_mapping import EVENT_SELECT, EXCEPTIONS_EXPAND, INSTANCE_SELECT, STAMP_PROPERTY_ID
 from calsync.outlook.middleware import BoundedRetryHandler, PreferHeadersHandler
 from calsync.settings import Settings
 
@@ -63,12 +64,6 @@ SIDE = "outlook"
 EVENT_CHANGE_TYPES = "created,updated,deleted"
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-def _default_stamp_property_id() -> str:
-    from calsync.outlook.event_mapping import STAMP_PROPERTY_ID
-
-    return STAMP_PROPERTY_ID
 
 
 @dataclass(frozen=True)
@@ -169,7 +164,7 @@ class GraphCalendar:
         self.client = client
         self.max_concurrency = max_concurrency_per_mailbox
         self.call_timeout = call_timeout
-        self.stamp_property_id = stamp_property_id or _default_stamp_property_id()
+        self.stamp_property_id = stamp_property_id or STAMP_PROPERTY_ID
         self._on_close = on_close
         self._slots: dict[str, asyncio.Semaphore] = {}
 
@@ -237,13 +232,15 @@ class GraphCalendar:
 
     # --- events ---------------------------------------------------------------------------------------
     async def get_event(self, mailbox: str, event_id: str) -> Event:
-        """The event (single, series master or instance) with calsync's stamp property expanded.
+        """The event (single, series master or instance) as the mapping reads it.
 
+        Selects event_mapping.EVENT_SELECT and expands calsync's stamp property and, for a
+        series master, its exceptionOccurrences (cancelledOccurrences come with the master).
         Raises NotFound, Throttled, PermissionDenied, TransientError.
         """
         config = RequestConfiguration(
             query_parameters=EventItemRequestBuilder.EventItemRequestBuilderGetQueryParameters(
-                expand=[self._stamp_expand()]
+                select=EVENT_SELECT.split(","), expand=[self._stamp_expand(), EXCEPTIONS_EXPAND]
             )
         )
         event = await self._call("get event", mailbox, lambda: self._event(mailbox, event_id).get(config))
@@ -254,13 +251,16 @@ class GraphCalendar:
     async def list_instances(
         self, mailbox: str, series_id: str, window_start: dt.datetime, window_end: dt.datetime
     ) -> list[Event]:
-        """Occurrences and exceptions of a series in the window (cancelled ones are absent).
+        """Occurrences and exceptions of a series in the window (cancelled ones are absent),
+        with event_mapping.INSTANCE_SELECT, ready for event_to_booking(instances=...).
 
         Raises NotFound (no such series), Throttled, PermissionDenied, TransientError, SideError (not a series).
         """
         config = RequestConfiguration(
             query_parameters=InstancesRequestBuilder.InstancesRequestBuilderGetQueryParameters(
-                start_date_time=_graph_time(window_start), end_date_time=_graph_time(window_end)
+                start_date_time=_graph_time(window_start),
+                end_date_time=_graph_time(window_end),
+                select=INSTANCE_SELECT.split(","),
             )
         )
         builder = self._event(mailbox, series_id).instances
@@ -285,14 +285,14 @@ class GraphCalendar:
         )
         config = RequestConfiguration(
             query_parameters=EventsRequestBuilder.EventsRequestBuilderGetQueryParameters(
-                filter=stamp_filter, expand=[self._stamp_expand()]
+                filter=stamp_filter, select=EVENT_SELECT.split(","), expand=[self._stamp_expand()]
             )
         )
         page = await self._call("find event by stamp", mailbox, lambda: self._events(mailbox).get(config))
         found = list(page.value or []) if page is not None else []
         if len(found) > 1:
             log.warning("graph: %d events in %s carry the same calsync stamp", len(found), mailbox)
-        found.sort(key=lambda e: e.created_date_time or dt.datetime.max.replace(tzinfo=dt.UTC))
+        found.sort(key=lambda e: e.id or "")  # deterministic if a crash ever left two
         return found[0] if found else None
 
     async def create_event(self, mailbox: str, event: Event, transaction_id: str) -> Event:

@@ -274,3 +274,38 @@ def test_request_log_and_faults_by_method_and_path(http: httpx.Client, emulator:
     assert logged.query == {} and logged.headers["prefer"] == 'outlook.timezone="UTC"'
     emulator.clear_requests()
     assert emulator.requests == []
+
+
+def test_select_and_expand_exceptions_and_cancelled_occurrences(http: httpx.Client) -> None:
+    series = {
+        **timed("Daily", "2032-01-05T09:00:00", "2032-01-05T09:30:00", "Eastern Standard Time"),
+        "recurrence": {
+            "pattern": {"type": "daily", "interval": 1},
+            "range": {"type": "numbered", "startDate": "2032-01-05", "numberOfOccurrences": 3},
+        },
+    }
+    master = http.post(event_path(), json=series).json()
+    window = {"startDateTime": "2032-01-01T00:00:00Z", "endDateTime": "2032-02-01T00:00:00Z"}
+    first, second, _ = http.get(event_path(master["id"]) + "/instances", params=window).json()["value"]
+    assert http.delete(event_path(first["id"])).status_code == 204
+    assert http.patch(event_path(second["id"]), json={"subject": "Longer"}).json()["type"] == "exception"
+
+    got = http.get(
+        event_path(master["id"]),
+        params={
+            "$select": "id,subject,cancelledOccurrences",
+            "$expand": "exceptionOccurrences($select=id,subject),singleValueExtendedProperties($filter=id eq 'x')",
+        },
+    ).json()
+    assert set(got) == {
+        "id",
+        "@odata.etag",
+        "subject",
+        "cancelledOccurrences",
+        "exceptionOccurrences",
+        "singleValueExtendedProperties",
+    }
+    assert got["cancelledOccurrences"] == [f"OID.{master['id']}.2032-01-05"]  # the local date in New York
+    assert [(e["id"], e["subject"]) for e in got["exceptionOccurrences"]] == [(second["id"], "Longer")]
+    view = http.get(f"/users/{ROOM}/calendarView", params=window).json()["value"]
+    assert [e["type"] for e in view if e.get("seriesMasterId") == master["id"]] == ["exception", "occurrence"]

@@ -24,13 +24,9 @@ from starlette.routing import Route
 
 from calsync.emulators.azurite import free_port
 from calsync.emulators.graph import GraphEmulator
+from calsync.outlook.event_mapping import STAMP_PROPERTY_ID
 from calsync.outlook.graph_client import GraphCalendar
 from calsync.settings import Settings, load_settings
-
-try:
-    from calsync.outlook.event_mapping import STAMP_PROPERTY_ID
-except ImportError:  # until the mapping module lands; the adapter reads the same name from it
-    STAMP_PROPERTY_ID = "String {9d1f3c52-7e0a-4c1b-9b7e-5a3c2f0d8e61} Name calsyncBookingId"
 
 
 @pytest.fixture(scope="session")

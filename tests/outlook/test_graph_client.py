@@ -303,3 +303,55 @@ async def test_concurrent_calls_on_many_mailboxes(calendar: GraphCalendar, graph
         )
     )
     assert len({e.id for e in made}) == 6
+
+
+async def test_mapping_round_trip_through_the_emulator(
+    calendar: GraphCalendar, graph: GraphEmulator, mailbox: str
+) -> None:
+    """Booking -> Event -> Graph -> Event -> Booking keeps the synced fields, series edits included."""
+    from calsync.model.booking import Booking
+    from calsync.model.content_hash import synced_fields
+    from calsync.outlook.event_mapping import booking_to_event, event_to_booking
+
+    booking = Booking(
+        room=mailbox,
+        subject="Weekly sync",
+        start=dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC),
+        end=dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC),
+        time_zone="Europe/Berlin",
+        recurrence={"rrule": "FREQ=WEEKLY;BYDAY=MO;COUNT=6;WKST=MO"},
+    )
+    made = await calendar.create_event(
+        mailbox, booking_to_event(booking, private_subject="Private", stamp="bk-series"), "txn-map"
+    )
+    instances = await calendar.list_instances(mailbox, made.id, *WINDOW)
+    await calendar.delete_event(mailbox, instances[1].id)
+    await calendar.update_event(
+        mailbox,
+        instances[3].id,
+        parse_event(
+            {
+                "start": {"dateTime": "2026-03-24T12:00:00", "timeZone": "UTC"},
+                "end": {"dateTime": "2026-03-24T13:00:00", "timeZone": "UTC"},
+            }
+        ),
+    )
+
+    master = await calendar.get_event(mailbox, made.id)
+    assert master.cancelled_occurrences == [f"OID.{made.id}.2026-03-09"]
+    assert [e.id for e in master.exception_occurrences] == [instances[3].id]
+    read = event_to_booking(master, room=mailbox)
+
+    assert read.ids.booking == "bk-series" and read.ids.outlook == made.id
+    assert read.recurrence.exdates == (dt.datetime(2026, 3, 9, 8, 0, tzinfo=dt.UTC),)
+    [moved] = read.recurrence.overrides
+    assert moved.original_start == dt.datetime(2026, 3, 23, 8, 0, tzinfo=dt.UTC)
+    assert moved.start == dt.datetime(2026, 3, 24, 12, 0, tzinfo=dt.UTC)
+    assert read.organizer.email == mailbox  # Graph makes the room the organiser of what the app creates
+    expected = booking.model_copy(update={"recurrence": read.recurrence, "organizer": read.organizer})
+    assert synced_fields(read) == synced_fields(expected)
+    # the same result from /instances instead of the master's own lists
+    from_instances = event_to_booking(
+        master, room=mailbox, instances=await calendar.list_instances(mailbox, made.id, *WINDOW)
+    )
+    assert synced_fields(from_instances) == synced_fields(read)
