@@ -423,3 +423,15 @@ async def test_a_real_sync_run_emits_the_documented_metrics_and_correlated_logs_
         finally:
             reset_telemetry()
             clear_secrets()
+
+
+def test_extras_inside_a_sync_win_over_the_context_and_never_break_logging(captured: Captured) -> None:
+    booking = private_booking()
+    with sync_context(room="room-a", source="outlook", item_id="AAMk-1", message_id="outlook-1"):
+        log.info("created on the booking side", extra=describe_booking(booking))
+        log.info("adopted", extra={"booking_id": "B-99"})
+
+    described, adopted = (dict(r.attributes) for r in captured.logs())
+    assert described["subject"] == "[private]" and described["booking_id"] == "B-7"
+    assert described["message_id"] == "outlook-1"  # the context still fills in what extra= did not give
+    assert adopted["booking_id"] == "B-99" and adopted["item_id"] == "AAMk-1"

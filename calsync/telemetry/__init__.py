@@ -8,10 +8,10 @@ is what local runs want. Tests pass ``metric_readers`` / ``log_exporters`` (in-m
 and get the same wiring without Azure. Repeated calls are cheap and do not configure
 Azure Monitor twice.
 
-Either way the settings' secret values are registered for masking, and a log-record
-factory adds the sync context's correlation attributes and masks secrets on every
-record, whichever handler later writes it (the Functions host's, Azure Monitor's, the
-console). The modules:
+Either way the settings' secret values are registered for masking: a log-record
+factory masks them in every record, whichever handler later writes it (the Functions
+host's, Azure Monitor's, the console), and filters on the handlers add the sync
+context's correlation attributes and mask ``extra=`` values. The modules:
 
 - ``metrics``      instruments on the meter ``calsync`` and ``record_*`` functions
 - ``correlation``  ``sync_context(...)``: room/source/ids on every log line of a sync
@@ -103,11 +103,13 @@ _redaction = RedactionFilter()
 
 
 def install_log_filters(handler: logging.Handler | None = None) -> None:
-    """Correlate and redact every log record from now on (idempotent).
+    """Redact every log record from now on, and correlate and redact what ``handler`` writes.
 
-    Installs a log-record factory, so records get the attributes however they are
-    handled; with ``handler``, also adds both filters to it, which covers attributes
-    passed as ``extra=`` (applied after the factory runs).
+    A log-record factory masks secrets in every record's message and exception, however
+    it is handled later (the Functions host's own handler included). The correlation
+    attributes are added by a filter on the handler instead, after ``extra=`` has been
+    applied: adding them in the factory would make ``extra={"room": ...}`` raise
+    (logging refuses extras that overwrite record attributes). Idempotent.
     """
     global _previous_factory
     with _lock:
@@ -116,7 +118,6 @@ def install_log_filters(handler: logging.Handler | None = None) -> None:
 
             def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
                 record = previous(*args, **kwargs)
-                _correlation.filter(record)
                 _redaction.filter(record)
                 return record
 
@@ -149,6 +150,7 @@ def configure_telemetry(
     logger = logging.getLogger(logger_name)
     if logger.level == logging.NOTSET:
         logger.setLevel(logging.INFO)
+    _filter_existing_handlers(logger)  # e.g. the Functions worker's handler on the root logger
 
     if metric_readers or log_exporters:
         _use_local_exporters(metric_readers, log_exporters, logger)
@@ -176,10 +178,18 @@ def configure_telemetry(
             **options,
         )
         _azure_monitor_configured = True
-    for handler in logger.handlers:
-        install_log_filters(handler)
+    _filter_existing_handlers(logger)
     use_meter_provider(None)
     return True
+
+
+def _filter_existing_handlers(logger: logging.Logger) -> None:
+    """Correlation and redaction on every handler that writes calsync's records (root's included)."""
+    current: logging.Logger | None = logger
+    while current is not None:
+        for handler in current.handlers:
+            install_log_filters(handler)
+        current = current.parent if current.propagate else None
 
 
 def _use_local_exporters(

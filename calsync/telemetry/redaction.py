@@ -176,8 +176,8 @@ def _when(value: Any) -> str:
 def describe_booking(booking: Booking) -> dict[str, str | bool]:
     """A booking described for logs: never attendees or organizer, and no subject when private.
 
-    Use it as ``logger.info("updating %s", ..., extra={"booking": describe_booking(b)})``
-    or spread it into ``extra``. Private and confidential meetings read as ``[private]``.
+    Use it as ``logger.info("updating", extra=describe_booking(b))`` (explicit extras win
+    over the sync context's attributes). Private and confidential meetings read as ``[private]``.
     """
     description: dict[str, str | bool] = {
         "room": booking.room,
