@@ -467,3 +467,16 @@ def test_a_secret_written_into_infra_is_caught(bicep_text) -> None:
 
     keyed = bicep_text + "\nvar conn = 'Endpoint=sb://x/;SharedAccessKeyName=a;SharedAccessKey=abc='\n"
     assert any("SharedAccessKey" in p for p in check_secrets({"main.bicep": keyed}, {}, set()))
+
+
+def test_host_json_loads_the_service_bus_extension_and_matches_the_telemetry_mode() -> None:
+    """Python's Service Bus triggers come from the extension bundle; the worker's OpenTelemetry
+    setting in infra (PYTHON_ENABLE_OPENTELEMETRY) needs the host in OpenTelemetry mode too."""
+    host_json = ROOT / "host.json"
+    if not host_json.exists():
+        pytest.skip("host.json is missing: the Functions host cannot load the Service Bus triggers until it exists")
+    host = json.loads(host_json.read_text(encoding="utf-8"))
+    bundle = host.get("extensionBundle", {})
+    assert bundle.get("id") == "Microsoft.Azure.Functions.ExtensionBundle"
+    if app_settings(FUNCTION_APP_BICEP.read_text(encoding="utf-8")).get("PYTHON_ENABLE_OPENTELEMETRY") == "'true'":
+        assert host.get("telemetryMode") == "OpenTelemetry"
