@@ -40,6 +40,7 @@ from calsync.booking.webhook_signature import SIGNATURE_HEADER, sign_webhook
 from calsync.emulators.azurite import free_port
 from calsync.emulators.booking_app import MAX_BODY_BYTES, Handler, Routes, build_app, problem_response
 from calsync.emulators.booking_store import BookingStore, Change, MutationResult, ProblemError
+from calsync.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,8 @@ class BookingEmulator:
         webhook_secrets: Sequence[str] = (),
         port: int | None = None,
     ) -> None:
+        if webhook_url and not webhook_secrets:
+            raise ConfigurationError("the booking emulator needs webhook_secrets to sign webhooks to webhook_url")
         self.api_key = api_key
         self.webhook_url = webhook_url
         self.webhook_secrets = list(webhook_secrets)

@@ -29,6 +29,7 @@ UTC = dt.UTC
 PROBLEM_BASE = "urn:calsync:booking:problem:"
 HORIZON = dt.timedelta(days=366)
 MAX_OCCURRENCES = 1000
+_MAX_STEPS = 100_000
 _MIN_YEAR, _MAX_YEAR = 1971, 2200
 _FREE_STATUSES = {WireStatus.CANCELLED.value, WireStatus.REJECTED.value}
 
@@ -153,8 +154,13 @@ def _rule_starts(rrule: str, start: dt.datetime, zone_name: str) -> Iterator[dt.
         yield (occurrence if aware else occurrence.replace(tzinfo=zone)).astimezone(UTC)
 
 
-def occurrences(data: dict[str, Any], until: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
-    """[start, end) intervals in UTC of a stored booking that start before ``until``."""
+def occurrences(
+    data: dict[str, Any], until: dt.datetime, since: dt.datetime | None = None
+) -> list[tuple[dt.datetime, dt.datetime]]:
+    """[start, end) intervals in UTC of a stored booking that start before ``until`` and end after ``since``.
+
+    At most MAX_OCCURRENCES intervals, and at most _MAX_STEPS rule steps, are produced.
+    """
     start, end = _parse(data["start"]), _parse(data["end"])
     recurrence = data.get("recurrence")
     if not recurrence:
@@ -162,18 +168,20 @@ def occurrences(data: dict[str, Any], until: dt.datetime) -> list[tuple[dt.datet
     duration = end - start
     excluded = {_parse(x).astimezone(UTC) for x in recurrence.get("exdates", [])}
     moved = {_parse(o["original_start"]).astimezone(UTC): o for o in recurrence.get("overrides", [])}
-    result = []
+    result: list[tuple[dt.datetime, dt.datetime]] = []
     try:
-        for index, begin in enumerate(_rule_starts(recurrence["rrule"], start, data["time_zone"])):
-            if begin >= until or index >= MAX_OCCURRENCES:
+        for step, begin in enumerate(_rule_starts(recurrence["rrule"], start, data["time_zone"])):
+            if begin >= until or step >= _MAX_STEPS or len(result) >= MAX_OCCURRENCES:
                 break
             if begin in excluded:
                 continue
             if begin in moved:
                 o = moved[begin]
-                result.append((_parse(o["start"]).astimezone(UTC), _parse(o["end"]).astimezone(UTC)))
+                interval = (_parse(o["start"]).astimezone(UTC), _parse(o["end"]).astimezone(UTC))
             else:
-                result.append((begin, begin + duration))
+                interval = (begin, begin + duration)
+            if since is None or interval[1] > since:
+                result.append(interval)
     except (ValueError, TypeError, OverflowError):
         pass  # validated on write; a rule that stops expanding stops here
     return result
@@ -187,9 +195,10 @@ def _overlaps(a: list[tuple[dt.datetime, dt.datetime]], b: list[tuple[dt.datetim
     return False
 
 
-def _until(a: dict[str, Any], b: dict[str, Any]) -> dt.datetime:
+def _window(a: dict[str, Any], b: dict[str, Any]) -> tuple[dt.datetime, dt.datetime]:
+    """Where two bookings are compared: from the later start to one year after it (HORIZON)."""
     latest = max(_parse(a["start"]).astimezone(UTC), _parse(b["start"]).astimezone(UTC))
-    return min(latest + HORIZON, dt.datetime(_MAX_YEAR + 1, 1, 1, tzinfo=UTC))
+    return latest, min(latest + HORIZON, dt.datetime(_MAX_YEAR + 1, 1, 1, tzinfo=UTC))
 
 
 def _fingerprint(write: BookingWrite) -> str:
@@ -303,7 +312,7 @@ class BookingStore:
             if start is not None or end is not None:
                 low = start.astimezone(UTC) if start else dt.datetime(_MIN_YEAR, 1, 1, tzinfo=UTC)
                 high = end.astimezone(UTC) if end else dt.datetime(_MAX_YEAR + 1, 1, 1, tzinfo=UTC)
-                if not _overlaps(occurrences(data, high), [(low, high)]):
+                if not _overlaps(occurrences(data, high, low), [(low, high)]):
                     continue
             items.append(data)
             if len(items) > limit:
@@ -324,8 +333,8 @@ class BookingStore:
             other = self._out(row)
             if other["status"] in _FREE_STATUSES:
                 continue
-            until = _until(data, other)
-            if _overlaps(occurrences(data, until), occurrences(other, until)):
+            since, until = _window(data, other)
+            if _overlaps(occurrences(data, until, since), occurrences(other, until, since)):
                 raise ProblemError(
                     409,
                     "room-already-booked",

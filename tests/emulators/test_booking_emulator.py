@@ -268,3 +268,30 @@ def test_sqlite_file_storage_survives_a_restart(tmp_path: Path) -> None:
     with BookingEmulator(api_key=KEY, database=database) as emulator:
         assert [b["id"] for b in emulator.bookings()] == [created["id"]]
         assert emulator.store.list_rooms()[0]["id"] == "room-1"
+
+
+def test_a_long_running_series_is_listed_in_a_window_years_later(http: httpx.Client) -> None:
+    daily = body(
+        start="2030-01-01T08:00:00Z", end="2030-01-01T08:15:00Z", time_zone="UTC", recurrence={"rrule": "FREQ=DAILY"}
+    )
+    created = http.post("/bookings", json=daily).json()
+    page = http.get(
+        "/bookings", params={"room_id": "room-1", "start": "2034-06-01T00:00:00Z", "end": "2034-06-02T00:00:00Z"}
+    )
+    assert [b["id"] for b in page.json()["items"]] == [created["id"]]
+    later = body(start="2034-06-01T08:10:00Z", end="2034-06-01T09:00:00Z")
+    assert http.post("/bookings", json=later).status_code == 409
+    # a daily 12:00 in Berlin stays 12:00 local in summer (10:00 UTC, not 11:00 UTC)
+    noon = body(start="2030-01-01T12:00:00+01:00", end="2030-01-01T12:15:00+01:00", recurrence={"rrule": "FREQ=DAILY"})
+    assert http.post("/bookings", json=noon).status_code == 201
+    summer_noon = body(start="2030-07-01T10:05:00Z", end="2030-07-01T10:10:00Z")
+    assert http.post("/bookings", json=summer_noon).status_code == 409
+    summer_one_pm = body(start="2030-07-01T11:05:00Z", end="2030-07-01T11:10:00Z")
+    assert http.post("/bookings", json=summer_one_pm).status_code == 201
+
+
+def test_webhook_url_without_secrets_is_a_configuration_error() -> None:
+    from calsync.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="webhook_secrets"):
+        BookingEmulator(webhook_url="http://127.0.0.1:9/hooks")
