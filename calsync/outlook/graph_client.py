@@ -135,6 +135,18 @@ def translate(exc: BaseException, operation: str) -> SideError:
     raise exc
 
 
+def warm_up() -> None:
+    """Pay msgraph-sdk's one-time cost now instead of in the first sync.
+
+    The first Event the SDK parses imports ~1,200 generated model modules (the Entity
+    discriminator table), which takes 1.5-2 s; a worker can call this at start-up.
+    """
+    from kiota_serialization_json.json_parse_node_factory import JsonParseNodeFactory
+
+    node = JsonParseNodeFactory().get_root_parse_node("application/json", b'{"id": "warm-up"}')
+    node.get_object_value(Event)
+
+
 def build_http_client(settings: Settings) -> httpx.AsyncClient:
     """httpx client with kiota's default middleware, calsync's Prefer headers and bounded retries."""
     client = httpx.AsyncClient(timeout=httpx.Timeout(settings.graph_timeout_seconds), http2=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
@@ -355,3 +356,40 @@ async def test_mapping_round_trip_through_the_emulator(
         master, room=mailbox, instances=await calendar.list_instances(mailbox, made.id, *WINDOW)
     )
     assert synced_fields(from_instances) == synced_fields(read)
+
+
+async def test_credentials_follow_the_auth_mode(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from azure.identity import aio as identity
+    from kiota_abstractions.authentication import AnonymousAuthenticationProvider
+    from kiota_authentication_azure.azure_identity_authentication_provider import (
+        AzureIdentityAuthenticationProvider,
+    )
+
+    from calsync.outlook.credentials import authentication_provider, graph_credential, graph_scope
+    from tests.outlook.conftest import graph_settings
+
+    ids = {"graph_tenant_id": "00000000-0000-4000-8000-000000000001", "graph_client_id": "app"}
+    token_file = tmp_path / "token"
+    token_file.write_text("federated")
+    monkeypatch.setenv("AZURE_FEDERATED_TOKEN_FILE", str(token_file))
+    cases = {
+        "managed-identity": (identity.ManagedIdentityCredential, {"azure_client_id": "mi-client"}),
+        "workload-identity": (identity.WorkloadIdentityCredential, ids),
+        "secret": (identity.ClientSecretCredential, {**ids, "graph_client_secret": "not-logged"}),
+    }
+    for mode, (kind, extra) in cases.items():
+        settings = graph_settings("https://graph.microsoft.com/v1.0", graph_auth_mode=mode, **extra)
+        credential = graph_credential(settings)
+        assert isinstance(credential, kind), mode
+        assert isinstance(authentication_provider(settings, credential), AzureIdentityAuthenticationProvider)
+        await credential.close()
+    assert graph_scope("https://graph.microsoft.us/v1.0") == "https://graph.microsoft.us/.default"
+    anonymous = graph_settings("http://127.0.0.1:1/v1.0")
+    assert graph_credential(anonymous) is None
+    assert isinstance(authentication_provider(anonymous), AnonymousAuthenticationProvider)
+
+
+def test_warm_up_parses_an_event() -> None:
+    from calsync.outlook.graph_client import warm_up
+
+    warm_up()
