@@ -480,3 +480,100 @@ def test_host_json_loads_the_service_bus_extension_and_matches_the_telemetry_mod
     assert bundle.get("id") == "Microsoft.Azure.Functions.ExtensionBundle"
     if app_settings(FUNCTION_APP_BICEP.read_text(encoding="utf-8")).get("PYTHON_ENABLE_OPENTELEMETRY") == "'true'":
         assert host.get("telemetryMode") == "OpenTelemetry"
+
+
+# --- what a Bicep compiler would catch first ------------------------------------------------------
+
+
+def bicep_syntax_problems(text: str) -> list[str]:
+    """Unclosed strings and unbalanced brackets, outside comments (no multi-line strings are used)."""
+    problems, stack = [], []
+    pairs = {")": "(", "]": "[", "}": "{"}
+    for number, line in enumerate(text.splitlines(), start=1):
+        index, in_string = 0, False
+        while index < len(line):
+            char = line[index]
+            if in_string:
+                if char == "\\":
+                    index += 1
+                elif char == "'":
+                    in_string = False
+                elif line.startswith("${", index):
+                    stack.append(("${", number))
+                    in_string = False  # the interpolation's expression, up to its '}'
+                    index += 1
+            elif line.startswith("//", index):
+                break
+            elif char == "'":
+                in_string = True
+            elif char in "([{":
+                stack.append((char, number))
+            elif char in ")]}":
+                if not stack:
+                    problems.append(f"line {number}: unmatched {char}")
+                else:
+                    opened, _ = stack.pop()
+                    if opened == "${":
+                        if char != "}":
+                            problems.append(f"line {number}: interpolation closed by {char}")
+                        in_string = True
+                    elif opened != pairs[char]:
+                        problems.append(f"line {number}: {opened} closed by {char}")
+            index += 1
+        if in_string:
+            problems.append(f"line {number}: unterminated string")
+    problems.extend(f"line {line}: {opened} never closed" for opened, line in stack)
+    return problems
+
+
+def module_problems(main: str, modules: dict[str, str]) -> list[str]:
+    """Parameters passed to each module exist there, required ones are passed, used outputs exist."""
+    problems = []
+    symbols: dict[str, str] = {}
+    for match in re.finditer(r"(?m)^module (\w+) 'modules/(\w+)\.bicep' = \{", main):
+        symbol, module = match.group(1), match.group(2)
+        symbols[symbol] = module
+        source = modules[module]
+        declared = dict(re.findall(r"(?m)^param (\w+) [\w']+( = )?", source))
+        body = _block(main, match.start())
+        params_at = body.index("params:")
+        passed = set(re.findall(r"(?m)^\s{4}(\w+):", _block(body, params_at)))
+        problems += [f"{symbol}: passes unknown parameter {p}" for p in sorted(passed - set(declared))]
+        problems += [
+            f"{symbol}: misses required parameter {p}" for p, d in declared.items() if not d and p not in passed
+        ]
+    for symbol, output in re.findall(r"\b(\w+)\.outputs\.(\w+)", main):
+        module = symbols.get(symbol)
+        if module is None:
+            problems.append(f"{symbol}.outputs.{output}: no such module")
+        elif not re.search(rf"(?m)^output {output} ", modules[module]):
+            problems.append(f"{symbol}.outputs.{output}: module {module} has no such output")
+    return problems
+
+
+def _bicep_files() -> dict[str, str]:
+    return {p.stem: p.read_text(encoding="utf-8") for p in (INFRA / "modules").glob("*.bicep")}
+
+
+def test_every_bicep_file_has_closed_strings_and_balanced_brackets() -> None:
+    for path in [MAIN_BICEP, *sorted((INFRA / "modules").glob("*.bicep"))]:
+        assert bicep_syntax_problems(path.read_text(encoding="utf-8")) == [], path.name
+
+
+def test_modules_get_the_parameters_they_declare_and_give_the_outputs_main_reads() -> None:
+    assert module_problems(MAIN_BICEP.read_text(encoding="utf-8"), _bicep_files()) == []
+
+
+def test_the_bicep_checks_catch_what_they_claim() -> None:
+    main = MAIN_BICEP.read_text(encoding="utf-8")
+    assert bicep_syntax_problems("var a = 'open\n") == ["line 1: unterminated string"]
+    assert bicep_syntax_problems("var a = {\n  b: [1, 2}\n}\n")
+    assert bicep_syntax_problems("var a = '${b.c'\n")
+    assert bicep_syntax_problems("var a = 'it\\'s ${b} fine' // don't\n") == []
+
+    modules = _bicep_files()
+    renamed = main.replace("    tablePrefix: tablePrefix\n", "    tablesPrefix: tablePrefix\n")
+    problems = module_problems(renamed, modules)
+    assert "functionApp: passes unknown parameter tablesPrefix" in problems
+    assert "functionApp: misses required parameter tablePrefix" in problems
+    assert module_problems(main.replace("outputs.tableEndpoint", "outputs.tablesEndpoint"), modules)
