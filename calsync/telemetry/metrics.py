@@ -150,7 +150,7 @@ def lag_seconds(changed_at: dt.datetime, now: dt.datetime | None = None) -> floa
 
 
 def record_hint(hint: ChangeHint) -> None:
-    """One ChangeHint was accepted and enqueued (webhook, reconcile, lifecycle or replay)."""
+    """A ChangeHint reached the sync engine (each delivery counts, so retries count again)."""
     _get().hints.add(1, _attrs(source=hint.source, reason=hint.reason, room=hint.room))
 
 
