@@ -201,6 +201,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Below this many mapped bookings in a room the mass-deletion guard does not apply.",
     )
+    mass_delete_window_minutes: int = Field(
+        default=15,
+        ge=1,
+        le=1440,
+        description="Deletions propagated within this many minutes count together for the mass-deletion guard.",
+    )
     private_subject: str = Field(
         default="Private booking",
         min_length=1,

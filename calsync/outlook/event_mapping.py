@@ -81,7 +81,8 @@ BLOCK_CATEGORY = "Room unavailable (calsync)"
 
 EVENT_SELECT = (
     "id,changeKey,type,subject,start,end,isAllDay,isCancelled,sensitivity,showAs,organizer,categories,"
-    "originalStartTimeZone,originalEndTimeZone,recurrence,seriesMasterId,originalStart,cancelledOccurrences"
+    "originalStartTimeZone,originalEndTimeZone,recurrence,seriesMasterId,originalStart,cancelledOccurrences,"
+    "responseStatus,createdDateTime,lastModifiedDateTime"
 )
 """``$select`` of every field the mapping reads (with ``$expand`` ``STAMP_EXPAND``)."""
 

@@ -168,9 +168,14 @@ class ConflictStore:
 
 
 class RoomHoldStore:
-    """Rooms whose sync is stopped by the mass-deletion guard, until an operator confirms."""
+    """Rooms whose sync is stopped by the mass-deletion guard, until an operator confirms.
+
+    It also keeps, per room and side, how many deletions calsync propagated in the
+    current window, so a wipe processed one hint at a time still trips the guard.
+    """
 
     PARTITION = "holds"
+    TALLY = "deletions"
 
     def __init__(self, tables: TableStore) -> None:
         self._table = tables.table("RoomHolds")
@@ -193,3 +198,22 @@ class RoomHoldStore:
         async with translate_errors("listing room holds"):
             entities = self._table.query_entities("PartitionKey eq @pk", parameters={"pk": self.PARTITION})
             return [RoomHold(room=decode_key(e["RowKey"]), **_data(e)) async for e in entities]
+
+    async def recent_deletions(self, room: str, side: Side, now: dt.datetime, window: dt.timedelta) -> int:
+        """Deletions from ``side`` propagated in ``room`` within ``window`` before ``now``."""
+        async with translate_errors("reading the deletion tally"):
+            entity = await _get(self._table, self.TALLY, encode_key(f"{room}\x1f{side.value}"))
+        if entity is None or now - entity["window_start"] > window:
+            return 0
+        return int(entity["count"])
+
+    async def record_deletion(self, room: str, side: Side, now: dt.datetime, window: dt.timedelta) -> int:
+        """Count one propagated deletion; starts a new window when the last one has passed."""
+        count = await self.recent_deletions(room, side, now, window)
+        key = encode_key(f"{room}\x1f{side.value}")
+        async with translate_errors("saving the deletion tally"):
+            entity = await _get(self._table, self.TALLY, key)
+            start = entity["window_start"] if entity is not None and count else now
+            await self._table.upsert_entity({"PartitionKey": self.TALLY, "RowKey": key, "window_start": start,
+                                             "count": count + 1}, mode=UpdateMode.REPLACE)  # fmt: skip
+        return count + 1

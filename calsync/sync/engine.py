@@ -158,6 +158,8 @@ class SyncEngine:
             assert action.counterpart is not None and mapping is not None
             await self._delete_copy(room, action.counterpart)
             await self.mappings.delete(mapping)
+            window = dt.timedelta(minutes=self.settings.mass_delete_window_minutes)
+            await self.holds.record_deletion(room.key, source.side, self.clock(), window)
             return Outcome(kind, action.reason, *_ids(source.side, source.item_id, action.counterpart.item_id))
         if kind is ActionKind.DECLINE:
             return await self._decline_source(room, action, source, mapping)
@@ -272,23 +274,32 @@ class SyncEngine:
             )  # fmt: skip
 
     async def _guard_mass_deletion(self, room: Room, side: Side) -> None:
-        """Before deleting because ``side`` lost an item: has ``side`` lost most of the room at once?"""
-        mapped = await self.mappings.list_room(room.key)
-        if len(mapped) < self.settings.mass_delete_min_bookings:
-            return
+        """Before deleting because ``side`` lost an item: has ``side`` lost most of the room at once?
+
+        Counts the mapped items missing from ``side`` now plus the deletions already
+        propagated in the guard's window, so a wipe trips the guard whether its hints
+        arrive in one burst or one at a time.
+        """
         hold = await self.holds.get(room.key)
         if hold is not None and hold.confirmed:
             return  # an operator confirmed the deletions
+        window = dt.timedelta(minutes=self.settings.mass_delete_window_minutes)
+        recent = await self.holds.recent_deletions(room.key, side, self.clock(), window)
+        mapped = await self.mappings.list_room(room.key)
+        total = len(mapped) + recent
+        if total < self.settings.mass_delete_min_bookings:
+            return
         present = {item.item_id for item in await self.sides[side].list_window(room, *self._window())}
         missing = sum(1 for row in mapped if row.id_on(side) and row.id_on(side) not in present)
-        if missing / len(mapped) < self.settings.mass_delete_threshold:
+        gone = missing + recent
+        if gone / total < self.settings.mass_delete_threshold:
             return
-        reason = f"{missing} of {len(mapped)} mapped bookings vanished from {side.value} at once"
-        await self.holds.put(RoomHold(room=room.key, side=side, missing=missing, mapped=len(mapped),
-                                      reason=reason, since=self.clock()))  # fmt: skip
-        log.error("mass-deletion guard tripped for room %s: %s; nothing was deleted", room.key, reason)
+        reason = f"{gone} of {total} synced bookings vanished from {side.value} within minutes"
+        await self.holds.put(RoomHold(room=room.key, side=side, missing=gone, mapped=total, reason=reason,
+                                      since=self.clock()))  # fmt: skip
+        log.error("mass-deletion guard tripped for room %s: %s; nothing more is deleted", room.key, reason)
         raise MassDeletionGuardTripped(f"mass-deletion guard tripped for room {room.key}: {reason}",
-                                       room=room.key, side=side.value, missing=missing, mapped=len(mapped))  # fmt: skip
+                                       room=room.key, side=side.value, missing=gone, mapped=total)  # fmt: skip
 
 
 _WRITES = {ActionKind.CREATE, ActionKind.UPDATE, ActionKind.DELETE, ActionKind.CONFLICT, ActionKind.DECLINE}

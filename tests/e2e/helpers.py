@@ -63,3 +63,33 @@ async def quiet_logs(stack: Any) -> None:
     await stack.settle()
     stack.graph.clear_requests()
     stack.booking.clear_requests()
+
+
+class HeldHints:
+    """Holds back every message the webhooks enqueue until ``release()``: both sides change before calsync looks."""
+
+    def __init__(self, stack: Any) -> None:
+        from calsync.functions import runtime
+        from calsync.queues.publisher import PublisherBase
+
+        class Recorder(PublisherBase):
+            def __init__(self) -> None:
+                self.messages: list[tuple[str, Any]] = []
+
+            async def send(self, messages: Any, *, queue: str) -> None:
+                self.messages.extend((queue, m) for m in messages)
+
+        self.stack = stack
+        self.recorder = Recorder()
+        self.real = runtime.current().use_publisher(self.recorder)
+
+    def messages(self, queue: str = "changes") -> list[Any]:
+        return [m for q, m in self.recorder.messages if q == queue]
+
+    async def release(self, messages: list[Any] | None = None) -> None:
+        from calsync.functions import runtime
+
+        await self.stack.settle()
+        runtime.current().use_publisher(self.real)
+        await self.real.send(self.messages() if messages is None else messages, queue="changes")
+        await self.stack.settle()

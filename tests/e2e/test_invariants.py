@@ -8,13 +8,12 @@ import random
 import pytest
 
 from calsync.emulators.azurite import AzuriteTables
-from calsync.functions import runtime
 from calsync.local_stack import LocalStack
 from calsync.model import ChangeHint
-from calsync.queues.publisher import PublisherBase
 from tests.e2e.helpers import (
     MAILBOX,
     ROOM_ID,
+    HeldHints,
     booking_fields,
     booking_writes,
     graph_event,
@@ -60,39 +59,26 @@ async def test_one_outlook_edit_makes_exactly_one_booking_write_then_quiet(stack
     assert graph_writes(stack) == [] and booking_writes(stack) == []
 
 
-class Recorder(PublisherBase):
-    """Holds every message instead of enqueuing it, so a test can deliver them as it likes."""
-
-    def __init__(self) -> None:
-        self.messages: list = []
-
-    async def send(self, messages, *, queue: str) -> None:
-        self.messages.extend((queue, m) for m in messages)
-
-
 async def test_hints_delivered_three_times_in_shuffled_order_converge_without_duplicates(
     azurite: AzuriteTables,
 ) -> None:
     async with LocalStack(azurite=azurite, queue_options={"duplicate_detection": False}) as stack:
-        recorder = Recorder()
-        real_publisher = runtime.current().use_publisher(recorder)
+        held = HeldHints(stack)
         first = stack.booking.user_create_booking(ROOM_ID, **booking_fields(
             "Hiring panel", "2026-12-16T09:00:00+01:00", "2026-12-16T10:00:00+01:00"))  # fmt: skip
         event = stack.graph.user_create_event(MAILBOX, graph_event("All hands", "2026-12-17T15:00:00",
                                                                    "2026-12-17T16:00:00"))  # fmt: skip
         stack.booking.user_update_booking(first["id"], title="Hiring panel (2 candidates)")
         stack.graph.user_update_event(MAILBOX, event["id"], {"subject": "All hands (Q4)"})
-        await stack.settle()  # webhooks delivered, hints recorded, nothing processed
-        hints = [m for q, m in recorder.messages if q == "changes"]
+        await stack.settle()  # webhooks delivered, hints held, nothing processed
+        hints = held.messages()
         assert len(hints) >= 4
         assert [b["title"] for b in live_bookings(stack)] == ["Hiring panel (2 candidates)"]  # nothing synced yet
         assert [e["subject"] for e in live_events(stack)] == ["All hands (Q4)"]
 
         deliveries = hints * 3
         random.Random(7).shuffle(deliveries)
-        runtime.current().use_publisher(real_publisher)
-        await real_publisher.send(deliveries, queue="changes")
-        await stack.settle()
+        await held.release(deliveries)
 
         assert sorted(b["title"] for b in live_bookings(stack)) == ["All hands (Q4)", "Hiring panel (2 candidates)"]
         assert sorted(e["subject"] for e in live_events(stack)) == ["All hands (Q4)", "Hiring panel (2 candidates)"]
