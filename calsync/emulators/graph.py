@@ -126,7 +126,23 @@ class _Shape:
 
 
 class GraphEmulator:
-    """The emulator and its test-facing API (see the module docstring)."""
+    """The emulator and its test-facing API.
+
+    - Lifecycle: ``start()``/``stop()`` or ``with``; ``base_url`` (http://127.0.0.1:PORT/v1.0);
+      ``reset()`` clears faults, the log, figures, declines and deliveries (not the data);
+      ``clock`` (a callable returning an aware datetime) drives subscription expiry.
+    - Data: ``add_room``; ``user_create_event``/``user_update_event``/``user_delete_event``
+      edit as a user in Outlook (subscribers are notified); ``event``/``events`` read the
+      state as Graph JSON in UTC; ``declines`` lists declines with their comments;
+      ``expire_delta_links`` makes deltaLinks answer 410 SyncStateNotFound.
+    - Notifications: ``subscription_list``; ``send_lifecycle(id, event)``; ``deliveries``
+      (every POST made or dropped); ``drop_notifications(n)``; ``flush_notifications()``.
+    - Faults: ``throttle`` (429 + Retry-After), ``fail`` (any status), ``slow`` (before or
+      after the change), ``inject`` (all options), ``clear_faults``; matched by method
+      ('*' for any) and a glob over the decoded path below /v1.0.
+    - Request log: ``requests``, ``requests_to(method, glob)``, ``count``, ``clear_requests``;
+      ``max_in_flight(mailbox)``: the most concurrent requests seen for one mailbox.
+    """
 
     def __init__(self, *, clock: Callable[[], dt.datetime] = _utcnow, host: str = "127.0.0.1") -> None:
         self.clock = clock

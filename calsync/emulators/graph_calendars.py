@@ -284,6 +284,10 @@ class Calendars:
                 event["originalStartTimeZone"] = patch["start"].get("timeZone", "UTC")
             if "recurrence" in patch:
                 event["type"] = "seriesMaster" if patch["recurrence"] else "singleInstance"
+            if event["type"] == "seriesMaster" and {"start", "end", "recurrence"} & patch.keys():
+                # like Outlook: changing the series' time or pattern drops its exceptions and cancellations
+                event["_exceptions"] = {}
+                event["_cancelled"] = set()
             self._touch(event)
             self._notify(self.room(user).email.lower(), "updated", event)
             return event

@@ -308,7 +308,7 @@ class GraphCalendar:
         return found[0] if found else None
 
     async def create_event(self, mailbox: str, event: Event, transaction_id: str) -> Event:
-        """Create ``event`` (which should carry calsync's stamp) with Graph's transactionId set.
+        """Create ``event`` (which should carry calsync's stamp); sets ``event.transaction_id``.
 
         A retry with the same transaction_id gives back the event created the first time.
         Raises Throttled, PermissionDenied, TransientError, SideError (rejected payload).
