@@ -8,7 +8,7 @@ are set (not None) appear in ``*_to_dict`` output, as the SDK sends them.
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar
+from typing import Any
 
 from kiota_abstractions.serialization import Parsable
 from kiota_serialization_json.json_parse_node_factory import JsonParseNodeFactory
@@ -19,7 +19,6 @@ from msgraph.generated.models.patterned_recurrence import PatternedRecurrence
 from calsync.errors import ValidationError
 
 _JSON = "application/json"
-T = TypeVar("T", bound=Parsable)
 
 
 def _as_bytes(data: bytes | str | dict[str, Any], what: str) -> bytes:
