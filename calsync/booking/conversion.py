@@ -95,8 +95,12 @@ class RoomMap:
 
 
 def _all_day_date(value: dt.datetime, zone: str, what: str, booking_id: str) -> dt.date:
-    local = value.astimezone(ZoneInfo(zone))
-    if local.time() != dt.time(0):
+    zone_info = ZoneInfo(zone)
+    local = value.astimezone(zone_info)
+    # local midnight; where DST skips midnight, the instant a naive midnight resolves to
+    if local.time() != dt.time(0) and dt.datetime.combine(local.date(), dt.time(0), tzinfo=zone_info).astimezone(
+        UTC
+    ) != value.astimezone(UTC):
         raise ValidationError(
             f"booking {booking_id}: all-day {what} {value.isoformat()} is not midnight in {zone}",
             side=SIDE,

@@ -114,7 +114,10 @@ def _validate(write: BookingWrite) -> None:
     if write.all_day:
         zone = ZoneInfo(write.time_zone)
         for what, value in (("start", write.start), ("end", write.end)):
-            if value.astimezone(zone).time() != dt.time(0):
+            local = value.astimezone(zone)
+            if local.time() != dt.time(0) and dt.datetime.combine(local.date(), dt.time(0), tzinfo=zone).astimezone(
+                UTC
+            ) != value.astimezone(UTC):
                 raise ProblemError(
                     422,
                     "invalid-booking",

@@ -321,3 +321,12 @@ def test_retry_after_parsing() -> None:
     assert parse_retry_after(None) is None and parse_retry_after("soon") is None
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0) == 10.0
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412500.0) == 0.0
+
+
+async def test_all_day_on_a_day_whose_midnight_does_not_exist(client: BookingRestClient) -> None:
+    # Havana springs forward at 00:00: the day starts at 01:00 local; the date must survive the trip
+    havana = Booking(
+        room="atlas", start=dt.date(2030, 3, 10), end=dt.date(2030, 3, 11), all_day=True, time_zone="America/Havana"
+    )
+    created = await create(client, havana, ref=None)
+    assert (await client.get_booking(created.id)).booking.start == dt.date(2030, 3, 10)
