@@ -61,6 +61,9 @@ from calsync.outlook.middleware import BoundedRetryHandler, PreferHeadersHandler
 from calsync.settings import Settings
 
 SIDE = "outlook"
+READ_SELECT = EVENT_SELECT + ",createdDateTime,lastModifiedDateTime,responseStatus"
+"""What get_event and find_event_by_stamp select: the mapping's fields plus what the engine reads
+(creation time for first-come conflicts, the room's response to see declines)."""
 EVENT_CHANGE_TYPES = "created,updated,deleted"
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -246,13 +249,13 @@ class GraphCalendar:
     async def get_event(self, mailbox: str, event_id: str) -> Event:
         """The event (single, series master or instance) as the mapping reads it.
 
-        Selects event_mapping.EVENT_SELECT and expands calsync's stamp property and, for a
+        Selects READ_SELECT (event_mapping.EVENT_SELECT and a few more) and expands calsync's stamp property and, for a
         series master, its exceptionOccurrences (cancelledOccurrences come with the master).
         Raises NotFound, Throttled, PermissionDenied, TransientError.
         """
         config = RequestConfiguration(
             query_parameters=EventItemRequestBuilder.EventItemRequestBuilderGetQueryParameters(
-                select=EVENT_SELECT.split(","), expand=[self._stamp_expand(), EXCEPTIONS_EXPAND]
+                select=READ_SELECT.split(","), expand=[self._stamp_expand(), EXCEPTIONS_EXPAND]
             )
         )
         event = await self._call("get event", mailbox, lambda: self._event(mailbox, event_id).get(config))
@@ -297,14 +300,14 @@ class GraphCalendar:
         )
         config = RequestConfiguration(
             query_parameters=EventsRequestBuilder.EventsRequestBuilderGetQueryParameters(
-                filter=stamp_filter, select=EVENT_SELECT.split(","), expand=[self._stamp_expand()]
+                filter=stamp_filter, select=READ_SELECT.split(","), expand=[self._stamp_expand()]
             )
         )
         page = await self._call("find event by stamp", mailbox, lambda: self._events(mailbox).get(config))
         found = list(page.value or []) if page is not None else []
         if len(found) > 1:
             log.warning("graph: %d events in %s carry the same calsync stamp", len(found), mailbox)
-        found.sort(key=lambda e: e.id or "")  # deterministic if a crash ever left two
+        found.sort(key=lambda e: (e.created_date_time or dt.datetime.max.replace(tzinfo=dt.UTC), e.id or ""))
         return found[0] if found else None
 
     async def create_event(self, mailbox: str, event: Event, transaction_id: str) -> Event:

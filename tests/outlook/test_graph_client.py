@@ -393,3 +393,17 @@ def test_warm_up_parses_an_event() -> None:
     from calsync.outlook.graph_client import warm_up
 
     warm_up()
+
+
+async def test_get_event_brings_what_the_engine_reads(
+    calendar: GraphCalendar, graph: GraphEmulator, mailbox: str
+) -> None:
+    invite = graph.user_create_event(mailbox, event_json("Invite"), organizer="bob@contoso.example")
+    await calendar.decline_event(mailbox, invite["id"], "Taken")
+
+    got = await calendar.get_event(mailbox, invite["id"])
+
+    assert got.created_date_time is not None and got.change_key
+    assert got.response_status.response.value == "declined"
+    assert got.organizer.email_address.address == "bob@contoso.example"
+    assert got.additional_data["@odata.etag"] == f'W/"{got.change_key}"'
