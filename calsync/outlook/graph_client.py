@@ -61,6 +61,7 @@ from calsync.outlook.middleware import BoundedRetryHandler, PreferHeadersHandler
 from calsync.settings import Settings
 
 SIDE = "outlook"
+_SYNC_STATE_CODES = ("SyncStateNotFound", "SyncStateInvalid", "resyncRequired")
 READ_SELECT = EVENT_SELECT + ",createdDateTime,lastModifiedDateTime,responseStatus"
 """What get_event and find_event_by_stamp select: the mapping's fields plus what the engine reads
 (creation time for first-come conflicts, the room's response to see declines)."""
@@ -109,7 +110,7 @@ def _retry_after(headers: object) -> float | None:
 
 
 def translate(exc: BaseException, operation: str) -> SideError:
-    """The calsync error for an exception raised by msgraph-sdk/kiota/httpx during ``operation``."""
+    """The calsync error for an APIError, timeout or transport error of ``operation``; re-raises anything else."""
     if isinstance(exc, APIError):
         status = exc.response_status_code
         code = message = None
@@ -117,7 +118,7 @@ def translate(exc: BaseException, operation: str) -> SideError:
             code, message = exc.error.code, exc.error.message
         text = f"Graph {operation} failed: {status} {code or ''} {message or exc.message or ''}".rstrip()
         fields = {"code": code}
-        if status == 410 and (code in (None, "SyncStateNotFound", "resyncRequired") or "delta" in operation):
+        if status == 410 and ("delta" in operation or code in _SYNC_STATE_CODES):
             return SyncStateExpired(text, side=SIDE, status=status, **fields)
         if status in (404, 410):
             return NotFound(text, side=SIDE, status=status, **fields)

@@ -41,6 +41,7 @@ async def test_429_retry_after_is_obeyed(calendar: GraphCalendar, graph: GraphEm
     assert (first.status, retry.status) == (429, 200)
     assert retry.started - first.finished >= 0.95  # waited Retry-After: 1 second
     assert retry.headers.get("retry-attempt") == "1"
+    assert retry.prefer() == first.prefer() == ['outlook.timezone="UTC"', 'IdType="ImmutableId"']
 
 
 async def test_503_without_retry_after_backs_off_and_succeeds(
