@@ -368,9 +368,12 @@ def test_webhook_urls_point_at_the_functions_routes(bicep_settings, bindings) ->
         "GRAPH_NOTIFICATION_URL": routes.get("graph_webhook"),
         "GRAPH_LIFECYCLE_URL": routes.get("graph_lifecycle"),
     }
+    host_json = ROOT / "host.json"
+    host = json.loads(host_json.read_text(encoding="utf-8")) if host_json.exists() else {}
+    prefix = host.get("extensions", {}).get("http", {}).get("routePrefix", "api")
     for setting, route in expected.items():
         assert route, f"function_app.py has no route for {setting}"
-        assert bicep_settings[setting].endswith(f"/api/{route}'"), (setting, bicep_settings[setting])
+        assert bicep_settings[setting].endswith(f"/{prefix}/{route}'"), (setting, bicep_settings[setting])
 
 
 def test_no_secret_in_any_infra_file(bicep_settings) -> None:
