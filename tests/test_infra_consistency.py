@@ -394,6 +394,9 @@ def test_the_parameters_file_holds_no_values_only_environment_references() -> No
     main = MAIN_BICEP.read_text(encoding="utf-8")
     secure = set(re.findall(r"@secure\(\)\s*param (\w+)", main))
     assert secure and not secure & set(parameters)
+    declared = dict(re.findall(r"(?m)^param (\w+) [\w']+( = )?", main))
+    assert set(parameters) <= set(declared)  # azd fails on a parameter main.bicep does not declare
+    assert {name for name, default in declared.items() if not default} <= set(parameters)
 
 
 def test_every_sample_setting_has_a_line_in_the_deploy_docs() -> None:
