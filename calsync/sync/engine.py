@@ -123,21 +123,32 @@ class SyncEngine:
 
         overlapping: list[ItemState] = []
         if source.exists and target_side.side is Side.BOOKING:
-            overlapping = await self._overlapping(room, source, counterpart)
+            items = await self._booking_window(room, source)
+            if counterpart is None:
+                # a copy stamped with the source's id exists (crash after create, lost mapping): it is the counterpart
+                counterpart = next((item for item in items if item.stamp == source.item_id and item.exists), None)
+            overlapping = self._rivals(source, items, counterpart)
         action = plan(source, mapping, TargetView(counterpart, overlapping), self.policy)
         return await self._apply(room, action, source, mapping)
 
-    async def _overlapping(self, room: Room, source: ItemState, counterpart: ItemState | None) -> list[ItemState]:
+    async def _booking_window(self, room: Room, source: ItemState) -> list[ItemState]:
+        """The booking system's items of the room around the source's time (its whole window for a series)."""
         assert source.booking is not None
         window = self._window()
         start, end = source.booking.interval_utc()
-        if source.booking.recurrence is None:
-            window = (max(window[0], start), min(window[1], end)) if start < window[1] else (start, end)
-        items = await self.sides[Side.BOOKING].list_window(room, *window)
+        if source.booking.recurrence is None and start < window[1]:
+            window = (max(window[0], start), min(window[1], end))
+        elif source.booking.recurrence is None:
+            window = (start, end)
+        return await self.sides[Side.BOOKING].list_window(room, *window)
+
+    def _rivals(self, source: ItemState, items: list[ItemState], counterpart: ItemState | None) -> list[ItemState]:
+        assert source.booking is not None
         exclude = {counterpart.item_id} if counterpart else set()
         if source.stamp:
             exclude.add(source.stamp)
-        return rivals(source.booking, items, self._window(), exclude=exclude)
+        copies = {item.item_id for item in items if item.stamp == source.item_id}
+        return rivals(source.booking, items, self._window(), exclude=exclude | copies)
 
     def _window(self) -> tuple[dt.datetime, dt.datetime]:
         now = self.clock()
