@@ -155,11 +155,11 @@ async def rates(base_url: str) -> None:
             await asyncio.gather(*(get(i, len(rooms)) for i in range(n)))
 
         print("requests per second, adapter against the emulator in another process, on loopback")
-        await timed("create_event, one at a time", 100, create_one_at_a_time)
-        await timed(f"create_event, concurrent over {len(rooms)} mailboxes", 200, create_concurrently)
-        await timed("get_event, one at a time", 150, get_one_at_a_time)
-        await timed("get_event, concurrent, one mailbox (4 in flight)", 200, get_concurrently_one_mailbox)
-        await timed(f"get_event, concurrent over {len(rooms)} mailboxes", 300, get_concurrently)
+        await timed("create_event, one at a time", 60, create_one_at_a_time)
+        await timed(f"create_event, concurrent over {len(rooms)} mailboxes", 120, create_concurrently)
+        await timed("get_event, one at a time", 100, get_one_at_a_time)
+        await timed("get_event, concurrent, one mailbox (4 in flight)", 120, get_concurrently_one_mailbox)
+        await timed(f"get_event, concurrent over {len(rooms)} mailboxes", 200, get_concurrently)
 
 
 def main() -> None:
