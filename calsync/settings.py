@@ -224,6 +224,23 @@ class Settings(BaseSettings):
         description="Application Insights connection string; empty disables export (local runs).",
     )
 
+    @field_validator(
+        "tables_connection_string", "graph_client_secret", "graph_client_state", "booking_api_key",
+        "booking_webhook_secrets", "applicationinsights_connection_string", mode="after",
+    )  # fmt: skip
+    @classmethod
+    def _resolved(cls, value: Any, info: Any) -> Any:
+        """An unresolved Key Vault reference must never be used as a secret (it is public text)."""
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            text = item.get_secret_value() if isinstance(item, SecretStr) else item
+            if isinstance(text, str) and text.strip().startswith("@Microsoft.KeyVault("):
+                raise ValueError(
+                    "is an unresolved Key Vault reference: grant the identity 'Key Vault Secrets User' and check "
+                    "the secret exists (the app setting still holds the reference text)"
+                )
+        return value
+
     @field_validator("booking_webhook_secrets", mode="before")
     @classmethod
     def _split_secrets(cls, value: Any) -> Any:

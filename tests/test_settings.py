@@ -90,3 +90,9 @@ def test_sample_lists_every_setting_with_its_description() -> None:
 
 def test_committed_sample_is_current() -> None:
     assert SAMPLE_PATH.read_text() == render_sample(), "run: python -m calsync.settings_sample"
+
+
+def test_unresolved_key_vault_reference_is_refused_as_a_secret(env) -> None:
+    env(GRAPH_CLIENT_STATE="@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/graph-client-state/)")
+    with pytest.raises(ConfigurationError, match=r"GRAPH_CLIENT_STATE: .*unresolved Key Vault reference"):
+        load_settings()
