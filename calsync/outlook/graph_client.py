@@ -20,6 +20,7 @@ Conflict (409/412: changed meanwhile), PermissionDenied (401/403), TransientErro
 from __future__ import annotations
 
 import asyncio
+import copy
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -312,13 +313,14 @@ class GraphCalendar:
         return found[0] if found else None
 
     async def create_event(self, mailbox: str, event: Event, transaction_id: str) -> Event:
-        """Create ``event`` (which should carry calsync's stamp); sets ``event.transaction_id``.
+        """Create ``event`` (which should carry calsync's stamp) with Graph's transactionId set on a copy.
 
         A retry with the same transaction_id gives back the event created the first time.
         Raises Throttled, PermissionDenied, TransientError, SideError (rejected payload).
         """
-        event.transaction_id = transaction_id
-        created = await self._call("create event", mailbox, lambda: self._events(mailbox).post(event))
+        body = copy.copy(event)  # the caller's Event stays as it was; it may be shared
+        body.transaction_id = transaction_id
+        created = await self._call("create event", mailbox, lambda: self._events(mailbox).post(body))
         if created is None:
             raise TransientError("Graph returned no body for a created event", side=SIDE, status=None)
         return created

@@ -79,8 +79,11 @@ async def test_every_request_prefers_utc_and_immutable_ids(
 
 
 async def test_same_transaction_id_gives_one_event(calendar: GraphCalendar, graph: GraphEmulator, mailbox: str) -> None:
-    first = await calendar.create_event(mailbox, parse_event(event_json(stamp="bk-2")), "txn-same")
-    again = await calendar.create_event(mailbox, parse_event(event_json(stamp="bk-2")), "txn-same")
+    event = parse_event(event_json(stamp="bk-2"))
+    first = await calendar.create_event(mailbox, event, "txn-same")
+    again = await calendar.create_event(mailbox, event, "txn-same")
+
+    assert event.transaction_id is None  # the caller's Event is not changed
 
     assert again.id == first.id
     assert len(graph.events(mailbox)) == 1
