@@ -51,9 +51,9 @@ def _json_body(raw: bytes) -> Any:
 
 
 def _model(model: type[Any], raw: bytes) -> Any:
-    data = _json_body(raw)
+    _json_body(raw)  # 400 when it is not JSON at all
     try:
-        return model.model_validate(data)
+        return model.model_validate_json(raw, strict=True)  # no coercion: 0 is not a boolean
     except PydanticValidationError as exc:
         problems = [
             f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
@@ -75,6 +75,20 @@ def _query_time(request: Request, name: str) -> dt.datetime | None:
     if parsed is None or parsed.tzinfo is None:
         raise ProblemError(400, "invalid-parameter", "Invalid parameter", f"{name} must be an RFC 3339 date-time")
     return parsed
+
+
+def _query_text(request: Request, name: str, maximum: int) -> str | None:
+    value = request.query_params.get(name)
+    if value is not None and not 1 <= len(value) <= maximum:
+        raise ProblemError(400, "invalid-parameter", "Invalid parameter", f"{name} must be 1..{maximum} characters")
+    return value
+
+
+def _if_match(request: Request) -> str | None:
+    value = request.headers.get("if-match")
+    if value is not None and not 1 <= len(value) <= 256:
+        raise ProblemError(400, "invalid-parameter", "Invalid parameter", "If-Match must be 1..256 characters")
+    return value
 
 
 def _query_limit(request: Request, default: int = 100, maximum: int = 500) -> int:
@@ -107,12 +121,12 @@ class Routes:
         if start and end and end < start:
             raise ProblemError(400, "invalid-parameter", "Invalid parameter", "end is before start")
         items, token = self.store.list(
-            room_id=request.query_params.get("room_id"),
+            room_id=_query_text(request, "room_id", 128),
             start=start,
             end=end,
-            external_ref=request.query_params.get("external_ref"),
+            external_ref=_query_text(request, "external_ref", 1024),
             limit=_query_limit(request),
-            page_token=request.query_params.get("page_token"),
+            page_token=_query_text(request, "page_token", 256),
         )
         return JSONResponse({"items": items, "next_page_token": token})
 
@@ -137,12 +151,12 @@ class Routes:
         booking_id = request.path_params["booking_id"]
         self.store.get(booking_id)  # 404 before validating the body
         write = _model(BookingWrite, body)
-        result = self.store.update(booking_id, write, if_match=request.headers.get("if-match"))
+        result = self.store.update(booking_id, write, if_match=_if_match(request))
         self.on_change(result.changes)
         return _booking_response(result.booking)
 
     async def delete_booking(self, request: Request, body: bytes) -> Response:
-        change = self.store.delete(request.path_params["booking_id"], if_match=request.headers.get("if-match"))
+        change = self.store.delete(request.path_params["booking_id"], if_match=_if_match(request))
         self.on_change([change])
         return Response(status_code=204)
 
@@ -155,11 +169,35 @@ class Routes:
         return _booking_response(result.booking)
 
     async def changes(self, request: Request, body: bytes) -> Response:
-        page = self.store.changes(request.query_params.get("cursor"), _query_limit(request))
+        page = self.store.changes(_query_text(request, "cursor", 512), _query_limit(request))
         return JSONResponse(page)
 
 
 Gate = Callable[[Handler], Callable[[Request], Awaitable[Response]]]
+
+
+def _only_query(allowed: tuple[str, ...], handler: Handler) -> Handler:
+    """Refuse query parameters the contract does not define for the operation (400 naming them)."""
+
+    async def checked(request: Request, body: bytes) -> Response:
+        unknown = sorted({name for name in request.query_params if name not in allowed})
+        if unknown:
+            raise ProblemError(
+                400, "invalid-parameter", "Unknown parameter", f"unknown query parameter(s): {', '.join(unknown)}"
+            )
+        duplicated = sorted(
+            {name for name, _ in request.query_params.multi_items() if len(request.query_params.getlist(name)) > 1}
+        )
+        if duplicated:
+            raise ProblemError(
+                400,
+                "invalid-parameter",
+                "Repeated parameter",
+                f"query parameter(s) given twice: {', '.join(duplicated)}",
+            )
+        return await handler(request, body)
+
+    return checked
 
 
 def build_app(routes: Routes, gate: Gate) -> Starlette:
@@ -172,20 +210,21 @@ def build_app(routes: Routes, gate: Gate) -> Starlette:
         error = ProblemError(exc.status_code, "http-error", str(exc.detail), f"{request.method} {request.url.path}")
         return problem_response(error, request.url.path, headers=exc.headers)
 
-    def route(path: str, handler: Handler, method: str) -> Route:
-        return Route(path, gate(handler), methods=[method])
+    def route(path: str, handler: Handler, method: str, query: tuple[str, ...] = ()) -> Route:
+        return Route(path, gate(_only_query(query, handler)), methods=[method])
 
+    listing = ("room_id", "start", "end", "external_ref", "limit", "page_token")
     return Starlette(
         routes=[
             route("/rooms", routes.list_rooms, "GET"),
             route("/rooms/{room_id}", routes.get_room, "GET"),
-            route("/bookings", routes.list_bookings, "GET"),
+            route("/bookings", routes.list_bookings, "GET", listing),
             route("/bookings", routes.create_booking, "POST"),
             route("/bookings/{booking_id}", routes.get_booking, "GET"),
             route("/bookings/{booking_id}", routes.update_booking, "PUT"),
             route("/bookings/{booking_id}", routes.delete_booking, "DELETE"),
             route("/bookings/{booking_id}/reject", routes.reject_booking, "POST"),
-            route("/changes", routes.changes, "GET"),
+            route("/changes", routes.changes, "GET", ("cursor", "limit")),
         ],
         exception_handlers={HTTPException: http_error},
     )
