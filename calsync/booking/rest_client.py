@@ -147,7 +147,16 @@ class BookingRestClient:
         return self._to_record(page.items[0]) if page.items else None
 
     async def list_bookings(self, room_id: str, start: dt.datetime, end: dt.datetime) -> AsyncIterator[BookingRecord]:
-        """Every booking of the room overlapping [start, end), page by page. Raises NotFound for an unknown room."""
+        """Every booking of the room overlapping [start, end), page by page.
+
+        Raises ValidationError for naive bounds, NotFound for an unknown room, and PermissionDenied,
+        Throttled, TransientError.
+        """
+        for name, value in (("start", start), ("end", end)):
+            if value.tzinfo is None or value.utcoffset() is None:
+                raise ValidationError(
+                    f"list_bookings {name} must be timezone-aware (got {value.isoformat()})", side=SIDE
+                )
         params: dict[str, Any] = {
             "room_id": room_id,
             "start": start.isoformat(),

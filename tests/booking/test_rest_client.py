@@ -330,3 +330,8 @@ async def test_all_day_on_a_day_whose_midnight_does_not_exist(client: BookingRes
     )
     created = await create(client, havana, ref=None)
     assert (await client.get_booking(created.id)).booking.start == dt.date(2030, 3, 10)
+
+
+async def test_list_bookings_refuses_naive_bounds(client: BookingRestClient) -> None:
+    with pytest.raises(ValidationError, match="start must be timezone-aware"):
+        _ = [r async for r in client.list_bookings("room-1", dt.datetime(2030, 3, 1), at(2, 0))]
