@@ -1,6 +1,6 @@
 """The booking emulator's HTTP surface: a Starlette app serving docs/booking-api.yaml over a BookingStore.
 
-Every request passes through one gate (``_Gate``) that records it in the request log,
+Every request passes through one gate (the emulator's ``_gate``) that records it in the request log,
 applies injected faults, checks the bearer API key, and turns ProblemError (and any
 unexpected error) into RFC 9457 problem+json. Successful writes hand their changes to
 ``on_change`` so the emulator can send webhooks.
@@ -8,10 +8,8 @@ unexpected error) into RFC 9457 problem+json. Successful writes hand their chang
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -25,7 +23,6 @@ from starlette.routing import Route
 from calsync.booking.api_models import BookingWrite, RejectRequest
 from calsync.emulators.booking_store import BookingStore, Change, ProblemError, not_found
 
-log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 MAX_BODY_BYTES = 1_000_000
 
@@ -228,7 +225,3 @@ def build_app(routes: Routes, gate: Gate) -> Starlette:
         ],
         exception_handlers={HTTPException: http_error},
     )
-
-
-async def sleep(seconds: float) -> None:
-    await asyncio.sleep(seconds)
