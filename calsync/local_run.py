@@ -1,37 +1,167 @@
-"""`make run`: starts the local stack on embedded defaults and runs calsync's main job against it.
+"""`make run` / `calsync demo`: the whole pipeline on this machine, a scripted scenario, and the proof.
 
-For now the stack is Azurite: the run starts it on a free loopback port, creates
-calsync's tables and reports that the store is reachable. Later steps add the
-emulators, the in-process queue and the function handlers.
+Starts the local stack (Azurite, the Graph and booking-system emulators, the loopback
+functions host, the in-process queue; see calsync.local_stack), then plays what people
+do: a booking made in each system, an edit, a cancellation, a recurring series with a
+moved and a cancelled occurrence, and a double booking across the two sides. After the
+queue drains it reads every synchronised reservation back from both sides, prints them
+side by side, and says whether the two sides are identical. ``--serve`` keeps the stack
+running with its URLs printed, for a person to poke at.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime as dt
+import logging
 import sys
 
-from calsync.emulators.azurite import start_azurite_tables
-from calsync.settings import load_settings
-from calsync.store.client import TABLE_NAMES, TableStore
+from rich.console import Console
+from rich.table import Table
+
+from calsync.local_stack import LocalStack
+from calsync.model import Booking, Side
+from calsync.store.records import ConflictStore
+from calsync.sync.translate import same_reservation
+
+console = Console()
+MAILBOX, ROOM_ID, ROOM = "room-a@contoso.example", "R-100", "room-a"
 
 
-async def _check_store(connection_string: str) -> int:
-    settings = load_settings(tables_connection_string=connection_string, graph_auth_mode="none")
-    async with TableStore.from_settings(settings) as tables:
-        await tables.ensure_tables()
-        return await tables.ping()
+def _booking(title: str, start: str, end: str, **extra: object) -> dict:
+    return {"title": title, "start": start, "end": end, "time_zone": "Europe/Berlin",
+            "organizer": {"name": "Ada Lovelace", "email": "ada@contoso.example"}, **extra}  # fmt: skip
 
 
-def main() -> int:
-    azurite = start_azurite_tables()
+def _event(subject: str, start: str, end: str, **extra: object) -> dict:
+    return {"subject": subject, "start": {"dateTime": start, "timeZone": "W. Europe Standard Time"},
+            "end": {"dateTime": end, "timeZone": "W. Europe Standard Time"}, **extra}  # fmt: skip
+
+
+async def play_scenario(stack: LocalStack) -> None:
+    """What people do on both sides, each step followed by the sync catching up."""
+    assert stack.booking is not None
+    step = console.status("")
+    with step:
+        step.update("a booking made in the booking system")
+        board = stack.booking.user_create_booking(ROOM_ID, **_booking(
+            "Board meeting", "2027-01-11T09:00:00+01:00", "2027-01-11T10:30:00+01:00"))  # fmt: skip
+        step.update("a meeting made in Outlook")
+        stack.graph.user_create_event(MAILBOX, _event("Design review", "2027-01-12T14:00:00", "2027-01-12T15:00:00"))
+        offsite = stack.booking.user_create_booking(ROOM_ID, **_booking(
+            "Offsite planning", "2027-01-13T13:00:00+01:00", "2027-01-13T14:00:00+01:00"))  # fmt: skip
+        await stack.settle()
+
+        step.update("an edit and a cancellation")
+        stack.booking.user_update_booking(board["id"], title="Board meeting (budget)", end="2027-01-11T11:00:00+01:00")
+        stack.booking.user_cancel_booking(offsite["id"])
+        await stack.settle()
+
+        step.update("a recurring series with a moved and a cancelled occurrence")
+        stack.booking.user_create_booking(ROOM_ID, **_booking(
+            "Sprint planning", "2027-01-18T09:00:00+01:00", "2027-01-18T10:00:00+01:00",
+            recurrence={"rrule": "FREQ=WEEKLY;BYDAY=MO;COUNT=4", "exdates": ["2027-02-01T08:00:00Z"],
+                        "overrides": [{"original_start": "2027-01-25T08:00:00Z", "start": "2027-01-26T13:00:00Z",
+                                       "end": "2027-01-26T14:00:00Z"}]},
+        ))  # fmt: skip
+        await stack.settle()
+
+        step.update("a double booking across the two sides")
+        stack.booking.user_create_booking(ROOM_ID, **_booking(
+            "Facilities audit", "2027-01-14T10:30:00+01:00", "2027-01-14T11:30:00+01:00"))  # fmt: skip
+        stack.graph.user_create_event(MAILBOX, _event("Vendor demo", "2027-01-14T10:00:00", "2027-01-14T11:00:00"))
+        await stack.settle()
+
+
+def _when(booking: Booking) -> str:
+    start, end = booking.interval_utc()
+    text = f"{start:%a %d %b %H:%M}-{end:%H:%M} UTC"
+    if booking.recurrence is not None:
+        text += f"  {booking.recurrence.rrule}"
+        if booking.recurrence.exdates or booking.recurrence.overrides:
+            text += f" ({len(booking.recurrence.overrides)} moved, {len(booking.recurrence.exdates)} cancelled)"
+    return text
+
+
+async def compare_sides(stack: LocalStack) -> bool:
+    """Print every mapped reservation as both sides hold it; True when every pair is identical."""
+    engine = await stack.engine()
+    room = engine.settings.room(ROOM)
+    assert room is not None
+    table = Table(title=f"Room {ROOM}: Outlook ({MAILBOX}) and the booking system ({ROOM_ID})")
+    for column in ("Outlook subject", "booking title", "when", "identical"):
+        table.add_column(column)
+    identical = True
+    rows = await engine.mappings.list_room(ROOM)
+    for row in sorted(rows, key=lambda r: r.created_at):
+        o = (await engine.sides[Side.OUTLOOK].read(room, row.outlook_id or "")).booking
+        b = (await engine.sides[Side.BOOKING].read(room, row.booking_id or "")).booking
+        same = (
+            o is not None
+            and b is not None
+            and (
+                same_reservation(o, b, private_subject=engine.settings.private_subject)
+                or same_reservation(b, o, private_subject=engine.settings.private_subject)
+            )
+        )
+        identical &= same
+        table.add_row(o.subject if o else "-", b.subject if b else "-", _when(o or b) if (o or b) else "-",
+                      "[green]yes[/]" if same else "[red]NO[/]")  # fmt: skip
+    console.print(table)
+    live_events = [e for e in stack.graph.events(MAILBOX)
+                   if (e.get("responseStatus") or {}).get("response") != "declined" and not e.get("isCancelled")]  # fmt: skip
+    live_bookings = [b for b in stack.booking.bookings() if b["status"] not in ("cancelled", "rejected")]
+    counts_match = len(live_events) == len(rows) == len(live_bookings)
+    console.print(f"live items: Outlook {len(live_events)}, booking system {len(live_bookings)}, mapped {len(rows)}")
+    return identical and counts_match
+
+
+async def show_conflicts(stack: LocalStack) -> int:
+    engine = await stack.engine()
+    records = await ConflictStore(engine.tables).list(ROOM)
+    for record in records:
+        console.print(f"conflict ({record.policy.value}): the {record.winner_side.value} booking keeps the room; the "
+                      f"{record.loser_side.value} one was declined and its organiser was told: {record.reason}")  # fmt: skip
+    for decline in stack.graph.declines:
+        console.print(f"Outlook decline sent as {decline.mailbox}: {decline.comment!r}")
+    return len(records)
+
+
+async def run(serve: bool = False) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    async with LocalStack() as stack:
+        assert stack.host is not None and stack.booking is not None
+        console.print(f"Azurite tables   {stack.azurite.endpoint if stack.azurite else '-'}")
+        console.print(f"Graph emulator   {stack.graph.base_url}")
+        console.print(f"booking emulator {stack.booking.base_url}")
+        console.print(
+            f"functions host   {stack.host.base_url}  (graph/notifications, graph/lifecycle, booking/webhook)"
+        )
+        started = dt.datetime.now(dt.UTC)
+        await play_scenario(stack)
+        identical = await compare_sides(stack)
+        conflicts = await show_conflicts(stack)
+        elapsed = (dt.datetime.now(dt.UTC) - started).total_seconds()
+        if identical and conflicts == 1:
+            console.print(f"[bold green]Both sides are identical[/] after the scenario ({elapsed:.1f} s), "
+                          "and the double booking was resolved.")  # fmt: skip
+        else:
+            console.print(f"[bold red]The sides differ[/] (identical={identical}, conflicts={conflicts}).")
+            return 1
+        if serve:
+            console.print("Serving until Ctrl+C. Edit through the emulators' APIs and watch the other side follow.")
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.Event().wait()
+    return 0
+
+
+def main(serve: bool = False) -> int:
     try:
-        print(f"Azurite Table service listening on {azurite.endpoint}")
-        present = asyncio.run(_check_store(azurite.connection_string))
-        print(f"store reachable: {present}/{len(TABLE_NAMES)} calsync tables present")
-        return 0 if present == len(TABLE_NAMES) else 1
-    finally:
-        azurite.stop()
+        return asyncio.run(run(serve=serve))
+    except KeyboardInterrupt:
+        return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(serve="--serve" in sys.argv[1:]))
