@@ -8,6 +8,7 @@ import pytest
 
 from calsync.emulators.azurite import AzuriteTables
 from calsync.local_stack import LocalStack
+from calsync.queues.dead_letters import InProcessDeadLetters
 from calsync.store.records import ConflictStore, RoomHoldStore
 from tests.e2e.helpers import MAILBOX, ROOM_ID, HeldHints, booking_fields, graph_event, live_bookings, live_events
 
@@ -84,10 +85,32 @@ async def test_emptied_booking_system_deletes_nothing_in_outlook_and_trips_the_g
         await stack.settle()
 
         assert len(live_events(stack)) == 12  # nothing deleted in Outlook
-        hold = await RoomHoldStore((await stack.engine()).tables).get("room-a")
+        holds = RoomHoldStore((await stack.engine()).tables)
+        hold = await holds.get("room-a")
         assert hold is not None and hold.side.value == "booking" and hold.missing == 12
         dead = stack.queue.dead_letters("changes")
         assert dead and all("MassDeletionGuardTripped" in d.description for d in dead)
+
+        # the operator confirms the wipe was intended, then replays the held hints: now Outlook follows
+        await holds.put(hold.model_copy(update={"confirmed": True}))
+        await InProcessDeadLetters(stack.queue).replay("changes")
+        await stack.settle()
+        assert live_events(stack) == []
+
+
+async def test_emptied_outlook_calendar_deletes_nothing_in_the_booking_system(azurite: AzuriteTables) -> None:
+    async with LocalStack(azurite=azurite, max_delivery_count=2) as stack:
+        events = [stack.graph.user_create_event(MAILBOX, graph_event(
+            f"Workshop {day}", f"2026-12-{day:02d}T13:00:00", f"2026-12-{day:02d}T14:00:00"))
+            for day in range(1, 9)]  # fmt: skip
+        await stack.settle()
+        assert len(live_bookings(stack)) == 8
+        for event in events:
+            stack.graph.user_delete_event(MAILBOX, event["id"])
+        await stack.settle()
+        assert len(live_bookings(stack)) == 8
+        hold = await RoomHoldStore((await stack.engine()).tables).get("room-a")
+        assert hold is not None and hold.side.value == "outlook"
 
 
 async def test_deletions_one_at_a_time_still_trip_the_guard(azurite: AzuriteTables) -> None:

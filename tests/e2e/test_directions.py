@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from calsync.local_stack import LocalStack
+from calsync.model import ChangeHint, Side
 from tests.e2e.helpers import MAILBOX, ROOM_ID, booking_fields, graph_event, live_bookings, live_events
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -65,3 +66,13 @@ async def test_cancelled_booking_removes_the_outlook_copy(stack: LocalStack) -> 
     stack.booking.user_cancel_booking(created["id"])
     await stack.settle()
     assert live_events(stack) == []
+
+
+async def test_hint_for_a_room_that_is_not_configured_is_logged_and_ignored(
+    stack: LocalStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    hint = ChangeHint(source=Side.BOOKING, room="broom-closet", item_id="B-1", observed_at=dt.datetime.now(dt.UTC))
+    await stack.queue.publish([hint], queue="changes")
+    await stack.settle()
+    assert stack.queue.dead_letters("changes") == [] and stack.queue.stats().completed >= 1
+    assert "not configured" in caplog.text
