@@ -35,7 +35,7 @@ from calsync.store.records import ConflictRecord, ConflictStore, RoomHold, RoomH
 from calsync.sync.plan import Action, ActionKind, ItemState, Policy, TargetView, plan
 from calsync.sync.sides import CalendarSide, rivals
 from calsync.sync.translate import desired_copy
-from calsync.telemetry import metrics, sync_context
+from calsync.telemetry import current_context, metrics, sync_context
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,9 @@ class SyncEngine:
         if room is None:
             log.warning("hint for room %r which is not configured; ignored", hint.room)
             return Outcome(None, "room not configured")
-        with sync_context(room=room.key, source=hint.source.value, item_id=hint.item_id, message_id=hint.message_id):
+        with sync_context(
+            room=room.key, source=hint.source.value, item_id=hint.item_id, message_id=hint.message_id
+        ) as context:  # fmt: skip
             try:
                 outcome = await self._sync(room, hint)
             except Exception as exc:
@@ -96,6 +98,7 @@ class SyncEngine:
                 lag = metrics.lag_seconds(hint.observed_at, self.clock()) if outcome.action in _WRITES else None
                 metrics.record_action(TELEMETRY_ACTION[outcome.action], room=room.key, source=hint.source.value,
                                       lag_seconds=lag)  # fmt: skip
+            context.update(outlook_id=outcome.outlook_id, booking_id=outcome.booking_id)
             log.info("sync %s: %s", outcome.action.value if outcome.action else "none", outcome.reason)
             return outcome
 
@@ -105,6 +108,10 @@ class SyncEngine:
         await self._check_hold(room)
         source_side, target_side = self.sides[hint.source], self.sides[hint.source.other]
         source = await source_side.read(room, hint.item_id)  # an occurrence's hint reads its series
+        context = current_context()
+        if context is not None and source.booking is not None:
+            context.protect(source.booking)  # a private meeting's subject never reaches the logs
+            context.update(**{f"{source.side.value}_id": source.item_id})
         mapping = await self.mappings.find(room.key, hint.source, source.item_id)
 
         if mapping is not None and source.exists and source.content_hash == mapping.hash_on(hint.source):
