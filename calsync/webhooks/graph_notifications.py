@@ -16,7 +16,7 @@ import datetime as dt
 import hmac
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
@@ -122,15 +122,29 @@ class _TooLarge(ValidationError):
     http_status = 413
 
 
-async def _guarded(handler_name: str, work) -> WebhookResponse:  # type: ignore[no-untyped-def]
+Enqueue = Callable[[list[ChangeNotification], str, dt.datetime], Awaitable[int]]
+
+
+async def _handle(name: str, *, query: Mapping[str, str], body: bytes, settings: Settings, now: dt.datetime | None,
+                  enqueue: Enqueue) -> WebhookResponse:  # fmt: skip
+    """Shared by both routes: handshake, parse, authenticate, resolve the room, enqueue, answer."""
+    echo = validation_echo(query)
+    if echo is not None:
+        return echo
     try:
-        return await work()
+        batch = parse_batch(body, settings)
+        check_client_state(batch.value, settings)
+        room = _room(query, settings)
+        if room is None:
+            log.warning("%s: notification for room %r which is not configured; ignored", name, query.get("room"))
+            return WebhookResponse.accepted(0)
+        return WebhookResponse.accepted(await enqueue(batch.value, room, now or dt.datetime.now(dt.UTC)))
     except AuthenticationError as exc:
-        log.warning("%s refused a forged or unauthenticated request: %s", handler_name, exc.message)
+        log.warning("%s refused a forged or unauthenticated request: %s", name, exc.message)
         return WebhookResponse.from_error(exc)
     except CalsyncError as exc:
         level = logging.ERROR if exc.http_status >= 500 else logging.WARNING
-        log.log(level, "%s refused a request: %s", handler_name, exc.message)
+        log.log(level, "%s refused a request: %s", name, exc.message)
         return WebhookResponse.from_error(exc)
 
 
@@ -139,20 +153,10 @@ async def handle_change_notifications(
     now: dt.datetime | None = None,
 ) -> WebhookResponse:  # fmt: skip
     """The graph_webhook function: handshake, or authenticated notifications -> ChangeHints (202)."""
-    echo = validation_echo(query)
-    if echo is not None:
-        return echo
 
-    async def work() -> WebhookResponse:
-        batch = parse_batch(body, settings)
-        check_client_state(batch.value, settings)
-        room = _room(query, settings)
-        if room is None:
-            log.warning("graph notification for room %r which is not configured; ignored", query.get("room"))
-            return WebhookResponse.accepted(0)
-        observed = now or dt.datetime.now(dt.UTC)
+    async def enqueue(notifications: list[ChangeNotification], room: str, observed: dt.datetime) -> int:
         hints = []
-        for notification in batch.value:
+        for notification in notifications:
             if notification.resource_data is None:
                 raise ValidationError(f"notification for {notification.subscription_id} has no resourceData")
             hints.append(ChangeHint(
@@ -161,9 +165,9 @@ async def handle_change_notifications(
                 reason=HintReason.WEBHOOK, observed_at=observed, version=notification.resource_data.etag,
             ))  # fmt: skip
         await publisher.publish(hints, queue=settings.changes_queue)
-        return WebhookResponse.accepted(len(hints))
+        return len(hints)
 
-    return await _guarded("graph_webhook", work)
+    return await _handle("graph_webhook", query=query, body=body, settings=settings, now=now, enqueue=enqueue)
 
 
 async def handle_lifecycle_notifications(
@@ -171,20 +175,10 @@ async def handle_lifecycle_notifications(
     now: dt.datetime | None = None,
 ) -> WebhookResponse:  # fmt: skip
     """The graph_lifecycle function: reauthorize, resubscribe or reconcile the room (202)."""
-    echo = validation_echo(query)
-    if echo is not None:
-        return echo
 
-    async def work() -> WebhookResponse:
-        batch = parse_batch(body, settings)
-        check_client_state(batch.value, settings)
-        room = _room(query, settings)
-        if room is None:
-            log.warning("graph lifecycle notification for room %r which is not configured", query.get("room"))
-            return WebhookResponse.accepted(0)
-        observed = now or dt.datetime.now(dt.UTC)
+    async def enqueue(notifications: list[ChangeNotification], room: str, observed: dt.datetime) -> int:
         jobs = []
-        for notification in batch.value:
+        for notification in notifications:
             kind = LIFECYCLE_JOBS.get(notification.lifecycle_event or "")
             if kind is None:
                 raise ValidationError(f"unknown lifecycleEvent {notification.lifecycle_event!r}")
@@ -193,6 +187,6 @@ async def handle_lifecycle_notifications(
         for job in jobs:
             await publisher.publish_job(job.model_dump_json(), queue=settings.reconcile_queue,
                                         message_id=job.message_id, kind=job.kind.value)  # fmt: skip
-        return WebhookResponse.accepted(len(jobs))
+        return len(jobs)
 
-    return await _guarded("graph_lifecycle", work)
+    return await _handle("graph_lifecycle", query=query, body=body, settings=settings, now=now, enqueue=enqueue)
