@@ -1,0 +1,49 @@
+"""The `calsync` command: the root Typer app and where every command area is registered.
+
+One module per area, each either a command function or a sub-app (``typer.Typer``):
+
+    calsync status                         status.py
+    calsync rooms propose|holds|release    rooms.py          (sub-app)
+    calsync dlq list|replay                dlq.py            (sub-app)
+    calsync subscriptions list             subscriptions.py  (sub-app; `renew` goes here)
+    calsync demo [--serve]                 demo.py
+
+To add a command: a function in a new module (e.g. maintenance.py with ``reconcile`` and
+``backfill``) registered below with ``app.command("name")(function)``, or a new
+``@app.command`` in an existing sub-app. Commands stay thin: ``load(ctx)`` the settings,
+``run(...)`` one function of calsync.operations (or calsync.maintenance), render with rich.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from calsync.cli import dlq, rooms, subscriptions
+from calsync.cli.common import CliState
+from calsync.cli.demo import demo
+from calsync.cli.status import status
+
+app = typer.Typer(
+    name="calsync",
+    help="Operate calsync: room status, rooms, holds, dead letters, subscriptions, the local demo.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals may hold settings; never print them
+)
+
+
+@app.callback()
+def main(ctx: typer.Context) -> None:
+    """calsync keeps room bookings identical between Microsoft 365 room mailboxes and the booking system.
+
+    Settings come from the environment (or a .env file), as for the function app.
+    """
+    if not isinstance(ctx.obj, CliState):
+        ctx.obj = CliState()
+
+
+app.command("status")(status)
+app.command("demo")(demo)
+app.add_typer(rooms.app, name="rooms")
+app.add_typer(dlq.app, name="dlq")
+app.add_typer(subscriptions.app, name="subscriptions")

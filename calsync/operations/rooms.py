@@ -1,0 +1,165 @@
+"""`calsync rooms propose`: pair Graph's room mailboxes with the booking system's rooms by e-mail.
+
+``propose_rooms`` is pure: it matches case-insensitively on the e-mail address, derives
+each room's key from the mailbox's local part (slugified, unique), keeps the key of a
+room that ROOMS already configures (a key names the room's partition of the mapping
+table, so renaming it would orphan the room's mappings) and never hands out a key that
+ROOMS uses for another mailbox. Rooms whose e-mail is missing, unmatched or shared by
+several rooms on one side are listed as unmatched with the reason. ``fetch_proposal``
+reads both sides and calls it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from calsync.booking.protocol import BookingRoom
+from calsync.booking.rest_client import BookingRestClient
+from calsync.outlook.graph_client import GraphCalendar, RoomInfo
+from calsync.settings import Room, Settings
+
+MAX_KEY_LENGTH = 100
+_NOT_KEY = re.compile(r"[^a-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class RoomMatch:
+    """A Graph room mailbox and a booking-system room with the same e-mail."""
+
+    key: str
+    mailbox: str
+    display_name: str | None
+    booking_room_id: str
+    booking_name: str
+    configured: bool  # the key is the one ROOMS already gives this mailbox
+
+    def room(self) -> Room:
+        return Room(
+            key=self.key, mailbox=self.mailbox, booking_room_id=self.booking_room_id,
+            name=self.display_name or self.booking_name,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class UnmatchedRoom:
+    """A room on one side with no partner on the other, and why."""
+
+    side: str  # "outlook" or "booking"
+    email: str | None
+    name: str | None
+    booking_room_id: str | None
+    why: str
+
+
+@dataclass(frozen=True)
+class RoomProposal:
+    matches: list[RoomMatch]
+    unmatched: list[UnmatchedRoom]
+
+    def rooms(self) -> list[Room]:
+        return [match.room() for match in self.matches]
+
+    def rooms_json(self) -> str:
+        """The ROOMS setting's value for the matches: one line of JSON, ready to paste."""
+        return json.dumps([room.model_dump(exclude_none=True) for room in self.rooms()], ensure_ascii=False)
+
+
+def slugify(text: str) -> str:
+    """A room key from free text: ASCII lower case, runs of other characters become '-'."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    slug = _NOT_KEY.sub("-", ascii_text.lower()).strip("-._")
+    return slug[: MAX_KEY_LENGTH - 4].rstrip("-._") or "room"
+
+
+def unique_key(base: str, taken: set[str]) -> str:
+    """``base``, or ``base-2``, ``base-3``... whichever is not taken yet; the result is added to ``taken``."""
+    key, n = base, 1
+    while key in taken:
+        n += 1
+        key = f"{base}-{n}"
+    taken.add(key)
+    return key
+
+
+def _by_email(items: Iterable[tuple[str, object]]) -> tuple[dict[str, object], set[str]]:
+    """Items by case-folded e-mail, and the e-mails that more than one item claims."""
+    seen: dict[str, object] = {}
+    shared: set[str] = set()
+    for email, item in items:
+        folded = email.strip().casefold()
+        if folded in seen:
+            shared.add(folded)
+        seen.setdefault(folded, item)
+    return seen, shared
+
+
+def propose_rooms(
+    graph_rooms: Sequence[RoomInfo], booking_rooms: Sequence[BookingRoom], configured: Sequence[Room] = ()
+) -> RoomProposal:
+    """Match both sides' rooms by e-mail (case-insensitive) and give each match a key."""
+    graph_by_email, graph_shared = _by_email((room.email, room) for room in graph_rooms)
+    with_email = [room for room in booking_rooms if room.email and room.email.strip()]
+    booking_by_email, booking_shared = _by_email((room.email or "", room) for room in with_email)
+    configured_keys = {room.mailbox.casefold(): room.key for room in configured}
+    taken = {room.key for room in configured}
+
+    unmatched: list[UnmatchedRoom] = []
+    pairs: list[tuple[RoomInfo, BookingRoom]] = []
+    for room in graph_rooms:
+        folded = room.email.strip().casefold()
+        if graph_by_email[folded] is not room:
+            continue  # a second Graph room with this e-mail: reported once below
+        if folded in graph_shared:
+            why = "several Graph rooms have this e-mail"
+        elif folded in booking_shared:
+            why = "several booking-system rooms have this e-mail"
+        elif folded not in booking_by_email:
+            why = "no booking-system room has this e-mail"
+        else:
+            booking = booking_by_email[folded]
+            assert isinstance(booking, BookingRoom)
+            pairs.append((room, booking))
+            continue
+        unmatched.append(UnmatchedRoom("outlook", room.email, room.display_name, None, why))
+    for booking in booking_rooms:
+        folded = (booking.email or "").strip().casefold()
+        if not folded:
+            why = "has no e-mail in the booking system"
+        elif folded in booking_shared:
+            why = "several booking-system rooms have this e-mail"
+        elif folded in graph_shared:
+            why = "several Graph rooms have this e-mail"
+        elif folded not in graph_by_email:
+            why = "no Graph room has this e-mail"
+        else:
+            continue
+        unmatched.append(UnmatchedRoom("booking", booking.email, booking.name, booking.id, why))
+
+    pairs.sort(key=lambda pair: pair[0].email.casefold())
+    matches: list[RoomMatch] = []
+    # Keys ROOMS already gives these mailboxes first, so a new room never takes one of them.
+    keys = {id(g): configured_keys[g.email.casefold()] for g, _ in pairs if g.email.casefold() in configured_keys}
+    for graph, booking in pairs:
+        known = keys.get(id(graph))
+        key = known or unique_key(slugify(graph.email.split("@", 1)[0]), taken)
+        matches.append(RoomMatch(key, graph.email, graph.display_name, booking.id, booking.name, known is not None))
+    return RoomProposal(matches=matches, unmatched=unmatched)
+
+
+async def fetch_proposal(settings: Settings) -> RoomProposal:
+    """Read Graph's rooms (/places) and the booking system's rooms, then propose ROOMS.
+
+    Raises Throttled, PermissionDenied, TransientError (either side).
+    """
+    graph = GraphCalendar.from_settings(settings)
+    booking = BookingRestClient.from_settings(settings)
+    try:
+        graph_rooms, booking_rooms = await asyncio.gather(graph.list_rooms(), booking.list_rooms())
+    finally:
+        await asyncio.gather(graph.aclose(), booking.aclose())
+    return propose_rooms(graph_rooms, booking_rooms, settings.rooms)
