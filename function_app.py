@@ -2,8 +2,9 @@
 
 import azure.functions as func
 
-from calsync.functions import http_triggers, queue_triggers
+from calsync.functions import http_triggers, maintenance_triggers, queue_triggers
 
 app = func.FunctionApp()
 app.register_functions(http_triggers.bp)
 app.register_functions(queue_triggers.bp)
+app.register_functions(maintenance_triggers.bp)

@@ -1,0 +1,119 @@
+"""Subscriptions kept alive with a controllable clock: renewed before expiry, recreated after removal."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from calsync.local_stack import LocalStack
+from calsync.maintenance.jobs import MaintenanceService, run_maintenance
+from calsync.maintenance.subscriptions import Due, SubscriptionAction, subscription_due
+from calsync.queues.inprocess import ManualClock
+from tests.e2e.helpers import MAILBOX, graph_event, live_bookings
+from tests.maintenance.conftest import soon
+
+pytestmark = [pytest.mark.e2e]
+
+NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+LIFETIME = dt.timedelta(minutes=4000)
+
+
+def test_renewal_is_due_under_half_the_lifetime_and_recreation_after_expiry() -> None:
+    assert subscription_due(NOW + LIFETIME, NOW, LIFETIME) is Due.NO
+    assert subscription_due(NOW + LIFETIME / 2 + dt.timedelta(minutes=1), NOW, LIFETIME) is Due.NO
+    assert subscription_due(NOW + LIFETIME / 2 - dt.timedelta(minutes=1), NOW, LIFETIME) is Due.RENEW
+    assert subscription_due(NOW, NOW, LIFETIME) is Due.RECREATE
+
+
+def room_subscriptions(stack: LocalStack, key: str = "room-a") -> list[dict]:
+    return [s for s in stack.graph.subscription_list() if s["notificationUrl"].endswith(f"room={key}")]
+
+
+def expiry(sub: dict) -> dt.datetime:
+    return dt.datetime.fromisoformat(sub["expirationDateTime"].replace("Z", "+00:00"))
+
+
+async def test_existing_subscriptions_are_adopted_then_renewed_before_they_expire(
+    stack: LocalStack, service: MaintenanceService, clock: ManualClock
+) -> None:
+    results = await service.keeper.ensure_all()
+    assert {r.action for r in results} == {SubscriptionAction.ADOPTED}  # LocalStack subscribed: no second one
+    [sub] = room_subscriptions(stack)
+
+    clock.advance(60 * 60)  # an hour later: plenty left, Graph is not asked
+    stack.graph.clear_requests()
+    assert {r.action for r in await service.keeper.ensure_all()} == {SubscriptionAction.KEPT}
+    assert stack.graph.count("*", "/subscriptions*") == 0
+
+    clock.advance(2000 * 60)  # under half of the 4,000 minutes left: renewed, same subscription
+    results = await service.keeper.ensure_all()
+    assert {r.action for r in results} == {SubscriptionAction.RENEWED}
+    [renewed] = room_subscriptions(stack)
+    assert renewed["id"] == sub["id"]
+    assert expiry(renewed) > expiry(sub)
+    assert expiry(renewed) >= clock() + dt.timedelta(minutes=3999)
+    stored = {r.room: r for r in await service.keeper.store.list()}
+    assert stored["room-a"].expires_at == expiry(renewed)
+
+    clock.advance(3000 * 60)  # still alive well past the first subscription's original expiry
+    await service.keeper.ensure_all()
+    assert room_subscriptions(stack) and clock() > expiry(sub)
+
+
+async def test_a_subscription_lost_on_graph_is_recreated_on_renewal(
+    stack: LocalStack, service: MaintenanceService, clock: ManualClock
+) -> None:
+    await service.keeper.ensure_all()
+    [sub] = room_subscriptions(stack)
+    stack.graph.subscriptions.delete(sub["id"])  # Graph forgot it without telling
+    clock.advance(2100 * 60)
+    results = {r.room: r for r in await service.keeper.ensure_all()}
+    assert results["room-a"].action is SubscriptionAction.RECREATED
+    assert results["room-b"].action is SubscriptionAction.RENEWED
+    [new] = room_subscriptions(stack)
+    assert new["id"] != sub["id"] and new["lifecycleNotificationUrl"].endswith("?room=room-a")
+
+
+async def test_subscription_removed_recreates_it_and_reconciles_the_room(
+    stack: LocalStack, service: MaintenanceService
+) -> None:
+    await run_maintenance(service)
+    await stack.settle()
+    [sub] = room_subscriptions(stack)
+
+    stack.graph.send_lifecycle(sub["id"], "subscriptionRemoved")  # -> graph_lifecycle -> job -> reconcile_room
+    await stack.settle()
+    [new] = room_subscriptions(stack)
+    assert new["id"] != sub["id"]
+    assert [r.subscription_id for r in await service.keeper.store.list() if r.room == "room-a"] == [new["id"]]
+
+    start, end = soon(9)  # the new subscription delivers notifications again
+    stack.graph.user_create_event(MAILBOX, graph_event("After resubscribe", start, end))
+    await stack.settle()
+    assert [b["title"] for b in live_bookings(stack)] == ["After resubscribe"]
+
+
+async def test_missed_notifications_reconcile_the_room(stack: LocalStack, service: MaintenanceService) -> None:
+    await run_maintenance(service)  # first run: full compare, deltaLinks stored
+    await stack.settle()
+    start, end = soon(11)
+    stack.graph.drop_notifications(1)
+    stack.graph.user_create_event(MAILBOX, graph_event("Lost notification", start, end))
+    await stack.settle()
+    assert live_bookings(stack) == []
+
+    [sub] = room_subscriptions(stack)
+    stack.graph.send_lifecycle(sub["id"], "missed")  # -> reconcile job -> delta -> hint
+    await stack.settle()
+    assert [b["title"] for b in live_bookings(stack)] == ["Lost notification"]
+
+
+async def test_reauthorization_required_is_answered(stack: LocalStack, service: MaintenanceService) -> None:
+    await service.keeper.ensure_all()
+    [sub] = room_subscriptions(stack)
+    stack.graph.clear_requests()
+    stack.graph.send_lifecycle(sub["id"], "reauthorizationRequired")
+    await stack.settle()
+    assert stack.graph.count("POST", f"/subscriptions/{sub['id']}/reauthorize") == 1
+    assert [s["id"] for s in room_subscriptions(stack)] == [sub["id"]]
