@@ -166,6 +166,11 @@ class Settings(BaseSettings):
         alias="ServiceBusConnection__fullyQualifiedNamespace",
         description="Service Bus namespace host (identity-based connection used by the bindings and the CLI).",
     )
+    servicebus_connection_string: SecretStr | None = Field(
+        default=None,
+        alias="ServiceBusConnection",
+        description="Service Bus emulator connection string for local runs with Functions Core Tools; empty in Azure.",
+    )
     changes_queue: str = Field(default="changes", description="Queue of ChangeHints (sessions on, session id = room).")
     reconcile_queue: str = Field(default="reconcile", description="Queue of per-room reconcile jobs.")
     max_delivery_count: int = Field(
@@ -226,6 +231,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "tables_connection_string", "graph_client_secret", "graph_client_state", "booking_api_key",
+        "servicebus_connection_string",
         "booking_webhook_secrets", "applicationinsights_connection_string", mode="after",
     )  # fmt: skip
     @classmethod

@@ -44,6 +44,7 @@ NOT_SET_IN_INFRA: dict[str, str] = {
     "GRAPH_BASE_URL": "the default is Microsoft Graph itself",
     # Certificate auth is for runs outside Azure: in Azure calsync uses the managed identity or
     # workload identity federation, so graphAuthMode does not offer 'certificate' at all.
+    "ServiceBusConnection": "Service Bus emulator's SAS string for local runs only; Azure is identity-based",
     "GRAPH_CERTIFICATE_PATH": "certificate mode is not offered in Azure (managed identity / federation instead)",
     # The CLI on an operator's machine sets it; in Azure the bindings use ServiceBusConnection__*,
     # which infra sets (same name: Settings reads that very app setting).

@@ -176,6 +176,7 @@ class ServiceBusHintPublisher(PublisherBase):
         credential: Any = None,
         client_id: str | None = None,
         client: Any = None,
+        connection_string: str | None = None,
     ) -> None:
         """``credential`` defaults to DefaultAzureCredential for ``client_id``'s managed identity;
         ``client`` (an azure.servicebus.aio.ServiceBusClient) replaces the one built from them."""
@@ -184,11 +185,16 @@ class ServiceBusHintPublisher(PublisherBase):
         self._owns_credential = False
         self._client_id = client_id
         self._client: Any = client
+        self._connection_string = connection_string
         self._senders: dict[str, Any] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ServiceBusHintPublisher:
+        if settings.servicebus_connection_string is not None:
+            # the Service Bus emulator (local runs with Functions Core Tools) accepts only its SAS string
+            connection = settings.servicebus_connection_string.get_secret_value()
+            return cls(settings.servicebus_namespace or "emulator", connection_string=connection)
         if not settings.servicebus_namespace:
             raise ConfigurationError(
                 "ServiceBusConnection__fullyQualifiedNamespace is not set; it names the Service Bus namespace"
@@ -202,6 +208,9 @@ class ServiceBusHintPublisher(PublisherBase):
             from azure.identity.aio import DefaultAzureCredential
             from azure.servicebus.aio import ServiceBusClient
 
+            if self._connection_string is not None:
+                self._client = ServiceBusClient.from_connection_string(self._connection_string)
+                return self._client
             if self._credential is None:
                 self._credential = DefaultAzureCredential(managed_identity_client_id=self._client_id)
                 self._owns_credential = True

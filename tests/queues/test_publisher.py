@@ -27,7 +27,7 @@ from calsync.queues import (
     to_service_bus_message,
 )
 from calsync.queues.publisher import group_by_session
-from calsync.settings import Settings
+from calsync.settings import Settings, load_settings
 
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 
@@ -232,3 +232,12 @@ async def test_the_client_is_built_on_first_use_for_the_namespace_and_closed_wit
     await publisher.close()
     assert publisher.client is not client  # a closed publisher opens a fresh client on next use
     await publisher.close()
+
+
+def test_emulator_connection_string_wins_over_the_identity_based_namespace() -> None:
+    emulator = ("Endpoint=sb://localhost;SharedAccessKeyName=RootManageSharedAccessKey;"
+                "SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true;")  # fmt: skip
+    settings = load_settings(tables_connection_string="UseDevelopmentStorage=true", graph_auth_mode="none",
+                             ServiceBusConnection=emulator)  # fmt: skip
+    publisher = ServiceBusHintPublisher.from_settings(settings)
+    assert publisher.client.fully_qualified_namespace == "localhost"
