@@ -1,0 +1,56 @@
+"""Backfill: a dry-run plan that writes nothing, then apply with progress, ending with both sides identical."""
+
+from __future__ import annotations
+
+import pytest
+
+from calsync.local_stack import LocalStack
+from calsync.maintenance.backfill import BackfillProgress, StampedSeen, apply_backfill, plan_backfill_for, plan_room
+from calsync.maintenance.reconcile import Seen
+from calsync.store.mappings import MappingStore
+from tests.e2e.helpers import MAILBOX, ROOM_ID, booking_fields, graph_event, live_bookings, live_events
+from tests.maintenance.conftest import soon, soon_offset
+
+pytestmark = [pytest.mark.e2e]
+
+
+def test_plan_room_counts_copies_to_make_and_stamped_copies_to_adopt() -> None:
+    outlook = [Seen("o1", "ck"), Seen("o2", "ck"), Seen("copy-of-b1", "ck")]
+    booking = [StampedSeen("b1", None), StampedSeen("b2", "o2"), StampedSeen("b3", None)]
+    plan = plan_room("room-a", outlook, booking, [])
+    assert (plan.to_booking, plan.to_outlook, plan.adopt, plan.mapped) == (2, 2, 1, 0)
+    assert plan.outlook_ids == ("o1", "o2", "copy-of-b1") and plan.work == 6
+
+
+async def test_backfill_plans_without_writing_then_syncs_everything_with_progress(stack: LocalStack) -> None:
+    stack.booking.webhooks_enabled = False  # existing bookings from before calsync: nobody was told
+    stack.graph.drop_notifications(3)
+    for days in (3, 4, 5):
+        start, end = soon(days)
+        stack.graph.user_create_event(MAILBOX, graph_event(f"Outlook {days}", start, end))
+    for days in (6, 7):
+        start, end = soon_offset(days)
+        stack.booking.user_create_booking(ROOM_ID, **booking_fields(f"Booking {days}", start, end))
+    await stack.settle()
+    stack.booking.webhooks_enabled = True
+    engine = await stack.engine()
+    stack.graph.clear_requests()
+    stack.booking.clear_requests()
+
+    plan = await plan_backfill_for(engine)
+    assert plan.totals() == {"outlook_items": 3, "booking_items": 2, "mapped": 0, "to_booking": 3,
+                             "to_outlook": 2, "adopt": 0}  # fmt: skip
+    assert [r for r in stack.graph.requests if r.method != "GET"] == []
+    assert [r for r in stack.booking.requests if r.method != "GET"] == []
+
+    seen: list[BackfillProgress] = []
+    result = await apply_backfill(plan, engine, progress=seen.append)
+    assert (result.handled, result.failed, result.actions["create"]) == (5, 0, 5)
+    assert [p.overall_done for p in seen] == [1, 2, 3, 4, 5] and seen[-1].overall_total == 5
+    await stack.settle()  # the copies' own notifications are echoes
+    assert sorted(e["subject"] for e in live_events(stack)) == sorted(b["title"] for b in live_bookings(stack))
+    assert len(live_events(stack)) == 5
+    assert len(await MappingStore(engine.tables).list_room("room-a")) == 5
+
+    again = await plan_backfill_for(engine)
+    assert again.work == 0 and again.totals()["mapped"] == 10
