@@ -13,7 +13,14 @@ def bindings() -> dict[str, list[dict]]:
 
 
 def test_the_app_declares_exactly_calsyncs_functions() -> None:
-    assert set(user_functions()) >= {"graph_webhook", "graph_lifecycle", "booking_webhook", "sync_change"}
+    assert set(user_functions()) >= {
+        "graph_webhook",
+        "graph_lifecycle",
+        "booking_webhook",
+        "sync_change",
+        "maintenance",
+        "reconcile_room",
+    }
 
 
 def test_http_triggers_have_their_routes_methods_and_anonymous_auth() -> None:
@@ -39,3 +46,16 @@ def test_indexing_the_app_does_not_import_the_graph_sdk() -> None:
     code = "import sys, function_app; sys.exit(1 if any(m.startswith('msgraph') for m in sys.modules) else 0)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)  # noqa: S603
     assert result.returncode == 0, result.stderr or "function_app.py imported msgraph at indexing time"
+
+
+def test_maintenance_timer_runs_every_15_minutes() -> None:
+    [trigger] = [b for b in bindings()["maintenance"] if b["type"] == "timerTrigger"]
+    assert trigger["schedule"] == "0 */15 * * * *"
+    assert trigger["runOnStartup"] is False  # a scale-out or restart must not start an extra run
+
+
+def test_reconcile_room_listens_to_the_reconcile_queue_without_sessions() -> None:
+    trigger = next(b for b in bindings()["reconcile_room"] if b["type"] == "serviceBusTrigger")
+    assert trigger["queueName"] == "%RECONCILE_QUEUE%"
+    assert trigger["connection"] == "ServiceBusConnection"
+    assert not trigger.get("isSessionsEnabled", False)  # rooms reconcile in parallel, jobs carry no session
