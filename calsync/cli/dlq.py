@@ -7,7 +7,8 @@ calsync.operations.dead_letters and render the result.
 
 from __future__ import annotations
 
-from typing import Annotated
+from contextlib import AbstractAsyncContextManager
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -21,9 +22,10 @@ from calsync.operations.dead_letters import (
     replay_dead_letters,
     resolve_queue,
 )
-from calsync.queues.dead_letters import DeadLetter
+from calsync.queues.dead_letters import DeadLetter, DeadLetterQueue
 from calsync.queues.publisher import OutgoingMessage
-from calsync.settings import Settings
+
+DeadLetterBackendContext = AbstractAsyncContextManager[DeadLetterQueue]
 
 app = typer.Typer(name="dlq", help="Dead letters: hints (and jobs) that kept failing, with the reason.",
                   no_args_is_help=True)  # fmt: skip
@@ -31,25 +33,24 @@ app = typer.Typer(name="dlq", help="Dead letters: hints (and jobs) that kept fai
 QueueOption = Annotated[
     str | None, typer.Option("--queue", "-q", help="The queue: changes (default) or reconcile, as configured.")
 ]
+RoomOption = Annotated[str | None, typer.Option("--room", "-r", help="Only this room's dead letters.")]
+LimitOption = Annotated[int, typer.Option("--limit", "-n", min=1, max=5000, help="At most this many.")]
 
 
 @app.command("list")
-def list_(
-    ctx: typer.Context,
-    queue: QueueOption = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=5000, help="Show at most this many.")] = 100,
-) -> None:
+def list_(ctx: typer.Context, queue: QueueOption = None, room: RoomOption = None, limit: LimitOption = 100) -> None:
     """Show the dead letters of a queue (oldest first) without touching them."""
     settings = load(ctx)
     with operator_errors():
         name = resolve_queue(settings, queue)
-    letters = run(_list(ctx, settings, name, limit))
+    letters = run(_list(state(ctx).dead_letters(settings), name, limit, room))
+    of_room = f" of room {room}" if room else ""
     if not letters:
-        stdout().print(f"No dead letters in queue {name}.", style="green", markup=False)
+        stdout().print(f"No dead letters{of_room} in queue {name}.", style="green", markup=False)
         return
     stdout().print(render_letters(letters))
     more = " (the limit: there may be more)" if len(letters) >= limit else ""
-    stdout().print(f"{len(letters)} dead letter(s) in queue {name}{more}.", markup=False)
+    stdout().print(f"{len(letters)} dead letter(s){of_room} in queue {name}{more}.", markup=False)
 
 
 @app.command("replay")
@@ -59,29 +60,34 @@ def replay(
     message_ids: Annotated[
         list[str] | None, typer.Option("--id", help="MessageId of a dead letter to replay (repeatable).")
     ] = None,
+    room: RoomOption = None,
     replay_all: Annotated[bool, typer.Option("--all", help="Replay every dead letter (up to --limit).")] = False,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=5000, help="With --all: at most this many.")] = 100,
+    limit: LimitOption = 100,
 ) -> None:
-    """Put dead letters back on their queue as new messages (a hint is re-read, so replays are safe)."""
+    """Put dead letters back on their queue as new messages (a hint is re-read, so replays are safe).
+
+    Choose them with --id (repeatable), --room or --all.
+    """
     settings = load(ctx)
+    ids = message_ids or []
     with operator_errors():  # before connecting: a usage error costs no broker round trip
         name = resolve_queue(settings, queue)
-        check_selection(message_ids or [], replay_all)
-    outcome = run(_replay(ctx, settings, name, message_ids or [], replay_all, limit))
+        check_selection(ids, room, replay_all)
+    backend = state(ctx).dead_letters(settings)
+    outcome = run(_replay(backend, name, message_ids=ids, room=room, replay_all=replay_all, limit=limit))
     render_replay(outcome, name)
     if outcome.missing:
         fail(f"not dead letters of queue {name}: {', '.join(outcome.missing)}", ExitCode.FAILED)
 
 
-async def _list(ctx: typer.Context, settings: Settings, queue: str, limit: int) -> list[DeadLetter]:
-    async with state(ctx).dead_letters(settings) as dlq:
-        return await list_dead_letters(dlq, queue, limit=limit)
+async def _list(backend: DeadLetterBackendContext, queue: str, limit: int, room: str | None) -> list[DeadLetter]:
+    async with backend as dlq:
+        return await list_dead_letters(dlq, queue, limit=limit, room=room)
 
 
-async def _replay(ctx: typer.Context, settings: Settings, queue: str, ids: list[str], replay_all: bool,
-                  limit: int) -> ReplayOutcome:  # fmt: skip
-    async with state(ctx).dead_letters(settings) as dlq:
-        return await replay_dead_letters(dlq, queue, message_ids=ids, replay_all=replay_all, limit=limit)
+async def _replay(backend: DeadLetterBackendContext, queue: str, **selection: Any) -> ReplayOutcome:
+    async with backend as dlq:
+        return await replay_dead_letters(dlq, queue, **selection)
 
 
 def _what(letter: DeadLetter) -> str:

@@ -102,5 +102,5 @@ def release(
         hold = answer.hold
         console.print(f"Room {room} released: the {hold.missing} deletion(s) from {hold.side.value} go through on "
                       "the next sync.", style="green", markup=False)  # fmt: skip
-    console.print(f"Its failed hints are dead letters now: replay them with `calsync dlq replay --all` "
-                  f"(or `--id` for room {room}'s messages, see `calsync dlq list`).", markup=False)  # fmt: skip
+    console.print(f"Hints that failed while the room was held are dead letters: replay them with "
+                  f"`calsync dlq replay --room {room}`.", markup=False)  # fmt: skip

@@ -5,8 +5,8 @@ on InProcessDeadLetters; the command builds the Service Bus one with
 ``service_bus_dead_letters(settings)``. Broker failures (azure-servicebus and
 credential errors) become QueueError with one line saying what was being done.
 
-Replay chooses either every dead letter (at most ``limit``) or the given MessageIds;
-ids not in the dead-letter sub-queue are reported back, not guessed at.
+Replay chooses every dead letter (at most ``limit``), those of one room (its session), or
+the given MessageIds; ids not in the dead-letter sub-queue are reported back, not guessed at.
 """
 
 from __future__ import annotations
@@ -58,16 +58,30 @@ async def _broker(doing: str, queue: str) -> AsyncIterator[None]:
                          queue=queue) from exc  # fmt: skip
 
 
-async def list_dead_letters(dlq: DeadLetterQueue, queue: str, *, limit: int) -> list[DeadLetter]:
-    """Up to ``limit`` dead letters of ``queue``, oldest first, untouched. Raises QueueError."""
+def room_of(letter: DeadLetter) -> str | None:
+    """The room a dead letter belongs to: its session (a hint's room), else what its body or properties say."""
+    if letter.session_id:
+        return letter.session_id
+    hint = letter.hint()
+    return hint.room if hint is not None else letter.application_properties.get("room")
+
+
+async def list_dead_letters(dlq: DeadLetterQueue, queue: str, *, limit: int, room: str | None = None) -> list[DeadLetter]:
+    """Up to ``limit`` dead letters of ``queue`` (of one ``room``, if given), oldest first, untouched.
+
+    Raises QueueError.
+    """
     async with _broker("listing the dead letters", queue):
-        return await dlq.list(queue, limit=limit)
+        letters = await dlq.list(queue, limit=limit if room is None else ID_SEARCH_LIMIT)
+    return [letter for letter in letters if room is None or room_of(letter) == room][:limit]
 
 
-def check_selection(message_ids: Sequence[str], replay_all: bool) -> None:
-    """Raise ValidationError unless exactly one of MessageIds and "all" is chosen."""
-    if replay_all == bool(message_ids):
-        raise ValidationError("say which dead letters to replay: --id MESSAGE_ID (repeatable) or --all, not both")
+def check_selection(message_ids: Sequence[str], room: str | None, replay_all: bool) -> None:
+    """Raise ValidationError unless exactly one of MessageIds, a room and "all" is chosen."""
+    if sum((bool(message_ids), room is not None, replay_all)) != 1:
+        raise ValidationError(
+            "say which dead letters to replay: --id MESSAGE_ID (repeatable), --room ROOM or --all (one of them)"
+        )
 
 
 @dataclass(frozen=True)
@@ -78,13 +92,20 @@ class ReplayOutcome:
 
 
 async def replay_dead_letters(
-    dlq: DeadLetterQueue, queue: str, *, message_ids: Sequence[str] = (), replay_all: bool = False, limit: int = 100
+    dlq: DeadLetterQueue,
+    queue: str,
+    *,
+    message_ids: Sequence[str] = (),
+    room: str | None = None,
+    replay_all: bool = False,
+    limit: int = 100,
 ) -> ReplayOutcome:
-    """Replay every dead letter of ``queue`` (``replay_all``, at most ``limit``) or those with ``message_ids``.
+    """Replay dead letters of ``queue``: all (``replay_all``, at most ``limit``), those of one ``room``,
+    or those with ``message_ids``.
 
-    Raises ValidationError unless exactly one of the two is asked for, QueueError.
+    Raises ValidationError unless exactly one of the three is asked for, QueueError.
     """
-    check_selection(message_ids, replay_all)
+    check_selection(message_ids, room, replay_all)
     if replay_all:
         async with _broker("replaying the dead letters", queue):
             sent = await dlq.replay(queue, limit=limit)
@@ -92,7 +113,10 @@ async def replay_dead_letters(
     wanted = list(dict.fromkeys(message_ids))
     async with _broker("listing the dead letters", queue):
         letters = await dlq.list(queue, limit=ID_SEARCH_LIMIT)
-    found = [letter for letter in letters if letter.message_id in set(wanted)]
+    if room is not None:
+        found = [letter for letter in letters if room_of(letter) == room]
+    else:
+        found = [letter for letter in letters if letter.message_id in set(wanted)]
     present = {letter.message_id for letter in found}
     missing = [message_id for message_id in wanted if message_id not in present]
     sent: list[OutgoingMessage] = []

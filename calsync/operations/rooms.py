@@ -11,7 +11,6 @@ reads both sides and calls it.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import unicodedata
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 
 from calsync.booking.protocol import BookingRoom
 from calsync.booking.rest_client import BookingRestClient
+from calsync.operations.tasks import gather_all
 from calsync.outlook.graph_client import GraphCalendar, RoomInfo
 from calsync.settings import Room, Settings
 
@@ -156,10 +156,6 @@ async def fetch_proposal(settings: Settings) -> RoomProposal:
 
     Raises Throttled, PermissionDenied, TransientError (either side).
     """
-    graph = GraphCalendar.from_settings(settings)
-    booking = BookingRestClient.from_settings(settings)
-    try:
-        graph_rooms, booking_rooms = await asyncio.gather(graph.list_rooms(), booking.list_rooms())
-    finally:
-        await asyncio.gather(graph.aclose(), booking.aclose())
+    async with GraphCalendar.from_settings(settings) as graph, BookingRestClient.from_settings(settings) as booking:
+        graph_rooms, booking_rooms = await gather_all([graph.list_rooms(), booking.list_rooms()])
     return propose_rooms(graph_rooms, booking_rooms, settings.rooms)

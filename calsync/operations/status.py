@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from calsync.operations.store import open_tables
+from calsync.operations.tasks import gather_all
 from calsync.settings import Room, Settings
 from calsync.store.client import TableStore
 from calsync.store.mappings import MappingStore
@@ -59,9 +60,10 @@ async def room_statuses(settings: Settings, tables: TableStore, *, on_room: Prog
 
     async def one(room: Room) -> RoomStatus:
         async with limit:
-            rows, open_conflicts, hold = await asyncio.gather(
-                mappings.list_room(room.key), conflicts.list(room.key, open_only=True), holds.get(room.key)
+            rows, open_conflicts = await gather_all(
+                [mappings.list_room(room.key), conflicts.list(room.key, open_only=True)]
             )
+            hold = await holds.get(room.key)
         if on_room is not None:
             on_room(room)
         return RoomStatus(
@@ -73,7 +75,7 @@ async def room_statuses(settings: Settings, tables: TableStore, *, on_room: Prog
             hold=hold,
         )
 
-    return list(await asyncio.gather(*(one(room) for room in settings.rooms)))
+    return await gather_all(one(room) for room in settings.rooms)
 
 
 async def collect_status(settings: Settings, *, on_room: Progress | None = None) -> list[RoomStatus]:

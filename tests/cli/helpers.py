@@ -27,7 +27,7 @@ ROOMS = (
     Room(key="room-b", mailbox="room-b@contoso.example", booking_room_id="R-200", name="Borealis"),
 )
 ENV_NAMES = ("TABLES_CONNECTION_STRING", "TABLES_ENDPOINT", "TABLE_PREFIX", "GRAPH_AUTH_MODE", "ROOMS",
-             "GRAPH_BASE_URL", "BOOKING_BASE_URL", "BOOKING_API_KEY", "ServiceBusConnection__fullyQualifiedNamespace")  # fmt: skip
+             "GRAPH_BASE_URL", "BOOKING_BASE_URL", "BOOKING_API_KEY", "ServiceBusConnection__fullyQualifiedNamespace", "ServiceBusConnection")  # fmt: skip
 
 
 def rooms_json(rooms: tuple[Room, ...] = ROOMS) -> str:

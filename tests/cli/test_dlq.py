@@ -116,6 +116,21 @@ async def test_dlq_replay_all_respects_the_limit_and_says_more_remain(dead: Dead
     assert "No dead letters in queue changes." in (await invoke("dlq", "list", obj=state)).stdout
 
 
+async def test_dlq_list_and_replay_one_room(dead: DeadLetters) -> None:
+    state = dead_letter_state(InProcessDeadLetters(dead.queue))
+    listed = await invoke("dlq", "list", "--room", "room-a", obj=state)
+    assert "2 dead letter(s) of room room-a in queue changes." in listed.stdout
+    assert dead.hints[2].message_id not in listed.stdout
+    result = await invoke("dlq", "replay", "--room", "room-a", obj=state)
+    assert result.exit_code == 0, result.output
+    assert "2 dead letter(s) replayed." in result.stdout
+    await dead.queue.drain()
+    assert sorted(h.item_id for h in dead.consumer.processed) == sorted(h.item_id for h in dead.hints[:2])
+    assert [d.session_id for d in dead.queue.dead_letters("changes")] == ["room-b"]
+    none_left = await invoke("dlq", "list", "-r", "room-a", obj=state)
+    assert "No dead letters of room room-a in queue changes." in none_left.stdout
+
+
 async def test_dlq_replay_reports_ids_that_are_not_dead_letters(dead: DeadLetters) -> None:
     present = dead.hints[2].message_id
     state = dead_letter_state(InProcessDeadLetters(dead.queue))
@@ -129,8 +144,9 @@ async def test_dlq_replay_reports_ids_that_are_not_dead_letters(dead: DeadLetter
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["replay"], "error: say which dead letters to replay: --id MESSAGE_ID (repeatable) or --all, not both"),
+        (["replay"], "error: say which dead letters to replay: --id MESSAGE_ID (repeatable), --room ROOM or --all"),
         (["replay", "--all", "--id", "x"], "error: say which dead letters to replay"),
+        (["replay", "--room", "room-a", "--all"], "error: say which dead letters to replay"),
         (["list", "--queue", "chnages"], "error: unknown queue 'chnages'; calsync's queues are changes, reconcile"),
         (["replay", "--all", "-q", "nope"], "error: unknown queue 'nope'"),
     ],

@@ -1,10 +1,16 @@
-"""The runbook end to end: the guard stops a wiped room, the operator looks, releases it and replays.
+"""The operator's commands end to end: the mass-deletion runbook, and `calsync demo`.
 
 The whole local stack runs (Azurite, both emulators, the functions host, the in-process
-queue); the operator's steps are the real `calsync` commands.
+queue); the guard stops a wiped room, the operator looks, releases it and replays with
+the real `calsync` commands.
 """
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +21,7 @@ from tests.cli.helpers import dead_letter_state, invoke
 from tests.e2e.helpers import ROOM_ID, booking_fields, live_events
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def row(output: str, room: str) -> str:
@@ -44,7 +51,7 @@ async def test_a_released_room_applies_its_deletions_after_replay(azurite: Azuri
 
         released = await invoke("rooms", "release", "room-a", obj=state)
         assert released.exit_code == 0, released.output
-        replayed = await invoke("dlq", "replay", "--all", obj=state)
+        replayed = await invoke("dlq", "replay", "--room", "room-a", obj=state)
         assert replayed.exit_code == 0, replayed.output
         await stack.settle()
 
@@ -53,3 +60,10 @@ async def test_a_released_room_applies_its_deletions_after_replay(azurite: Azuri
         cells = [cell.strip() for cell in row(after.stdout, "room-a").split("│")]
         assert cells[3] == "0" and cells[7].startswith("released")
         assert "No dead letters" in (await invoke("dlq", "list", obj=state)).stdout
+
+
+def test_calsync_demo_runs_the_local_scenario_and_says_both_sides_match() -> None:
+    result = subprocess.run([sys.executable, "-m", "calsync.cli", "demo"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120, check=False, env={**os.environ, "COLUMNS": "160"})  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "Both sides are identical" in " ".join(result.stdout.split())

@@ -172,7 +172,7 @@ async def test_rooms_release_confirms_the_hold(cli_env, tables: TableStore) -> N
     result = await invoke("rooms", "release", "room-a")
     assert result.exit_code == 0, result.output
     assert "Room room-a released: the 12 deletion(s) from booking go through" in result.stdout
-    assert "calsync dlq replay" in result.stdout
+    assert "calsync dlq replay --room room-a" in result.stdout
     assert await holds.get("room-a") == hold("room-a", confirmed=True)
 
     again = await invoke("rooms", "release", "room-a")
