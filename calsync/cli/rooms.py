@@ -71,7 +71,7 @@ def render_holds(found: list[RoomHold]) -> Table:
     for column in ("room", "state", "side", "gone / mapped", "since", "reason"):
         table.add_column(column)
     for hold in found:
-        state = Text("confirmed", style="yellow") if hold.confirmed else Text("stopped", style="bold red")
+        state = Text("confirmed (guard off)", style="yellow") if hold.confirmed else Text("stopped", style="bold red")
         table.add_row(
             hold.room, state, hold.side.value, f"{hold.missing} / {hold.mapped}", when(hold.since), hold.reason
         )
@@ -84,7 +84,11 @@ def release(
     room: Annotated[str, typer.Argument(help="The room key (as in ROOMS).")],
     discard: Annotated[
         bool,
-        typer.Option("--discard", help="Remove the hold without confirming the deletions (the wipe was undone)."),
+        typer.Option(
+            "--discard",
+            help="Remove the hold without confirming deletions (the wipe was undone), or re-arm the guard "
+            "after confirmed deletions went through.",
+        ),
     ] = False,
 ) -> None:
     """Let a room stopped by the mass-deletion guard sync again: confirm its deletions (or --discard the hold)."""
@@ -92,15 +96,21 @@ def release(
     console = stdout()
     if discard:
         answer = run(discard_hold(settings, room))
+        if answer.hold.confirmed:
+            console.print(f"Confirmed hold on room {room} removed: the mass-deletion guard watches the room again.",
+                          style="green", markup=False)  # fmt: skip
+            return
         console.print(f"Hold on room {room} discarded: no deletion was confirmed and the guard watches the room "
                       "again.", style="green", markup=False)  # fmt: skip
     else:
         answer = run(confirm_hold(settings, room))
-        if not answer.changed:
-            console.print(f"Room {room} was already released (deletions confirmed).", markup=False)
-            return
         hold = answer.hold
-        console.print(f"Room {room} released: the {hold.missing} deletion(s) from {hold.side.value} go through on "
-                      "the next sync.", style="green", markup=False)  # fmt: skip
+        if answer.changed:
+            console.print(f"Room {room} released: the {hold.missing} deletion(s) from {hold.side.value} go through on "
+                          "the next sync.", style="green", markup=False)  # fmt: skip
+        else:
+            console.print(f"Room {room} was already released (deletions confirmed).", markup=False)
+        console.print(f"While the confirmed hold stays, the guard is off for room {room}: once the deletions went "
+                      f"through, re-arm it with `calsync rooms release {room} --discard`.", markup=False)  # fmt: skip
     console.print(f"Hints that failed while the room was held are dead letters: replay them with "
                   f"`calsync dlq replay --room {room}`.", markup=False)  # fmt: skip

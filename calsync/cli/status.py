@@ -37,7 +37,7 @@ def _hold(row: RoomStatus) -> Text:
         return Text("—")
     if row.stopped:
         return Text(f"stopped: {row.hold.reason}", style="bold red")
-    return Text(f"released: deletions from {row.hold.side.value} confirmed", style="yellow")
+    return Text(f"released: deletions from {row.hold.side.value} confirmed (guard off)", style="yellow")
 
 
 def render(statuses: list[RoomStatus], now: dt.datetime) -> Table:

@@ -66,7 +66,9 @@ def room_of(letter: DeadLetter) -> str | None:
     return hint.room if hint is not None else letter.application_properties.get("room")
 
 
-async def list_dead_letters(dlq: DeadLetterQueue, queue: str, *, limit: int, room: str | None = None) -> list[DeadLetter]:
+async def list_dead_letters(
+    dlq: DeadLetterQueue, queue: str, *, limit: int, room: str | None = None
+) -> list[DeadLetter]:
     """Up to ``limit`` dead letters of ``queue`` (of one ``room``, if given), oldest first, untouched.
 
     Raises QueueError.

@@ -8,6 +8,10 @@ refuses every hint of the room. An operator answers in one of two ways:
 - discard (``discard_hold``): the wipe was a mistake and has been undone on its side;
   the hold is removed without confirming anything, and the guard watches again.
 
+A confirmed hold switches the guard off for its room for as long as it exists (the
+engine never removes it), so discarding a confirmed hold once its deletions went
+through is how the guard is re-armed.
+
 A room is known when ROOMS configures it or a hold exists for it (so a hold of a room
 removed from ROOMS can still be discarded); anything else is a ValidationError.
 """

@@ -162,7 +162,7 @@ async def test_rooms_holds_lists_stopped_and_confirmed_rooms(cli_env, tables: Ta
     [row_a] = [line for line in result.stdout.splitlines() if "room-a" in line]
     [row_b] = [line for line in result.stdout.splitlines() if "room-b" in line]
     assert "stopped" in row_a and "12 / 12" in row_a and "2026-11-20 09:30 UTC" in row_a and "vanished" in row_a
-    assert "confirmed" in row_b
+    assert "confirmed (guard off)" in row_b
 
 
 @pytest.mark.azurite
@@ -173,6 +173,7 @@ async def test_rooms_release_confirms_the_hold(cli_env, tables: TableStore) -> N
     assert result.exit_code == 0, result.output
     assert "Room room-a released: the 12 deletion(s) from booking go through" in result.stdout
     assert "calsync dlq replay --room room-a" in result.stdout
+    assert "re-arm it with `calsync rooms release room-a --discard`" in " ".join(result.stdout.split())
     assert await holds.get("room-a") == hold("room-a", confirmed=True)
 
     again = await invoke("rooms", "release", "room-a")
@@ -187,6 +188,16 @@ async def test_rooms_release_discard_removes_the_hold_unconfirmed(cli_env, table
     assert result.exit_code == 0, result.output
     assert "discarded" in result.stdout
     assert await holds.get("room-b") is None
+
+
+@pytest.mark.azurite
+async def test_rooms_release_discard_of_a_confirmed_hold_rearms_the_guard(cli_env, tables: TableStore) -> None:
+    holds = RoomHoldStore(tables)
+    await holds.put(hold("room-a", confirmed=True))
+    result = await invoke("rooms", "release", "room-a", "--discard")
+    assert result.exit_code == 0, result.output
+    assert "guard watches the room again" in result.stdout
+    assert await holds.get("room-a") is None
 
 
 @pytest.mark.azurite
