@@ -111,7 +111,7 @@ async def test_unreachable_table_storage_is_one_line_and_exit_1(cli_env, monkeyp
     result = await invoke("status")
     assert result.exit_code == 1
     [line] = result.stderr.strip().splitlines()
-    assert line.startswith("error: Table Storage failed while creating tables")
+    assert line.startswith("error: Table Storage failed while listing tables")
     assert secret_key not in result.output
 
 
