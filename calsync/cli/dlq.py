@@ -34,7 +34,9 @@ QueueOption = Annotated[
     str | None, typer.Option("--queue", "-q", help="The queue: changes (default) or reconcile, as configured.")
 ]
 RoomOption = Annotated[str | None, typer.Option("--room", "-r", help="Only this room's dead letters.")]
-LimitOption = Annotated[int, typer.Option("--limit", "-n", min=1, max=5000, help="At most this many.")]
+LimitOption = Annotated[
+    int, typer.Option("--limit", "-n", min=1, max=5000, help="At most this many (replay: with --all).")
+]
 
 
 @app.command("list")
