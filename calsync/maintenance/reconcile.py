@@ -298,22 +298,29 @@ class Reconciler:
                 except NotFound:
                     return None  # deleted since the feed was written: handled as deleted below
 
-        records = await asyncio.gather(*(read(booking_id) for booking_id in changed))
-        hints: list[ChangeHint] = []
-        gone = list(deleted) + [bid for bid, rec in zip(changed, records, strict=True) if rec is None]
-        for record in records:
-            room = self.settings.room_for_booking_id(record.room_id) if record is not None else None
-            if record is None or room is None:
-                continue
-            mapping = await self.mappings.find(room.key, Side.BOOKING, record.id)
+        async def changed_hint(record: BookingRecord) -> ChangeHint | None:
+            room = self.settings.room_for_booking_id(record.room_id)
+            if room is None:
+                return None  # a room calsync does not synchronise
+            async with slots:
+                mapping = await self.mappings.find(room.key, Side.BOOKING, record.id)
             if mapping is not None and mapping.booking_version == record.version:
-                continue  # calsync's own write, or already synced
-            hints.append(self._hint(Side.BOOKING, room, record.id, now))
-        for booking_id in gone:
-            for room in self.settings.rooms:  # the feed does not say which room a deleted booking was in
-                if await self.mappings.find(room.key, Side.BOOKING, booking_id) is not None:
-                    hints.append(self._hint(Side.BOOKING, room, booking_id, now, ChangeKind.DELETED))
-        return hints
+                return None  # calsync's own write, or already synced
+            return self._hint(Side.BOOKING, room, record.id, now)
+
+        async def deleted_hint(room: Room, booking_id: str) -> ChangeHint | None:
+            async with slots:
+                mapping = await self.mappings.find(room.key, Side.BOOKING, booking_id)
+            return None if mapping is None else self._hint(Side.BOOKING, room, booking_id, now, ChangeKind.DELETED)
+
+        records = await asyncio.gather(*(read(booking_id) for booking_id in changed))
+        gone = list(deleted) + [bid for bid, rec in zip(changed, records, strict=True) if rec is None]
+        found = await asyncio.gather(
+            *(changed_hint(record) for record in records if record is not None),
+            # the feed does not say which room a deleted booking was in: ask each room's mapping index
+            *(deleted_hint(room, booking_id) for booking_id in gone for room in self.settings.rooms),
+        )
+        return [hint for hint in found if hint is not None]
 
     # --- plumbing ------------------------------------------------------------------------------------------
     def _hint(self, side: Side, room: Room, item_id: str, now: dt.datetime,
