@@ -183,3 +183,35 @@ async def test_a_wiped_mapping_table_is_rebuilt_from_stamps_without_duplicates(
     assert len(live_events(stack)) == 2 and len(live_bookings(stack)) == 2
     assert [r for r in stack.graph.requests if r.method in ("POST", "PATCH", "DELETE") and "/events" in r.path] == []
     assert [r for r in stack.booking.requests if r.method != "GET"] == []
+
+
+async def test_a_booking_deleted_with_its_webhook_dropped_removes_the_outlook_copy(
+    stack: LocalStack, service: MaintenanceService
+) -> None:
+    _, booking = await synced_pair(stack, service)
+    stack.booking.webhooks_enabled = False
+    stack.booking.user_delete_booking(booking["id"])
+    await stack.settle()
+    assert "Booking original" in titles(stack)[0]
+    run = await run_maintenance(service)
+    assert run.feed.hints == 1
+    await stack.settle()
+    assert titles(stack) == (["Outlook original"], ["Outlook original"])
+
+
+async def test_a_lost_feed_cursor_asks_every_room_for_a_full_compare(
+    stack: LocalStack, service: MaintenanceService, clock: ManualClock
+) -> None:
+    await synced_pair(stack, service)
+    stack.booking.webhooks_enabled = False
+    start, end = soon_offset(14)
+    stack.booking.user_create_booking(ROOM_ID, **booking_fields("Made while the feed forgot", start, end))
+    stack.booking.expire_cursors()
+    clock.advance(15 * 60)
+    run = await run_maintenance(service)
+    assert run.feed.full_pass_needed and run.feed.reason == "feed cursor expired (410)"
+    assert {job.room for job in run.jobs if job.full} == {"room-a", "room-b"}
+    await stack.settle()
+    assert "Made while the feed forgot" in titles(stack)[0]
+    clock.advance(15 * 60)
+    assert not (await run_maintenance(service)).feed.full_pass_needed  # the fresh cursor works

@@ -117,3 +117,36 @@ async def test_reauthorization_required_is_answered(stack: LocalStack, service: 
     await stack.settle()
     assert stack.graph.count("POST", f"/subscriptions/{sub['id']}/reauthorize") == 1
     assert [s["id"] for s in room_subscriptions(stack)] == [sub["id"]]
+
+
+async def test_a_room_without_any_subscription_gets_one_and_a_failing_room_does_not_stop_the_others(
+    stack: LocalStack, service: MaintenanceService
+) -> None:
+    for sub in stack.graph.subscription_list():
+        stack.graph.subscriptions.delete(sub["id"])
+    stack.graph.fail("POST", "/subscriptions", status=500, times=1)  # the first create fails (no retry on POST)
+    results = {r.room: r for r in await service.keeper.ensure_all()}
+    failed = [r for r in results.values() if r.action is SubscriptionAction.FAILED]
+    created = [r for r in results.values() if r.action is SubscriptionAction.CREATED]
+    assert len(failed) == 1 and len(created) == 1 and "TransientError" in (failed[0].error or "")
+    [sub] = room_subscriptions(stack, created[0].room)
+    assert sub["notificationUrl"] == f"{stack.settings.graph_notification_url}?room={created[0].room}"
+    assert sub["clientState"] == stack.client_state
+
+    results = {r.room: r for r in await service.keeper.ensure_all()}  # the next run repairs the failed room
+    assert results[failed[0].room].action is SubscriptionAction.CREATED
+    assert results[created[0].room].action is SubscriptionAction.KEPT
+
+
+async def test_an_expired_subscription_is_recreated_without_asking_graph_to_renew_it(
+    stack: LocalStack, service: MaintenanceService, clock: ManualClock
+) -> None:
+    await service.keeper.ensure_all()
+    [sub] = room_subscriptions(stack)
+    clock.advance(4300 * 60)  # every subscription has expired (the timer did not run for three days)
+    stack.graph.clear_requests()
+    results = {r.room: r for r in await service.keeper.ensure_all()}
+    assert results["room-a"].action is SubscriptionAction.RECREATED
+    assert stack.graph.count("PATCH", "/subscriptions/*") == 0
+    [new] = room_subscriptions(stack)
+    assert new["id"] != sub["id"] and expiry(new) > clock()
