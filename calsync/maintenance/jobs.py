@@ -28,7 +28,7 @@ from calsync.maintenance.reconcile import FeedReport, Reconciler, ReconcileRepor
 from calsync.maintenance.subscriptions import Clock, SubscriptionKeeper, SubscriptionResult
 from calsync.model import Side
 from calsync.model.job import JobKind, MaintenanceJob
-from calsync.queues.publisher import HintPublisher
+from calsync.queues.publisher import HintPublisher, job_message
 from calsync.settings import Room, Settings
 from calsync.store.client import TableStore
 from calsync.store.records import SubscriptionStore
@@ -92,8 +92,8 @@ async def run_maintenance(service: MaintenanceService) -> MaintenanceRun:
     now = service.clock()
     jobs = [MaintenanceJob(kind=JobKind.RECONCILE, room=room.key, full=feed.full_pass_needed, requested_at=now)
             for room in service.settings.rooms]  # fmt: skip
-    for job in jobs:
-        await publish_job(service, job)
+    messages = [job_message(job.model_dump_json(), message_id=job.message_id, kind=job.kind.value) for job in jobs]
+    await service.publisher.send(messages, queue=service.settings.reconcile_queue)  # one batch for every room
     failed = [r.room for r in subscriptions if r.error]
     log.info("maintenance: %d subscription(s) kept (%d failed), %d feed hint(s), %d reconcile job(s)",
              len(subscriptions), len(failed), feed.hints, len(jobs))  # fmt: skip

@@ -57,6 +57,7 @@ class SubscriptionAction(StrEnum):
     RENEWED = "renewed"
     RECREATED = "recreated"  # Graph lost it (expired, removed, 404): a new one
     REAUTHORIZED = "reauthorized"
+    REMOVED = "removed"  # the room is no longer configured: its subscription is deleted
     FAILED = "failed"
 
 
@@ -111,14 +112,17 @@ class SubscriptionKeeper:
 
     # --- the maintenance run ----------------------------------------------------------------------
     async def ensure_all(self, rooms: Sequence[Room] | None = None) -> list[SubscriptionResult]:
-        """Keep every room's subscription alive; one result per room, failures included (never raised)."""
-        rooms = list(self.settings.rooms if rooms is None else rooms)
+        """Keep every room's subscription alive; one result per room, failures included (never raised).
+
+        With ``rooms=None`` (every configured room), subscriptions of rooms no longer configured are deleted.
+        """
+        chosen = list(self.settings.rooms if rooms is None else rooms)
         records = await self.store.list()
         by_room: dict[str, list[SubscriptionRecord]] = {}
         for record in records:
             by_room.setdefault(record.room, []).append(record)
         live: dict[str, Any] | None = None
-        if any(room.key not in by_room for room in rooms):
+        if any(room.key not in by_room for room in chosen):
             live = await self._live_by_url()  # one list call, only when some room has no record
         slots = asyncio.Semaphore(self.concurrency)
 
@@ -126,12 +130,31 @@ class SubscriptionKeeper:
             async with slots:
                 return await self._guarded(room, self._ensure(room, by_room.get(room.key, []), live or {}))
 
-        return list(await asyncio.gather(*(one(room) for room in rooms)))
+        results = list(await asyncio.gather(*(one(room) for room in chosen)))
+        if rooms is None:
+            results += await self._remove_unconfigured(records)
+        return results
+
+    async def _remove_unconfigured(self, records: list[SubscriptionRecord]) -> list[SubscriptionResult]:
+        results = []
+        for record in records:
+            if self.settings.room(record.room) is None:
+                try:
+                    await self._forget(record.subscription_id)
+                except CalsyncError as exc:
+                    log.warning("deleting the subscription of removed room %s failed: %s", record.room, exc)
+                    continue
+                log.info("room %s is no longer configured; its subscription was deleted", record.room)
+                results.append(SubscriptionResult(record.room, SubscriptionAction.REMOVED, record.subscription_id))
+        return results
 
     async def _ensure(self, room: Room, records: list[SubscriptionRecord], live: dict[str, Any]) -> SubscriptionResult:
         now = self.clock()
         if not records:
             adopted = live.get(notification_url(self._notification_base(), room))
+            if adopted is not None and not self._as_configured(adopted, room):
+                await self._forget(adopted.id)  # made with another lifecycle URL (or none): replace it
+                adopted = None
             if adopted is not None and adopted.expiration_date_time is not None:
                 record = SubscriptionRecord(subscription_id=adopted.id, room=room.key, resource=adopted.resource or "",
                                             expires_at=adopted.expiration_date_time, renewed_at=now)  # fmt: skip
@@ -226,6 +249,12 @@ class SubscriptionKeeper:
 
     def _notification_base(self) -> str:
         return self.settings.graph_notification_url or ""
+
+    def _as_configured(self, subscription: Any, room: Room) -> bool:
+        """Whether a live subscription has the lifecycle URL calsync would give it (else no lifecycle events)."""
+        lifecycle = self.settings.graph_lifecycle_url
+        expected = notification_url(lifecycle, room) if lifecycle else None
+        return bool(subscription.id) and subscription.lifecycle_notification_url == expected
 
     @staticmethod
     def _done(result: SubscriptionResult) -> SubscriptionResult:

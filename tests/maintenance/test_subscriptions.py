@@ -8,7 +8,7 @@ import pytest
 
 from calsync.local_stack import LocalStack
 from calsync.maintenance.jobs import MaintenanceService, run_maintenance
-from calsync.maintenance.subscriptions import Due, SubscriptionAction, subscription_due
+from calsync.maintenance.subscriptions import Due, SubscriptionAction, SubscriptionKeeper, subscription_due
 from calsync.queues.inprocess import ManualClock
 from tests.e2e.helpers import MAILBOX, graph_event, live_bookings
 from tests.maintenance.conftest import soon
@@ -150,3 +150,26 @@ async def test_an_expired_subscription_is_recreated_without_asking_graph_to_rene
     assert stack.graph.count("PATCH", "/subscriptions/*") == 0
     [new] = room_subscriptions(stack)
     assert new["id"] != sub["id"] and expiry(new) > clock()
+
+
+async def test_a_room_removed_from_the_configuration_loses_its_subscription(
+    stack: LocalStack, service: MaintenanceService, clock: ManualClock
+) -> None:
+    await service.keeper.ensure_all()
+    fewer = stack.settings.model_copy(update={"rooms": [stack.settings.room("room-a")]})
+    keeper = SubscriptionKeeper(fewer, service.keeper.graph, service.keeper.store, clock=clock)
+    results = {r.room: r.action for r in await keeper.ensure_all()}
+    assert results == {"room-a": SubscriptionAction.KEPT, "room-b": SubscriptionAction.REMOVED}
+    assert room_subscriptions(stack, "room-b") == []
+    assert [r.room for r in await keeper.store.list()] == ["room-a"]
+
+
+async def test_a_live_subscription_without_calsyncs_lifecycle_url_is_replaced_not_adopted(
+    stack: LocalStack, service: MaintenanceService
+) -> None:
+    [old] = room_subscriptions(stack)
+    stack.graph.subscriptions._subs[old["id"]]["lifecycleNotificationUrl"] = None  # made by an older version
+    results = {r.room: r for r in await service.keeper.ensure_all()}
+    assert results["room-a"].action is SubscriptionAction.CREATED
+    [new] = room_subscriptions(stack)
+    assert new["id"] != old["id"] and new["lifecycleNotificationUrl"].endswith("?room=room-a")
