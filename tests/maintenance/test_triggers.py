@@ -81,3 +81,16 @@ async def test_the_timer_keeps_subscriptions_and_reconciles_every_room_through_t
     await maintenance(timer())
     await stack.settle()
     assert [f"{r.method} {r.path.split('/')[-1]}" for r in stack.graph.requests] == ["GET delta()"] * 2
+
+
+async def test_a_job_for_a_room_that_is_not_configured_is_ignored(stack: LocalStack) -> None:
+    from calsync.functions import runtime
+    from calsync.maintenance.jobs import handle_job, maintenance_service
+    from calsync.model.job import JobKind, MaintenanceJob
+
+    service = await maintenance_service(runtime.current())
+    stack.graph.clear_requests()
+    job = MaintenanceJob(kind=JobKind.RESUBSCRIBE, room="gone", subscription_id="s-1", requested_at=service.clock())
+    result = await handle_job(job, service)
+    assert result.subscription is None and result.reconcile is None
+    assert stack.graph.requests == []
