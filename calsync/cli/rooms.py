@@ -12,6 +12,7 @@ from calsync.cli.common import load, run, stdout, when
 from calsync.operations.holds import confirm_hold, discard_hold, list_holds
 from calsync.operations.rooms import RoomProposal, fetch_proposal
 from calsync.store.records import RoomHold
+from calsync.sync.engine import CONFIRMED_HOLD_LIFETIME
 
 app = typer.Typer(name="rooms", help="The synchronised rooms: propose ROOMS, see and release room holds.",
                   no_args_is_help=True)  # fmt: skip
@@ -110,7 +111,8 @@ def release(
                           "the next sync.", style="green", markup=False)  # fmt: skip
         else:
             console.print(f"Room {room} was already released (deletions confirmed).", markup=False)
-        console.print(f"While the confirmed hold stays, the guard is off for room {room}: once the deletions went "
-                      f"through, re-arm it with `calsync rooms release {room} --discard`.", markup=False)  # fmt: skip
+        console.print(f"The guard is off for room {room} for {CONFIRMED_HOLD_LIFETIME.total_seconds() / 3600:.0f} h, then "
+                      f"re-arms by itself; re-arm it sooner with `calsync rooms release {room} --discard`.",
+                      markup=False)  # fmt: skip
     console.print(f"Hints that failed while the room was held are dead letters: replay them with "
                   f"`calsync dlq replay --room {room}`.", markup=False)  # fmt: skip

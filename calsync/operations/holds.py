@@ -8,9 +8,9 @@ refuses every hint of the room. An operator answers in one of two ways:
 - discard (``discard_hold``): the wipe was a mistake and has been undone on its side;
   the hold is removed without confirming anything, and the guard watches again.
 
-A confirmed hold switches the guard off for its room for as long as it exists (the
-engine never removes it), so discarding a confirmed hold once its deletions went
-through is how the guard is re-armed.
+A confirmed hold switches the guard off for its room until the engine removes it,
+``CONFIRMED_HOLD_LIFETIME`` after the confirmation (calsync.sync.engine); discarding a
+confirmed hold re-arms the guard at once.
 
 A room is known when ROOMS configures it or a hold exists for it (so a hold of a room
 removed from ROOMS can still be discarded); anything else is a ValidationError.
@@ -18,6 +18,7 @@ removed from ROOMS can still be discarded); anything else is a ValidationError.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from calsync.errors import ValidationError
@@ -61,7 +62,7 @@ async def confirm_hold(settings: Settings, room: str) -> HoldAnswer:
         hold = await _held(settings, store, room)
         if hold.confirmed:
             return HoldAnswer(hold, changed=False)
-        await store.put(hold.model_copy(update={"confirmed": True}))
+        await store.put(hold.model_copy(update={"confirmed": True, "confirmed_at": dt.datetime.now(dt.UTC)}))
     return HoldAnswer(hold, changed=True)
 
 

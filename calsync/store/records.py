@@ -76,6 +76,7 @@ class RoomHold(BaseModel):
     reason: str
     since: dt.datetime
     confirmed: bool = False
+    confirmed_at: dt.datetime | None = None
 
 
 def _data(entity: dict[str, Any]) -> dict[str, Any]:

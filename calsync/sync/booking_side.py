@@ -40,6 +40,12 @@ class BookingSide:
             return ItemState(side=self.side, item_id=item_id, booking=None, version=record.version)
         return item_from_record(record)
 
+    async def find_copy(self, room: Room, source_id: str) -> ItemState | None:
+        record = await self.system.find_by_external_ref(source_id)
+        if record is None or record.room_id != room.booking_room_id:
+            return None
+        return item_from_record(record)
+
     async def list_window(self, room: Room, start: dt.datetime, end: dt.datetime) -> list[ItemState]:
         return [item_from_record(r) async for r in self.system.list_bookings(room.booking_room_id, start, end)]
 

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from calsync.errors import Conflict, MassDeletionGuardTripped, NotFound
-from calsync.model import ChangeHint, Side
+from calsync.model import ChangeHint, HintReason, Side
 from calsync.settings import Room, Settings
 from calsync.store.client import TableStore
 from calsync.store.mappings import MappingRow, MappingStore, mapping_id_for
@@ -40,6 +40,9 @@ from calsync.telemetry import current_context, metrics, sync_context
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], dt.datetime]
+
+CONFIRMED_HOLD_LIFETIME = dt.timedelta(hours=6)
+"""How long an operator's confirmation of a room's mass deletion lets deletions through."""
 
 TELEMETRY_ACTION = {
     ActionKind.CREATE: "create", ActionKind.UPDATE: "update", ActionKind.DELETE: "delete",
@@ -124,6 +127,10 @@ class SyncEngine:
         elif source.stamp:
             found = await target_side.read(room, source.stamp)
             counterpart = found if found.booking is not None else None
+        elif source.exists and hint.reason is not HintReason.WEBHOOK and target_side.side is Side.OUTLOOK:
+            # reconcile, backfill, replay: a copy may exist whose mapping was lost; webhooks of new
+            # bookings skip this Graph request (the create's transactionId covers a crashed retry)
+            counterpart = await target_side.find_copy(room, source.item_id)
 
         if not source.exists and mapping is not None and counterpart is not None:
             await self._guard_mass_deletion(room, hint.source)
@@ -300,7 +307,11 @@ class SyncEngine:
         """
         hold = await self.holds.get(room.key)
         if hold is not None and hold.confirmed:
-            return  # an operator confirmed the deletions
+            confirmed_at = hold.confirmed_at or hold.since
+            if self.clock() - confirmed_at <= CONFIRMED_HOLD_LIFETIME:
+                return  # an operator confirmed the deletions
+            await self.holds.release(room.key)  # the confirmed wipe is over: the guard watches again
+            log.info("confirmed hold of room %s expired; the mass-deletion guard is armed again", room.key)
         window = dt.timedelta(minutes=self.settings.mass_delete_window_minutes)
         recent = await self.holds.recent_deletions(room.key, side, self.clock(), window)
         mapped = await self.mappings.list_room(room.key)

@@ -75,6 +75,12 @@ class OutlookSide:
             return ItemState(side=self.side, item_id=item_id, booking=None)
         return self._state(room, event, instances)
 
+    async def find_copy(self, room: Room, source_id: str) -> ItemState | None:
+        event = await self.graph.find_event_by_stamp(room.mailbox, source_id)
+        if event is None or not event.id:
+            return None
+        return await self.read(room, event.id)
+
     async def list_window(self, room: Room, start: dt.datetime, end: dt.datetime) -> list[ItemState]:
         """The room's items in the window as ids only (content not read): series appear once, by master id."""
         result = await self.graph.calendar_view_delta(room.mailbox, start, end)

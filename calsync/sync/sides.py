@@ -27,6 +27,10 @@ class CalendarSide(Protocol):
         """The item's current state; ``booking=None`` when it is gone (never raises NotFound)."""
         ...
 
+    async def find_copy(self, room: Room, source_id: str) -> ItemState | None:
+        """The item calsync stamped with ``source_id`` (the other side's id), or None."""
+        ...
+
     async def list_window(self, room: Room, start: dt.datetime, end: dt.datetime) -> list[ItemState]:
         """Every item of the room overlapping [start, end) (series once)."""
         ...

@@ -173,8 +173,12 @@ async def test_rooms_release_confirms_the_hold(cli_env, tables: TableStore) -> N
     assert result.exit_code == 0, result.output
     assert "Room room-a released: the 12 deletion(s) from booking go through" in result.stdout
     assert "calsync dlq replay --room room-a" in result.stdout
-    assert "re-arm it with `calsync rooms release room-a --discard`" in " ".join(result.stdout.split())
-    assert await holds.get("room-a") == hold("room-a", confirmed=True)
+    assert "re-arms by itself; re-arm it sooner with `calsync rooms release room-a --discard`" in " ".join(
+        result.stdout.split()
+    )
+    released = await holds.get("room-a")
+    assert released.confirmed and released.confirmed_at is not None
+    assert released.model_copy(update={"confirmed_at": None}) == hold("room-a", confirmed=True)
 
     again = await invoke("rooms", "release", "room-a")
     assert again.exit_code == 0 and "already released" in again.stdout

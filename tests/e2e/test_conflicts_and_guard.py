@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 
 import pytest
 
@@ -10,6 +11,7 @@ from calsync.emulators.azurite import AzuriteTables
 from calsync.local_stack import LocalStack
 from calsync.queues.dead_letters import InProcessDeadLetters
 from calsync.store.records import ConflictStore, RoomHoldStore
+from calsync.sync.engine import CONFIRMED_HOLD_LIFETIME
 from tests.e2e.helpers import MAILBOX, ROOM_ID, HeldHints, booking_fields, graph_event, live_bookings, live_events
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -124,3 +126,32 @@ async def test_deletions_one_at_a_time_still_trip_the_guard(azurite: AzuriteTabl
             await stack.settle()
         assert len(live_events(stack)) == 6  # four deletions went through; the fifth of ten tripped the guard
         assert await RoomHoldStore((await stack.engine()).tables).get("room-a") is not None
+
+
+async def test_a_confirmed_hold_expires_and_the_guard_watches_again(azurite: AzuriteTables) -> None:
+    offset = dt.timedelta(0)
+    async with LocalStack(
+        azurite=azurite, max_delivery_count=1, clock=lambda: dt.datetime.now(dt.UTC) + offset
+    ) as stack:
+
+        async def wipe(prefix: str) -> None:
+            made = [stack.booking.user_create_booking(ROOM_ID, **booking_fields(
+                f"{prefix} {day}", f"2026-12-{day:02d}T16:00:00+01:00", f"2026-12-{day:02d}T16:30:00+01:00"))
+                for day in range(1, 7)]  # fmt: skip
+            await stack.settle()
+            for booking in made:
+                stack.booking.user_delete_booking(booking["id"])
+            await stack.settle()
+
+        holds = RoomHoldStore((await stack.engine()).tables)
+        await wipe("first")
+        hold = await holds.get("room-a")
+        await holds.put(hold.model_copy(update={"confirmed": True, "confirmed_at": dt.datetime.now(dt.UTC)}))
+        await InProcessDeadLetters(stack.queue).replay("changes")
+        await stack.settle()
+        assert live_events(stack) == []
+
+        offset = CONFIRMED_HOLD_LIFETIME + dt.timedelta(minutes=1)
+        await wipe("second")
+        assert len(live_events(stack)) == 6  # the second wipe was stopped again
+        assert not (await holds.get("room-a")).confirmed
