@@ -5,7 +5,9 @@ One module per area, each either a command function or a sub-app (``typer.Typer`
     calsync status                         status.py
     calsync rooms propose|holds|release    rooms.py          (sub-app)
     calsync dlq list|replay                dlq.py            (sub-app)
-    calsync subscriptions list             subscriptions.py  (sub-app; `renew` goes here)
+    calsync subscriptions list|renew       subscriptions.py  (sub-app)
+    calsync reconcile [ROOM...] [--full]   maintenance.py
+    calsync backfill [ROOM...] --dry-run|--apply   maintenance.py
     calsync demo [--serve]                 demo.py
 
 To add a command: a function in a new module (e.g. maintenance.py with ``reconcile`` and
@@ -18,14 +20,14 @@ from __future__ import annotations
 
 import typer
 
-from calsync.cli import dlq, rooms, subscriptions
+from calsync.cli import dlq, maintenance, rooms, subscriptions
 from calsync.cli.common import CliState
 from calsync.cli.demo import demo
 from calsync.cli.status import status
 
 app = typer.Typer(
     name="calsync",
-    help="Operate calsync: room status, rooms, holds, dead letters, subscriptions, the local demo.",
+    help="Operate calsync: status, rooms, holds, dead letters, subscriptions, reconcile, backfill, the local demo.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,  # locals may hold settings; never print them
@@ -43,6 +45,8 @@ def main(ctx: typer.Context) -> None:
 
 
 app.command("status")(status)
+app.command("reconcile")(maintenance.reconcile_command)
+app.command("backfill")(maintenance.backfill_command)
 app.command("demo")(demo)
 app.add_typer(rooms.app, name="rooms")
 app.add_typer(dlq.app, name="dlq")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from enum import IntEnum
@@ -32,10 +32,24 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from calsync.errors import CalsyncError, ConfigurationError, ValidationError
 from calsync.operations.dead_letters import service_bus_dead_letters
 from calsync.queues.dead_letters import DeadLetterQueue
+from calsync.queues.publisher import HintPublisher
 from calsync.settings import Settings, load_settings
 
 T = TypeVar("T")
 DeadLetterBackend = Callable[[Settings], AbstractAsyncContextManager[DeadLetterQueue]]
+PublisherBackend = Callable[[Settings], AbstractAsyncContextManager[HintPublisher]]
+
+
+@contextlib.asynccontextmanager
+async def service_bus_publisher(settings: Settings) -> AsyncIterator[HintPublisher]:
+    """The Service Bus publisher for one command, closed afterwards."""
+    from calsync.queues.publisher import ServiceBusHintPublisher
+
+    publisher = ServiceBusHintPublisher.from_settings(settings)
+    try:
+        yield publisher
+    finally:
+        await publisher.close()
 
 
 class ExitCode(IntEnum):
@@ -55,6 +69,7 @@ class CliState:
     load_settings: Callable[[], Settings] = load_settings
     dead_letters: DeadLetterBackend = service_bus_dead_letters
     clock: Callable[[], dt.datetime] = utc_now
+    publisher: PublisherBackend = service_bus_publisher
 
 
 def state(ctx: typer.Context) -> CliState:

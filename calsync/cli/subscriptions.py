@@ -1,16 +1,18 @@
 """`calsync subscriptions ...`: the Graph subscriptions calsync stored, and how long each has left.
 
-The maintenance timer renews them; `subscriptions renew` (added with calsync.maintenance)
-belongs in this sub-app as another ``@app.command``.
+The maintenance timer renews them; `subscriptions renew` does the same on demand.
 """
 
 from __future__ import annotations
+
+from typing import Annotated
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from calsync.cli.common import load, run, state, stdout, time_left, warn, when
+from calsync.cli.common import fail, load, run, state, stdout, time_left, warn, when
+from calsync.operations.maintenance import renew_subscriptions
 from calsync.operations.subscriptions import WARN_WITHIN, SubscriptionReport, list_subscriptions
 
 app = typer.Typer(name="subscriptions", help="Graph change-notification subscriptions, one per room.",
@@ -34,6 +36,31 @@ def list_(ctx: typer.Context) -> None:
     if report.rooms_without:
         warn(f"No subscription for room(s) {', '.join(report.rooms_without)}: their Outlook changes arrive "
              "only by reconciliation.")  # fmt: skip
+
+
+@app.command("renew")
+def renew(
+    ctx: typer.Context,
+    rooms: Annotated[list[str] | None, typer.Argument(help="Room keys; all rooms when none is given.")] = None,
+) -> None:
+    """Create missing and renew due subscriptions now (what the maintenance timer does every 15 minutes)."""
+    settings = load(ctx)
+
+    async def work():  # type: ignore[no-untyped-def]
+        async with state(ctx).publisher(settings) as publisher:
+            return await renew_subscriptions(settings, publisher, rooms or [])
+
+    results = run(work())
+    table = Table(title="Subscriptions kept", title_justify="left")
+    for column in ("room", "action", "subscription id", "expires"):
+        table.add_column(column)
+    for result in results:
+        action = Text(result.action.value, style="red" if result.error else "")
+        table.add_row(result.room, action, result.subscription_id or "—", when(result.expires_at))
+    stdout().print(table)
+    failed = [r for r in results if r.error]
+    if failed:
+        fail("; ".join(f"{r.room}: {r.error}" for r in failed))
 
 
 def render(report: SubscriptionReport) -> Table:
