@@ -146,14 +146,9 @@ class SyncEngine:
         return await self._apply(room, action, source, mapping)
 
     async def _booking_window(self, room: Room, source: ItemState) -> list[ItemState]:
-        """The booking system's items of the room around the source's time (its whole window for a series)."""
+        """The booking system's items of the room during the source (a series: during the sync window)."""
         assert source.booking is not None
-        window = self._window()
-        start, end = source.booking.interval_utc()
-        if source.booking.recurrence is None and start < window[1]:
-            window = (max(window[0], start), min(window[1], end))
-        elif source.booking.recurrence is None:
-            window = (start, end)
+        window = self._window() if source.booking.recurrence is not None else source.booking.interval_utc()
         return await self.sides[Side.BOOKING].list_window(room, *window)
 
     def _rivals(self, source: ItemState, items: list[ItemState], counterpart: ItemState | None) -> list[ItemState]:
@@ -162,7 +157,8 @@ class SyncEngine:
         if source.stamp:
             exclude.add(source.stamp)
         copies = {item.item_id for item in items if item.stamp == source.item_id}
-        return rivals(source.booking, items, self._window(), exclude=exclude | copies)
+        window = self._window() if source.booking.recurrence is not None else source.booking.interval_utc()
+        return rivals(source.booking, items, window, exclude=exclude | copies)
 
     def _window(self) -> tuple[dt.datetime, dt.datetime]:
         now = self.clock()
