@@ -15,7 +15,7 @@ import datetime as dt
 import secrets
 from typing import Any
 
-from calsync.emulators.azurite import AzuriteTables, start_azurite_tables
+from calsync.emulators.azurite import AzuriteTables, free_port, start_azurite_tables
 from calsync.emulators.booking import BookingEmulator
 from calsync.emulators.functions_host import LoopbackFunctionsHost
 from calsync.emulators.graph import GraphEmulator
@@ -56,7 +56,7 @@ class LocalStack:
         self.graph.start()
         for room in self.rooms:
             self.graph.add_room(room.mailbox, room.name)
-        host_port = _free_port()
+        host_port = free_port()
         self.booking = BookingEmulator(
             rooms=[{"id": r.booking_room_id, "name": r.name or r.key, "email": r.mailbox} for r in self.rooms],
             api_key=BOOKING_API_KEY, webhook_url=f"http://127.0.0.1:{host_port}/api/booking/webhook",
@@ -144,9 +144,3 @@ class LocalStack:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
-
-
-def _free_port() -> int:
-    from calsync.emulators.azurite import free_port
-
-    return free_port()

@@ -32,7 +32,7 @@ from calsync.settings import Room, Settings
 from calsync.store.client import TableStore
 from calsync.store.mappings import MappingRow, MappingStore, mapping_id_for
 from calsync.store.records import ConflictRecord, ConflictStore, RoomHold, RoomHoldStore
-from calsync.sync.plan import Action, ActionKind, ItemState, Policy, TargetView, plan
+from calsync.sync.plan import WRITING_ACTIONS, Action, ActionKind, ItemState, Policy, TargetView, plan
 from calsync.sync.sides import CalendarSide, rivals
 from calsync.sync.translate import desired_copy
 from calsync.telemetry import current_context, metrics, sync_context
@@ -98,7 +98,7 @@ class SyncEngine:
                 metrics.record_failure(exc, room=room.key, side=hint.source.value)
                 raise
             if outcome.action is not None:
-                lag = metrics.lag_seconds(hint.observed_at, self.clock()) if outcome.action in _WRITES else None
+                lag = metrics.lag_seconds(hint.observed_at, self.clock()) if outcome.action in WRITING_ACTIONS else None
                 metrics.record_action(TELEMETRY_ACTION[outcome.action], room=room.key, source=hint.source.value,
                                       lag_seconds=lag)  # fmt: skip
             context.update(outlook_id=outcome.outlook_id, booking_id=outcome.booking_id)
@@ -325,9 +325,6 @@ class SyncEngine:
         log.error("mass-deletion guard tripped for room %s: %s; nothing more is deleted", room.key, reason)
         raise MassDeletionGuardTripped(f"mass-deletion guard tripped for room {room.key}: {reason}",
                                        room=room.key, side=side.value, missing=gone, mapped=total)  # fmt: skip
-
-
-_WRITES = {ActionKind.CREATE, ActionKind.UPDATE, ActionKind.DELETE, ActionKind.CONFLICT, ActionKind.DECLINE}
 
 
 def _version(mapping: MappingRow, side: Side) -> str | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 from calsync.model import Booking, Side
@@ -34,6 +34,10 @@ class ActionKind(StrEnum):
     SKIP_ECHO = "skip-echo"  # the source is what calsync itself last wrote there
     SKIP_UNCHANGED = "skip-unchanged"  # nothing to do (unchanged, unknown and gone, cancelled and unmapped)
     CONFLICT = "conflict"  # the source wins an overlap: decline the target-side booking, then create
+
+
+WRITING_ACTIONS = frozenset({ActionKind.CREATE, ActionKind.UPDATE, ActionKind.DELETE, ActionKind.DECLINE,
+                             ActionKind.CONFLICT})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -82,11 +86,11 @@ class Action:
     loser: ItemState | None = None  # CONFLICT/DECLINE: the booking that lost the overlap
     winner: ItemState | None = None
     counterpart: ItemState | None = None  # UPDATE/DELETE/ADOPT: the item on the target side
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
-    def writes_target(self) -> bool:
-        return self.kind in (ActionKind.CREATE, ActionKind.UPDATE, ActionKind.DELETE, ActionKind.CONFLICT)
+    def writes(self) -> bool:
+        """Whether applying the action writes to a calendar (lag is measured for these)."""
+        return self.kind in WRITING_ACTIONS
 
 
 def winner_of(a: ItemState, b: ItemState, policy: ConflictPolicy) -> ItemState:

@@ -29,10 +29,6 @@ def _mask_override(override: OccurrenceOverride, private_subject: str) -> Occurr
     return override.model_copy(update={"subject": subject, "ids": SourceIds()})
 
 
-def copy_hash(source: Booking, *, private_subject: str) -> str:
-    return content_hash(desired_copy(source, private_subject=private_subject))
-
-
 def same_reservation(source: Booking, copy: Booking, *, private_subject: str) -> bool:
     """Whether ``copy`` already shows ``source`` as calsync would write it.
 

@@ -9,7 +9,6 @@ import pytest
 
 from calsync.emulators.azurite import AzuriteTables
 from calsync.local_stack import LocalStack
-from calsync.model import ChangeHint
 from tests.e2e.helpers import (
     MAILBOX,
     ROOM_ID,
@@ -82,7 +81,6 @@ async def test_hints_delivered_three_times_in_shuffled_order_converge_without_du
 
         assert sorted(b["title"] for b in live_bookings(stack)) == ["All hands (Q4)", "Hiring panel (2 candidates)"]
         assert sorted(e["subject"] for e in live_events(stack)) == ["All hands (Q4)", "Hiring panel (2 candidates)"]
-        assert all(ChangeHint.from_json(m.body) for m in hints)
 
 
 @pytest.mark.parametrize("direction", ["booking-to-outlook", "outlook-to-booking"])
