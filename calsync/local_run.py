@@ -20,7 +20,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from calsync.local_stack import LocalStack
+from calsync.local_stack import LocalStack, booking_fields, graph_event
 from calsync.model import Booking, Side
 from calsync.store.records import ConflictStore
 from calsync.sync.translate import same_reservation
@@ -29,27 +29,19 @@ console = Console()
 MAILBOX, ROOM_ID, ROOM = "room-a@contoso.example", "R-100", "room-a"
 
 
-def _booking(title: str, start: str, end: str, **extra: object) -> dict:
-    return {"title": title, "start": start, "end": end, "time_zone": "Europe/Berlin",
-            "organizer": {"name": "Ada Lovelace", "email": "ada@contoso.example"}, **extra}  # fmt: skip
-
-
-def _event(subject: str, start: str, end: str, **extra: object) -> dict:
-    return {"subject": subject, "start": {"dateTime": start, "timeZone": "W. Europe Standard Time"},
-            "end": {"dateTime": end, "timeZone": "W. Europe Standard Time"}, **extra}  # fmt: skip
-
-
 async def play_scenario(stack: LocalStack) -> None:
     """What people do on both sides, each step followed by the sync catching up."""
     assert stack.booking is not None
     step = console.status("")
     with step:
         step.update("a booking made in the booking system")
-        board = stack.booking.user_create_booking(ROOM_ID, **_booking(
+        board = stack.booking.user_create_booking(ROOM_ID, **booking_fields(
             "Board meeting", "2027-01-11T09:00:00+01:00", "2027-01-11T10:30:00+01:00"))  # fmt: skip
         step.update("a meeting made in Outlook")
-        stack.graph.user_create_event(MAILBOX, _event("Design review", "2027-01-12T14:00:00", "2027-01-12T15:00:00"))
-        offsite = stack.booking.user_create_booking(ROOM_ID, **_booking(
+        stack.graph.user_create_event(
+            MAILBOX, graph_event("Design review", "2027-01-12T14:00:00", "2027-01-12T15:00:00")
+        )
+        offsite = stack.booking.user_create_booking(ROOM_ID, **booking_fields(
             "Offsite planning", "2027-01-13T13:00:00+01:00", "2027-01-13T14:00:00+01:00"))  # fmt: skip
         await stack.settle()
 
@@ -59,7 +51,7 @@ async def play_scenario(stack: LocalStack) -> None:
         await stack.settle()
 
         step.update("a recurring series with a moved and a cancelled occurrence")
-        stack.booking.user_create_booking(ROOM_ID, **_booking(
+        stack.booking.user_create_booking(ROOM_ID, **booking_fields(
             "Sprint planning", "2027-01-18T09:00:00+01:00", "2027-01-18T10:00:00+01:00",
             recurrence={"rrule": "FREQ=WEEKLY;BYDAY=MO;COUNT=4", "exdates": ["2027-02-01T08:00:00Z"],
                         "overrides": [{"original_start": "2027-01-25T08:00:00Z", "start": "2027-01-26T13:00:00Z",
@@ -68,9 +60,9 @@ async def play_scenario(stack: LocalStack) -> None:
         await stack.settle()
 
         step.update("a double booking across the two sides")
-        stack.booking.user_create_booking(ROOM_ID, **_booking(
+        stack.booking.user_create_booking(ROOM_ID, **booking_fields(
             "Facilities audit", "2027-01-14T10:30:00+01:00", "2027-01-14T11:30:00+01:00"))  # fmt: skip
-        stack.graph.user_create_event(MAILBOX, _event("Vendor demo", "2027-01-14T10:00:00", "2027-01-14T11:00:00"))
+        stack.graph.user_create_event(MAILBOX, graph_event("Vendor demo", "2027-01-14T10:00:00", "2027-01-14T11:00:00"))
         await stack.settle()
 
 
@@ -109,9 +101,7 @@ async def compare_sides(stack: LocalStack) -> bool:
         table.add_row(o.subject if o else "-", b.subject if b else "-", _when(o or b) if (o or b) else "-",
                       "[green]yes[/]" if same else "[red]NO[/]")  # fmt: skip
     console.print(table)
-    live_events = [e for e in stack.graph.events(MAILBOX)
-                   if (e.get("responseStatus") or {}).get("response") != "declined" and not e.get("isCancelled")]  # fmt: skip
-    live_bookings = [b for b in stack.booking.bookings() if b["status"] not in ("cancelled", "rejected")]
+    live_events, live_bookings = stack.live_events(MAILBOX), stack.live_bookings(ROOM_ID)
     counts_match = len(live_events) == len(rows) == len(live_bookings)
     console.print(f"live items: Outlook {len(live_events)}, booking system {len(live_bookings)}, mapped {len(rows)}")
     return identical and counts_match

@@ -31,6 +31,18 @@ DEFAULT_ROOMS = (
 BOOKING_API_KEY = "local-booking-api-key"
 
 
+def graph_event(subject: str, start: str, end: str, zone: str = "W. Europe Standard Time", **extra: Any) -> dict:
+    """An event as a user creates it in Outlook (local wall times in a Windows zone)."""
+    return {"subject": subject, "start": {"dateTime": start, "timeZone": zone},
+            "end": {"dateTime": end, "timeZone": zone}, **extra}  # fmt: skip
+
+
+def booking_fields(title: str, start: str, end: str, zone: str = "Europe/Berlin", **extra: Any) -> dict:
+    """A booking as a user enters it in the booking system (RFC 3339 with offsets)."""
+    return {"title": title, "start": start, "end": end, "time_zone": zone,
+            "organizer": {"name": "Ada Lovelace", "email": "ada@contoso.example"}, **extra}  # fmt: skip
+
+
 class LocalStack:
     def __init__(self, *, rooms: tuple[Room, ...] = DEFAULT_ROOMS, clock: Clock | None = None,
                  queue_options: dict[str, Any] | None = None, azurite: AzuriteTables | None = None,
@@ -120,6 +132,17 @@ class LocalStack:
             quiet = quiet + 1 if self.queue.stats().sent == before else 0
             if asyncio.get_running_loop().time() > deadline:
                 raise TimeoutError("the local stack did not settle")
+
+    def live_events(self, mailbox: str) -> list[dict]:
+        """The room's events in the Graph emulator that hold the room (not cancelled, not declined by it)."""
+        return [e for e in self.graph.events(mailbox)
+                if not e.get("isCancelled") and (e.get("responseStatus") or {}).get("response") != "declined"]  # fmt: skip
+
+    def live_bookings(self, room_id: str) -> list[dict]:
+        """The room's bookings in the booking emulator that hold the room (not cancelled, not rejected)."""
+        assert self.booking is not None
+        return [b for b in self.booking.bookings()
+                if b["room_id"] == room_id and b["status"] not in ("cancelled", "rejected")]  # fmt: skip
 
     async def stop(self) -> None:
         runtime.install(None)

@@ -1,4 +1,4 @@
-"""Small builders for end-to-end tests: Graph event JSON and booking fields as users would enter them."""
+"""Helpers for end-to-end tests: the builders from calsync.local_stack, request-log views, held hints."""
 
 from __future__ import annotations
 
@@ -6,35 +6,19 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from calsync.local_stack import booking_fields, graph_event  # noqa: F401 - the tests' builders
 from calsync.outlook.zones import windows_to_iana
 
 MAILBOX = "room-a@contoso.example"
 ROOM_ID = "R-100"
 
 
-def graph_event(subject: str, start: str, end: str, zone: str = "W. Europe Standard Time", **extra: Any) -> dict:
-    """An event as a user creates it in Outlook (local wall times in a Windows zone)."""
-    return {"subject": subject, "start": {"dateTime": start, "timeZone": zone},
-            "end": {"dateTime": end, "timeZone": zone}, **extra}  # fmt: skip
-
-
-def booking_fields(title: str, start: str, end: str, zone: str = "Europe/Berlin", **extra: Any) -> dict:
-    """A booking as a user enters it in the booking system (RFC 3339 with offsets)."""
-    return {"title": title, "start": start, "end": end, "time_zone": zone,
-            "organizer": {"name": "Ada Lovelace", "email": "ada@contoso.example"}, **extra}  # fmt: skip
-
-
 def live_bookings(stack: Any, room_id: str = ROOM_ID) -> list[dict]:
-    return [
-        b for b in stack.booking.bookings() if b["room_id"] == room_id and b["status"] not in ("cancelled", "rejected")
-    ]
+    return stack.live_bookings(room_id)
 
 
 def live_events(stack: Any, mailbox: str = MAILBOX) -> list[dict]:
-    events = stack.graph.events(mailbox)
-    return [
-        e for e in events if not e.get("isCancelled") and (e.get("responseStatus") or {}).get("response") != "declined"
-    ]
+    return stack.live_events(mailbox)
 
 
 def graph_utc(value: dict) -> dt.datetime:
