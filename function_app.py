@@ -2,7 +2,9 @@
 
 import azure.functions as func
 
-from calsync.functions import http_triggers, maintenance_triggers, queue_triggers
+from calsync.functions import http_triggers, maintenance_triggers, queue_triggers, runtime
+
+runtime.start_up()  # settings and telemetry once per worker, before the first webhook
 
 app = func.FunctionApp()
 app.register_functions(http_triggers.bp)

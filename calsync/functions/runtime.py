@@ -11,6 +11,7 @@ imports the Graph SDK. Tests and the local run ``install()`` a runtime of their 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -73,6 +74,23 @@ def current() -> Runtime:
         configure_telemetry(settings)
         _current = Runtime(settings)
     return _current
+
+
+def start_up() -> Runtime | None:
+    """Build the runtime (and configure telemetry) when the worker loads the app, not on the first request.
+
+    Graph drops a subscription whose validation handshake takes over 10 s, and wants
+    notifications answered within 3 s: the first webhook must not pay for settings and
+    Azure Monitor set-up. Invalid settings are logged here and raised again, with the
+    same message, by the first function that needs them; indexing the app still works.
+    """
+    from calsync.errors import ConfigurationError
+
+    try:
+        return current()
+    except ConfigurationError as exc:
+        logging.getLogger(__name__).error("calsync cannot start: %s", exc.message)
+        return None
 
 
 def install(runtime: Runtime | None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -59,3 +60,22 @@ def test_reconcile_room_listens_to_the_reconcile_queue_without_sessions() -> Non
     assert trigger["queueName"] == "%RECONCILE_QUEUE%"
     assert trigger["connection"] == "ServiceBusConnection"
     assert not trigger.get("isSessionsEnabled", False)  # rooms reconcile in parallel, jobs carry no session
+
+
+def test_the_worker_builds_settings_and_telemetry_at_load_not_on_the_first_webhook() -> None:
+    code = (
+        "import function_app\n"
+        "from calsync.functions import runtime\n"
+        "assert runtime._current is not None, 'runtime not built at load'\n"
+    )
+    env = {**os.environ, "TABLES_CONNECTION_STRING": "UseDevelopmentStorage=true", "GRAPH_AUTH_MODE": "none"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)  # noqa: S603
+    assert result.returncode == 0, result.stderr
+
+
+def test_invalid_settings_are_reported_at_load_and_indexing_still_works() -> None:
+    code = "import function_app; assert len(function_app.app.get_functions()) >= 6"
+    env = {k: v for k, v in os.environ.items() if k not in ("TABLES_CONNECTION_STRING", "TABLES_ENDPOINT")}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)  # noqa: S603
+    assert result.returncode == 0, result.stderr
+    assert "calsync cannot start" in result.stderr and "TABLES_CONNECTION_STRING" in result.stderr
