@@ -14,11 +14,11 @@ from collections.abc import Mapping
 
 from calsync.booking.api_models import WebhookEventType
 from calsync.booking.webhook_signature import verify_webhook
-from calsync.errors import AuthenticationError, CalsyncError
+from calsync.errors import CalsyncError
 from calsync.model import ChangeHint, ChangeKind, HintReason, Side
 from calsync.queues.publisher import HintPublisher
 from calsync.settings import Settings
-from calsync.webhooks.responses import WebhookResponse
+from calsync.webhooks.responses import PayloadTooLarge, WebhookResponse, refuse
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +35,8 @@ async def handle_booking_webhook(
 ) -> WebhookResponse:  # fmt: skip
     """The booking_webhook function: verify, then enqueue one ChangeHint (202)."""
     if len(body) > settings.webhook_max_body_bytes:
-        detail = f"body of {len(body)} bytes exceeds the limit of {settings.webhook_max_body_bytes}"
-        log.warning("booking_webhook refused a request: %s", detail)
-        return WebhookResponse.problem(413, "Payload too large", detail)
+        return refuse("booking_webhook", PayloadTooLarge(
+            f"body of {len(body)} bytes exceeds the limit of {settings.webhook_max_body_bytes}"))  # fmt: skip
     observed = now or dt.datetime.now(dt.UTC)
     try:
         event = verify_webhook(headers, body, settings.booking_webhook_secrets, now=observed)
@@ -52,10 +51,5 @@ async def handle_booking_webhook(
         )  # fmt: skip
         await publisher.publish([hint], queue=settings.changes_queue)
         return WebhookResponse.accepted(1)
-    except AuthenticationError as exc:
-        log.warning("booking_webhook refused a forged or unauthenticated request: %s", exc.message)
-        return WebhookResponse.from_error(exc)
     except CalsyncError as exc:
-        log.log(logging.ERROR if exc.http_status >= 500 else logging.WARNING,
-                "booking_webhook refused a request: %s", exc.message)  # fmt: skip
-        return WebhookResponse.from_error(exc)
+        return refuse("booking_webhook", exc)

@@ -26,7 +26,7 @@ from calsync.model import ChangeHint, ChangeKind, HintReason, Side
 from calsync.model.job import JobKind, MaintenanceJob
 from calsync.queues.publisher import HintPublisher
 from calsync.settings import Settings
-from calsync.webhooks.responses import WebhookResponse
+from calsync.webhooks.responses import PayloadTooLarge, WebhookResponse, refuse
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def validation_echo(query: Mapping[str, str]) -> WebhookResponse | None:
 def parse_batch(body: bytes, settings: Settings) -> NotificationBatch:
     """The notification batch in ``body``; ValidationError naming what is wrong otherwise."""
     if len(body) > settings.webhook_max_body_bytes:
-        raise _TooLarge(f"body of {len(body)} bytes exceeds the limit of {settings.webhook_max_body_bytes}")
+        raise PayloadTooLarge(f"body of {len(body)} bytes exceeds the limit of {settings.webhook_max_body_bytes}")
     try:
         payload = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -118,10 +118,6 @@ def _room(query: Mapping[str, str], settings: Settings) -> str | None:
     return key
 
 
-class _TooLarge(ValidationError):
-    http_status = 413
-
-
 Enqueue = Callable[[list[ChangeNotification], str, dt.datetime], Awaitable[int]]
 
 
@@ -139,13 +135,8 @@ async def _handle(name: str, *, query: Mapping[str, str], body: bytes, settings:
             log.warning("%s: notification for room %r which is not configured; ignored", name, query.get("room"))
             return WebhookResponse.accepted(0)
         return WebhookResponse.accepted(await enqueue(batch.value, room, now or dt.datetime.now(dt.UTC)))
-    except AuthenticationError as exc:
-        log.warning("%s refused a forged or unauthenticated request: %s", name, exc.message)
-        return WebhookResponse.from_error(exc)
     except CalsyncError as exc:
-        level = logging.ERROR if exc.http_status >= 500 else logging.WARNING
-        log.log(level, "%s refused a request: %s", name, exc.message)
-        return WebhookResponse.from_error(exc)
+        return refuse(name, exc)
 
 
 async def handle_change_notifications(

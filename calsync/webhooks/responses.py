@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 
-from calsync.errors import CalsyncError
+from calsync.errors import AuthenticationError, CalsyncError, ValidationError
+
+log = logging.getLogger("calsync.webhooks")
+
+
+class PayloadTooLarge(ValidationError):
+    """A webhook body over WEBHOOK_MAX_BODY_BYTES."""
+
+    http_status = 413
 
 
 @dataclass(frozen=True)
@@ -28,3 +37,13 @@ class WebhookResponse:
     @classmethod
     def from_error(cls, error: CalsyncError) -> WebhookResponse:
         return cls.problem(error.http_status, type(error).__name__, error.message)
+
+
+def refuse(handler: str, error: CalsyncError) -> WebhookResponse:
+    """Log why ``handler`` refused a request (forgeries as such) and answer with the error's status."""
+    if isinstance(error, AuthenticationError):
+        log.warning("%s refused a forged or unauthenticated request: %s", handler, error.message)
+    else:
+        log.log(logging.ERROR if error.http_status >= 500 else logging.WARNING, "%s refused a request: %s",
+                handler, error.message)  # fmt: skip
+    return WebhookResponse.from_error(error)
