@@ -63,27 +63,32 @@ async def test_handler_gets_a_functions_service_bus_message_carrying_the_hint() 
     assert message.metadata is not None and message.metadata["MessageId"] == sent.message_id
 
 
+class Probe:
+    """A slow handler that records what it saw and how many deliveries ran at once."""
+
+    def __init__(self) -> None:
+        self.running = 0
+        self.most_at_once = 0
+        self.order: list[str] = []  # message ids, in delivery order
+
+    async def __call__(self, message: FunctionsServiceBusMessage) -> None:
+        self.running += 1
+        self.most_at_once = max(self.most_at_once, self.running)
+        await asyncio.sleep(0.01)
+        self.order.append(message.message_id)
+        self.running -= 1
+
+
 async def test_one_session_is_delivered_in_order_and_one_at_a_time_even_with_a_slow_handler() -> None:
     queue = InProcessQueue(max_concurrent_sessions=8)
-    order: list[str] = []
-    running = 0
-    most_at_once = 0
-
-    async def slow(message: FunctionsServiceBusMessage) -> None:
-        nonlocal running, most_at_once
-        running += 1
-        most_at_once = max(most_at_once, running)
-        await asyncio.sleep(0.01)
-        order.append(item_of(message))
-        running -= 1
-
+    slow = Probe()
     queue.subscribe("changes", slow)
     for n in range(6):
         await queue.publish([hint("room-a", f"b-{n}", n)], queue="changes")
     await queue.drain()
 
-    assert order == [f"b-{n}" for n in range(6)]
-    assert most_at_once == 1
+    assert slow.order == [hint("room-a", f"b-{n}", n).message_id for n in range(6)]
+    assert slow.most_at_once == 1
     assert queue.stats("changes").completed == 6
 
 
@@ -109,21 +114,12 @@ async def test_different_sessions_are_processed_concurrently() -> None:
 
 async def test_concurrent_sessions_are_capped_by_max_concurrent_sessions() -> None:
     queue = InProcessQueue(max_concurrent_sessions=2)
-    running = 0
-    most_at_once = 0
-
-    async def handler(message: FunctionsServiceBusMessage) -> None:
-        nonlocal running, most_at_once
-        running += 1
-        most_at_once = max(most_at_once, running)
-        await asyncio.sleep(0.01)
-        running -= 1
-
+    handler = Probe()
     queue.subscribe("changes", handler)
     await queue.publish([hint(f"room-{n}", "b-1") for n in range(5)], queue="changes")
     await queue.drain()
 
-    assert most_at_once == 2
+    assert handler.most_at_once == 2
     assert queue.stats("changes").completed == 5
 
 
@@ -299,22 +295,13 @@ async def test_a_session_queue_refuses_messages_without_a_session_id() -> None:
 
 async def test_messages_without_a_session_are_processed_concurrently() -> None:
     queue = InProcessQueue(max_concurrent_sessions=3)
-    running = 0
-    most_at_once = 0
-
-    async def handler(message: FunctionsServiceBusMessage) -> None:
-        nonlocal running, most_at_once
-        running += 1
-        most_at_once = max(most_at_once, running)
-        await asyncio.sleep(0.01)
-        running -= 1
-
+    handler = Probe()
     queue.subscribe("reconcile", handler)
     for n in range(3):
         await queue.publish_job("{}", queue="reconcile", message_id=f"job-{n}")
     await queue.drain()
 
-    assert most_at_once == 3
+    assert handler.most_at_once == 3
 
 
 async def test_a_plain_function_handler_is_called_too() -> None:
