@@ -18,7 +18,7 @@ from calsync.emulators.azurite import AzuriteTables
 from calsync.local_stack import LocalStack
 from calsync.queues.dead_letters import InProcessDeadLetters
 from tests.cli.helpers import dead_letter_state, invoke
-from tests.e2e.helpers import ROOM_ID, booking_fields, live_events
+from tests.e2e.helpers import daily_bookings, live_events
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,9 +32,7 @@ def row(output: str, room: str) -> str:
 async def test_a_released_room_applies_its_deletions_after_replay(azurite: AzuriteTables, monkeypatch) -> None:
     monkeypatch.setenv("COLUMNS", "220")
     async with LocalStack(azurite=azurite, max_delivery_count=2) as stack:
-        created = [stack.booking.user_create_booking(ROOM_ID, **booking_fields(
-            f"Standup {day}", f"2026-12-{day:02d}T09:00:00+01:00", f"2026-12-{day:02d}T09:15:00+01:00"))
-            for day in range(1, 7)]  # fmt: skip
+        created = daily_bookings(stack, "Standup", 6, hour=9)
         await stack.settle()
         for booking in created:
             stack.booking.user_delete_booking(booking["id"])

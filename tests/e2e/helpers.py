@@ -77,3 +77,10 @@ class HeldHints:
         runtime.current().use_publisher(self.real)
         await self.real.send(self.messages() if messages is None else messages, queue="changes")
         await self.stack.settle()
+
+
+def daily_bookings(stack: Any, title: str, days: int, hour: int = 9) -> list[dict]:
+    """One half-hour booking per day of December 2026 in room-a, as users of the booking system make them."""
+    return [stack.booking.user_create_booking(ROOM_ID, **booking_fields(
+        f"{title} {day}", f"2026-12-{day:02d}T{hour:02d}:00:00+01:00", f"2026-12-{day:02d}T{hour:02d}:30:00+01:00"))
+        for day in range(1, days + 1)]  # fmt: skip

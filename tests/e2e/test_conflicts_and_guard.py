@@ -12,7 +12,16 @@ from calsync.local_stack import LocalStack
 from calsync.queues.dead_letters import InProcessDeadLetters
 from calsync.store.records import ConflictStore, RoomHoldStore
 from calsync.sync.engine import CONFIRMED_HOLD_LIFETIME
-from tests.e2e.helpers import MAILBOX, ROOM_ID, HeldHints, booking_fields, graph_event, live_bookings, live_events
+from tests.e2e.helpers import (
+    MAILBOX,
+    ROOM_ID,
+    HeldHints,
+    booking_fields,
+    daily_bookings,
+    graph_event,
+    live_bookings,
+    live_events,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -76,9 +85,7 @@ async def test_conflict_policy_decides_and_the_loser_sees_why(azurite: AzuriteTa
 
 async def test_emptied_booking_system_deletes_nothing_in_outlook_and_trips_the_guard(azurite: AzuriteTables) -> None:
     async with LocalStack(azurite=azurite, max_delivery_count=2) as stack:
-        created = [stack.booking.user_create_booking(ROOM_ID, **booking_fields(
-            f"Standup {day}", f"2026-12-{day:02d}T09:00:00+01:00", f"2026-12-{day:02d}T09:15:00+01:00"))
-            for day in range(1, 13)]  # fmt: skip
+        created = daily_bookings(stack, "Standup", 12, hour=9)
         await stack.settle()
         assert len(live_events(stack)) == 12
 
@@ -117,9 +124,7 @@ async def test_emptied_outlook_calendar_deletes_nothing_in_the_booking_system(az
 
 async def test_deletions_one_at_a_time_still_trip_the_guard(azurite: AzuriteTables) -> None:
     async with LocalStack(azurite=azurite, max_delivery_count=2) as stack:
-        created = [stack.booking.user_create_booking(ROOM_ID, **booking_fields(
-            f"Review {day}", f"2026-12-{day:02d}T14:00:00+01:00", f"2026-12-{day:02d}T15:00:00+01:00"))
-            for day in range(1, 11)]  # fmt: skip
+        created = daily_bookings(stack, "Review", 10, hour=14)
         await stack.settle()
         for booking in created:
             stack.booking.user_delete_booking(booking["id"])
@@ -135,9 +140,7 @@ async def test_a_confirmed_hold_expires_and_the_guard_watches_again(azurite: Azu
     ) as stack:
 
         async def wipe(prefix: str) -> None:
-            made = [stack.booking.user_create_booking(ROOM_ID, **booking_fields(
-                f"{prefix} {day}", f"2026-12-{day:02d}T16:00:00+01:00", f"2026-12-{day:02d}T16:30:00+01:00"))
-                for day in range(1, 7)]  # fmt: skip
+            made = daily_bookings(stack, prefix, 6, hour=16)
             await stack.settle()
             for booking in made:
                 stack.booking.user_delete_booking(booking["id"])

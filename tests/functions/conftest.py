@@ -16,8 +16,6 @@ WEBHOOK_SECRET = "booking-webhook-secret-1"
 ROOMS = '[{"key": "room-a", "mailbox": "room-a@contoso.com", "booking_room_id": "R-100"}]'
 
 
-
-
 @pytest.fixture
 def webhook_settings() -> Settings:
     return load_settings(
