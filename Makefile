@@ -20,7 +20,7 @@ $(NODE_STAMP): package.json package-lock.json
 	touch $@
 
 run: setup
-	$(PY) -m calsync.local_run
+	$(PY) -m devstack.local_run
 
 test: setup
 	$(PY) -m ruff check .

@@ -38,8 +38,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_reconcile import rooms, seed
-from calsync.local_stack import LocalStack
 from calsync.maintenance.backfill import BackfillProgress, apply_backfill, plan_backfill_for
+from devstack.local_stack import LocalStack
 
 
 def rss_mib() -> float:

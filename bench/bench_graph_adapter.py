@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))  # runs as a plain script: `.venv/bin/python bench
 ROOMS = ["cold@contoso.example"] + [f"bench-{i}@contoso.example" for i in range(8)]
 SERVER = """
 import sys
-from calsync.emulators.graph import GraphEmulator
+from devstack.graph import GraphEmulator
 with GraphEmulator() as graph:
     for room in sys.argv[1:]:
         graph.add_room(room)

@@ -24,12 +24,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from calsync.functions import runtime
-from calsync.local_stack import LocalStack
 from calsync.maintenance.backfill import apply_backfill, plan_backfill_for
 from calsync.maintenance.jobs import maintenance_service, publish_job, run_maintenance
 from calsync.model.job import JobKind, MaintenanceJob
-from calsync.queues.inprocess import ManualClock
 from calsync.settings import Room
+from devstack.inprocess_queue import ManualClock
+from devstack.local_stack import LocalStack
 
 ROOMS = 50
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from calsync.local_stack import LocalStack
+from devstack.local_stack import LocalStack
 
 MAILBOX, ROOM_ID = "room-a@contoso.example", "R-100"
 

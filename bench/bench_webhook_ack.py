@@ -23,8 +23,8 @@ import azure.functions as func
 
 from calsync.functions import runtime
 from calsync.functions.indexing import user_functions
-from calsync.queues.inprocess import InProcessQueue
 from calsync.settings import load_settings
+from devstack.inprocess_queue import InProcessQueue
 
 CLIENT_STATE = "bench-client-state-0123456789abcdef"
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from calsync.emulators.azurite import AzuriteTables, start_azurite_tables
 from calsync.settings import Settings, load_settings
+from devstack.azurite import AzuriteTables, start_azurite_tables
 
 
 @pytest.fixture(scope="session")

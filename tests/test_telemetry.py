@@ -376,7 +376,7 @@ def test_azure_monitor_is_configured_once_with_redaction_ahead_of_the_exporter(m
 @pytest.mark.slow
 async def test_a_real_sync_run_emits_the_documented_metrics_and_correlated_logs_without_leaks(azurite) -> None:
     """Azurite, both emulators, the loopback functions host and the engine, as in tests/e2e."""
-    from calsync.local_stack import BOOKING_API_KEY, LocalStack
+    from devstack.local_stack import BOOKING_API_KEY, LocalStack
 
     reader, exporter = InMemoryMetricReader(), InMemoryLogRecordExporter()
     async with LocalStack(azurite=azurite) as stack:

@@ -1,4 +1,4 @@
-"""`calsync demo`: the local run (calsync.local_run, owned by the lead) behind the operator command."""
+"""`calsync demo`: the local run (devstack.local_run) behind the operator command, in a development checkout."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ def demo(
     ] = False,
 ) -> None:
     """Start Azurite, both emulators and the functions locally, play a short scenario, show both sides."""
-    from calsync import local_run  # lazily: it pulls in the emulators and the whole pipeline
-
+    try:
+        from devstack import local_run  # lazily: it pulls in the emulators and the whole pipeline
+    except ImportError as exc:
+        raise typer.BadParameter("the demo runs from a development checkout of calsync (`make run`)") from exc
     raise typer.Exit(local_run.main(serve=serve))

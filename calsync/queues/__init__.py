@@ -1,18 +1,16 @@
-"""Queues: enqueue ChangeHints and jobs (publisher), run queues in-process (inprocess), dead letters.
+"""Queues: enqueue ChangeHints and jobs (publisher) and read or replay dead letters.
 
 Production sends to Azure Service Bus (ServiceBusHintPublisher) and the Functions host
-delivers to the queue functions; tests and the local run use InProcessQueue, which keeps
-the Service Bus semantics calsync relies on. Both implement HintPublisher.
+delivers to the queue functions; tests and the local run use devstack.inprocess_queue,
+which keeps the Service Bus semantics calsync relies on. Both implement HintPublisher.
 """
 
 from calsync.queues.dead_letters import (
     DeadLetter,
     DeadLetterQueue,
-    InProcessDeadLetters,
     ServiceBusDeadLetters,
     replay_message,
 )
-from calsync.queues.inprocess import InProcessQueue, ManualClock, QueueStats
 from calsync.queues.publisher import (
     HintPublisher,
     OutgoingMessage,
@@ -27,11 +25,7 @@ __all__ = [
     "DeadLetter",
     "DeadLetterQueue",
     "HintPublisher",
-    "InProcessDeadLetters",
-    "InProcessQueue",
-    "ManualClock",
     "OutgoingMessage",
-    "QueueStats",
     "ServiceBusDeadLetters",
     "ServiceBusHintPublisher",
     "hint_message",

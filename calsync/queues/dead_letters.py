@@ -29,7 +29,6 @@ from calsync.model.hint import ChangeHint, HintReason
 from calsync.queues.publisher import OutgoingMessage, hint_message
 
 if TYPE_CHECKING:
-    from calsync.queues.inprocess import InProcessQueue
     from calsync.queues.publisher import ServiceBusHintPublisher
 
 log = logging.getLogger(__name__)
@@ -109,28 +108,6 @@ class DeadLetterQueue(Protocol):
 
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-class InProcessDeadLetters:
-    """DeadLetterQueue over an InProcessQueue; replayed messages are delivered like new ones."""
-
-    def __init__(self, queue: InProcessQueue) -> None:
-        self._queue = queue
-
-    async def list(self, queue: str, *, limit: int = 100) -> list[DeadLetter]:
-        return self._queue.dead_letters(queue)[:limit]
-
-    async def replay(
-        self, queue: str, *, message_ids: Collection[str] | None = None, limit: int = 100
-    ) -> list[OutgoingMessage]:
-        wanted = None if message_ids is None else set(message_ids)
-        chosen = [d for d in self._queue.dead_letters(queue) if wanted is None or d.message_id in wanted][:limit]
-        now = self._queue.clock()
-        messages = [replay_message(letter, now=now) for letter in chosen]
-        await self._queue.send(messages, queue=queue)
-        self._queue.take_dead_letters(queue, [letter.sequence_number for letter in chosen])
-        log.info("replayed %d dead letter(s) of queue %s", len(messages), queue)
-        return messages
 
 
 class ServiceBusDeadLetters:

@@ -11,7 +11,7 @@ azure-servicebus message, a pure function that tests check field by field.
 and DefaultAzureCredential, using AZURE_CLIENT_ID's user-assigned identity), one
 sender per queue reused and guarded by a lock (a sender is not safe for concurrent
 use), batches grouped by session. Failures surface as QueueError (retryable, 503).
-The in-process queue (calsync.queues.inprocess) implements the same protocol.
+The in-process queue (devstack.inprocess_queue) implements the same protocol.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from calsync.emulators.booking import BookingEmulator, EmulatorRoom
+from devstack.booking import BookingEmulator, EmulatorRoom
 
 SPEC = Path(__file__).resolve().parents[2] / "docs" / "booking-api.yaml"
 API_KEY = "contract-key"

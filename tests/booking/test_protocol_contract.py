@@ -8,7 +8,7 @@ import pytest
 
 from calsync.booking.conversion import RoomMap
 from calsync.booking.rest_client import BookingRestClient
-from calsync.emulators.booking import BookingEmulator, EmulatorRoom
+from devstack.booking import BookingEmulator, EmulatorRoom
 from tests.booking.contract import BookingSystemContract
 
 pytestmark = pytest.mark.emulator

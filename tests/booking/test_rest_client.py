@@ -15,7 +15,6 @@ from calsync.booking.protocol import (
     RoomAlreadyBooked,
 )
 from calsync.booking.rest_client import BookingRestClient, parse_retry_after
-from calsync.emulators.booking import BookingEmulator
 from calsync.errors import (
     Conflict,
     NotFound,
@@ -26,6 +25,7 @@ from calsync.errors import (
     ValidationError,
 )
 from calsync.model import Booking, BookingKind, BookingStatus, Organizer, Recurrence, Sensitivity
+from devstack.booking import BookingEmulator
 from tests.booking.conftest import API_KEY, RecordingSleep, at
 
 pytestmark = pytest.mark.emulator
@@ -291,7 +291,7 @@ async def test_slow_answer_times_out_into_transient_error(emulator: BookingEmula
 
 
 async def test_connection_refused_is_transient_error(sleeps: RecordingSleep) -> None:
-    from calsync.emulators.azurite import free_port
+    from devstack.azurite import free_port
 
     async with BookingRestClient(f"http://127.0.0.1:{free_port()}", api_key=API_KEY, sleep=sleeps) as client:
         with pytest.raises(TransientError, match="failed to connect"):

@@ -20,8 +20,7 @@ from calsync.errors import QueueError
 from calsync.model.booking import Side
 from calsync.model.hint import ChangeHint, ChangeKind, HintReason
 from calsync.operations.dead_letters import list_dead_letters, replay_dead_letters
-from calsync.queues.dead_letters import InProcessDeadLetters
-from calsync.queues.inprocess import InProcessQueue
+from devstack.inprocess_queue import InProcessDeadLetters, InProcessQueue
 from tests.cli.helpers import dead_letter_state, invoke
 
 OBSERVED = dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.UTC)

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from calsync.cli.common import CliState
-from calsync.emulators.azurite import AzuriteTables
-from calsync.local_stack import LocalStack
 from calsync.queues.publisher import OutgoingMessage, PublisherBase
+from devstack.azurite import AzuriteTables
+from devstack.local_stack import LocalStack
 from tests.cli.helpers import invoke
 from tests.e2e.helpers import MAILBOX, ROOM_ID, booking_fields, graph_event, live_bookings, live_events
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from calsync.emulators.azurite import AzuriteTables
-from calsync.local_stack import LocalStack
-from calsync.queues.dead_letters import InProcessDeadLetters
+from devstack.azurite import AzuriteTables
+from devstack.inprocess_queue import InProcessDeadLetters
+from devstack.local_stack import LocalStack
 from tests.cli.helpers import dead_letter_state, invoke
 from tests.e2e.helpers import daily_bookings, live_events
 

@@ -9,14 +9,14 @@ from collections.abc import Iterator
 import pytest
 
 from calsync.booking.protocol import BookingRoom
-from calsync.emulators.booking import BookingEmulator, EmulatorRoom
-from calsync.emulators.graph import GraphEmulator
 from calsync.model.booking import Side
 from calsync.operations.rooms import propose_rooms, slugify
 from calsync.outlook.graph_client import RoomInfo
 from calsync.settings import Room
 from calsync.store.client import TableStore
 from calsync.store.records import RoomHold, RoomHoldStore
+from devstack.booking import BookingEmulator, EmulatorRoom
+from devstack.graph import GraphEmulator
 from tests.cli.helpers import invoke, rooms_json
 
 NOW = dt.datetime(2026, 11, 20, 9, 30, tzinfo=dt.UTC)

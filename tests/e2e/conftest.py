@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from calsync.emulators.azurite import AzuriteTables
-from calsync.local_stack import LocalStack
+from devstack.azurite import AzuriteTables
+from devstack.local_stack import LocalStack
 
 
 @pytest.fixture

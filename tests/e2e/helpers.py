@@ -1,4 +1,4 @@
-"""Helpers for end-to-end tests: the builders from calsync.local_stack, request-log views, held hints."""
+"""Helpers for end-to-end tests: the builders from devstack.local_stack, request-log views, held hints."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from calsync.local_stack import booking_fields, graph_event  # noqa: F401 - the tests' builders
 from calsync.outlook.zones import windows_to_iana
+from devstack.local_stack import booking_fields, graph_event  # noqa: F401 - the tests' builders
 
 MAILBOX = "room-a@contoso.example"
 ROOM_ID = "R-100"

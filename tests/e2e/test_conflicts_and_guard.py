@@ -7,11 +7,11 @@ import datetime as dt
 
 import pytest
 
-from calsync.emulators.azurite import AzuriteTables
-from calsync.local_stack import LocalStack
-from calsync.queues.dead_letters import InProcessDeadLetters
 from calsync.store.records import ConflictStore, RoomHoldStore
 from calsync.sync.engine import CONFIRMED_HOLD_LIFETIME
+from devstack.azurite import AzuriteTables
+from devstack.inprocess_queue import InProcessDeadLetters
+from devstack.local_stack import LocalStack
 from tests.e2e.helpers import (
     MAILBOX,
     ROOM_ID,

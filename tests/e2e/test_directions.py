@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from calsync.local_stack import LocalStack
 from calsync.model import ChangeHint, Side
+from devstack.local_stack import LocalStack
 from tests.e2e.helpers import MAILBOX, ROOM_ID, booking_fields, graph_event, live_bookings, live_events
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from calsync.emulators.azurite import AzuriteTables
-from calsync.local_stack import LocalStack
+from devstack.azurite import AzuriteTables
+from devstack.local_stack import LocalStack
 from tests.e2e.helpers import (
     MAILBOX,
     ROOM_ID,

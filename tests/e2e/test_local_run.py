@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from calsync.local_run import run
+from devstack.local_run import run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from calsync.local_stack import LocalStack
+from devstack.local_stack import LocalStack
 from tests.e2e.helpers import MAILBOX, graph_event, live_bookings
 from tests.e2e.test_shapes import WEEKLY, WINDOW
 

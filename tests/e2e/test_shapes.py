@@ -7,8 +7,8 @@ import datetime as dt
 
 import pytest
 
-from calsync.local_stack import LocalStack
 from calsync.outlook.event_mapping import BLOCK_CATEGORY
+from devstack.local_stack import LocalStack
 from tests.e2e.helpers import MAILBOX, ROOM_ID, booking_fields, graph_event, graph_utc, live_bookings, live_events
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from calsync.booking.webhook_signature import SIGNATURE_HEADER, verify_webhook
-from calsync.emulators.booking import BookingEmulator, EmulatorRoom
-from calsync.emulators.booking_store import ProblemError
 from calsync.errors import AuthenticationError
+from devstack.booking import BookingEmulator, EmulatorRoom
+from devstack.booking_store import ProblemError
 
 pytestmark = pytest.mark.emulator
 
@@ -249,7 +249,7 @@ def test_webhooks_can_be_dropped(emulator: BookingEmulator, receiver: Receiver, 
 
 
 def test_unreachable_webhook_url_is_recorded_not_fatal(receiver: Receiver) -> None:
-    from calsync.emulators.azurite import free_port
+    from devstack.azurite import free_port
 
     url = f"http://127.0.0.1:{free_port()}/hooks"
     with BookingEmulator(rooms=[ROOM], api_key=KEY, webhook_url=url, webhook_secrets=[NEW]) as emulator:

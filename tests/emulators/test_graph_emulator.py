@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from calsync.emulators.azurite import free_port
-from calsync.emulators.graph import GraphEmulator
+from devstack.azurite import free_port
+from devstack.graph import GraphEmulator
 
 pytestmark = pytest.mark.emulator
 

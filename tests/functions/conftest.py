@@ -8,8 +8,8 @@ import pytest
 
 from calsync.functions import runtime
 from calsync.functions.indexing import indexed_functions, user_functions  # noqa: F401 - re-exported for tests
-from calsync.queues.inprocess import InProcessQueue
 from calsync.settings import Settings, load_settings
+from devstack.inprocess_queue import InProcessQueue
 
 CLIENT_STATE = "a-very-secret-client-state-0123456789"
 WEBHOOK_SECRET = "booking-webhook-secret-1"

@@ -11,7 +11,7 @@ import pytest
 from calsync.booking.webhook_signature import sign_webhook
 from calsync.model import ChangeHint, ChangeKind, HintReason, Side
 from calsync.model.job import JobKind, MaintenanceJob
-from calsync.queues.inprocess import InProcessQueue
+from devstack.inprocess_queue import InProcessQueue
 from tests.functions.conftest import CLIENT_STATE, WEBHOOK_SECRET, user_functions
 
 EVENT_ID = "AAMkAGI2TG93AAA=/+x=="

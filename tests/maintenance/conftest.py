@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from calsync.emulators.azurite import AzuriteTables
 from calsync.functions import runtime
-from calsync.local_stack import LocalStack
 from calsync.maintenance.jobs import MaintenanceService, maintenance_service
-from calsync.queues.inprocess import ManualClock
+from devstack.azurite import AzuriteTables
+from devstack.inprocess_queue import ManualClock
+from devstack.local_stack import LocalStack
 
 
 def soon(days: int, hour: int = 10) -> tuple[str, str]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from calsync.local_stack import LocalStack
 from calsync.maintenance.backfill import BackfillProgress, StampedSeen, apply_backfill, plan_backfill_for, plan_room
 from calsync.maintenance.reconcile import Seen
 from calsync.store.mappings import MappingStore
+from devstack.local_stack import LocalStack
 from tests.e2e.helpers import MAILBOX, ROOM_ID, booking_fields, graph_event, live_bookings, live_events
 from tests.maintenance.conftest import soon, soon_offset
 

@@ -6,12 +6,12 @@ import datetime as dt
 
 import pytest
 
-from calsync.local_stack import LocalStack
 from calsync.maintenance.jobs import MaintenanceService, run_maintenance
 from calsync.maintenance.reconcile import Seen, changed_since_mapping, compare
 from calsync.model import ChangeKind, Side
-from calsync.queues.inprocess import ManualClock
 from calsync.store.mappings import MappingRow, MappingStore
+from devstack.inprocess_queue import ManualClock
+from devstack.local_stack import LocalStack
 from tests.e2e.helpers import MAILBOX, ROOM_ID, booking_fields, graph_event, live_bookings, live_events
 from tests.maintenance.conftest import soon, soon_offset
 

@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 
-from calsync.local_stack import LocalStack
 from calsync.maintenance.jobs import MaintenanceService, run_maintenance
 from calsync.maintenance.subscriptions import Due, SubscriptionAction, SubscriptionKeeper, subscription_due
-from calsync.queues.inprocess import ManualClock
+from devstack.inprocess_queue import ManualClock
+from devstack.local_stack import LocalStack
 from tests.e2e.helpers import MAILBOX, graph_event, live_bookings
 from tests.maintenance.conftest import soon
 

@@ -10,11 +10,11 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from calsync.functions.indexing import user_functions
-from calsync.local_stack import LocalStack
 from calsync.maintenance.reconcile import FULL_COMPARE_KIND
-from calsync.queues.inprocess import ManualClock
 from calsync.store.records import CursorKind, CursorStore
 from calsync.telemetry import metrics
+from devstack.inprocess_queue import ManualClock
+from devstack.local_stack import LocalStack
 from tests.e2e.helpers import MAILBOX, graph_event, live_bookings
 from tests.maintenance.conftest import soon
 

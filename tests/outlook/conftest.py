@@ -22,11 +22,11 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from calsync.emulators.azurite import free_port
-from calsync.emulators.graph import GraphEmulator
 from calsync.outlook.event_mapping import STAMP_PROPERTY_ID
 from calsync.outlook.graph_client import GraphCalendar
 from calsync.settings import Settings, load_settings
+from devstack.azurite import free_port
+from devstack.graph import GraphEmulator
 
 
 @pytest.fixture(scope="session")

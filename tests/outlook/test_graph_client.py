@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from calsync.emulators.graph import GraphEmulator
 from calsync.errors import Conflict, NotFound, SideError, SyncStateExpired
 from calsync.outlook.graph_client import GraphCalendar
 from calsync.outlook.serialization import parse_event
+from devstack.graph import GraphEmulator
 from tests.outlook.conftest import STAMP_PROPERTY_ID, WebhookReceiver, utc
 
 pytestmark = pytest.mark.emulator

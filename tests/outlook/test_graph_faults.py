@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from calsync.emulators.graph import GraphEmulator
 from calsync.errors import NotFound, PermissionDenied, Throttled, TransientError
 from calsync.outlook.graph_client import GraphCalendar
 from calsync.outlook.serialization import parse_event
+from devstack.graph import GraphEmulator
 from tests.outlook.conftest import STAMP_PROPERTY_ID, WebhookReceiver, graph_settings, utc
 
 pytestmark = pytest.mark.emulator

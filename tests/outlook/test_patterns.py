@@ -243,7 +243,7 @@ def test_our_rule_expands_like_the_emulators_independent_reading_of_the_pattern(
     Days of month 29..31 are left out: Outlook moves those to a shorter month's last day
     (see calsync.outlook.patterns), which the emulator does not model.
     """
-    from calsync.emulators.graph_recurrence import occurrence_starts
+    from devstack.graph_recurrence import occurrence_starts
 
     pattern = graph["pattern"]
     if pattern.get("dayOfMonth", 0) > 28:

@@ -9,8 +9,9 @@ from azure.functions.servicebus import ServiceBusMessage as FunctionsServiceBusM
 
 from calsync.model.booking import Side
 from calsync.model.hint import ChangeHint, ChangeKind, HintReason
-from calsync.queues import DeadLetter, InProcessDeadLetters, InProcessQueue, ManualClock, replay_message
+from calsync.queues import DeadLetter, replay_message
 from calsync.queues.dead_letters import dead_letter_from_received
+from devstack.inprocess_queue import InProcessDeadLetters, InProcessQueue, ManualClock
 
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 

@@ -12,8 +12,8 @@ from azure.functions.servicebus import ServiceBusMessage as FunctionsServiceBusM
 from calsync.errors import QueueError
 from calsync.model.booking import Side
 from calsync.model.hint import ChangeHint, ChangeKind
-from calsync.queues import InProcessQueue, ManualClock
 from calsync.settings import Settings
+from devstack.inprocess_queue import InProcessQueue, ManualClock
 
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 

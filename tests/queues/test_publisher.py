@@ -19,7 +19,6 @@ from calsync.model.booking import Side
 from calsync.model.hint import ChangeHint, ChangeKind, HintReason
 from calsync.queues import (
     HintPublisher,
-    InProcessQueue,
     OutgoingMessage,
     ServiceBusHintPublisher,
     hint_message,
@@ -28,6 +27,7 @@ from calsync.queues import (
 )
 from calsync.queues.publisher import group_by_session
 from calsync.settings import Settings, load_settings
+from devstack.inprocess_queue import InProcessQueue
 
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 

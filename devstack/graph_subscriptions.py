@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from calsync.emulators.graph_calendars import GraphError, not_found
+from devstack.graph_calendars import GraphError, not_found
 
 UTC = dt.UTC
 MAX_MINUTES = 4230

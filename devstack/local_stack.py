@@ -15,14 +15,14 @@ import datetime as dt
 import secrets
 from typing import Any
 
-from calsync.emulators.azurite import AzuriteTables, free_port, start_azurite_tables
-from calsync.emulators.booking import BookingEmulator
-from calsync.emulators.functions_host import LoopbackFunctionsHost
-from calsync.emulators.graph import GraphEmulator
 from calsync.functions import runtime
-from calsync.queues.inprocess import InProcessQueue
 from calsync.settings import Room, Settings, load_settings
 from calsync.sync.engine import Clock, SyncEngine
+from devstack.azurite import AzuriteTables, free_port, start_azurite_tables
+from devstack.booking import BookingEmulator
+from devstack.functions_host import LoopbackFunctionsHost
+from devstack.graph import GraphEmulator
+from devstack.inprocess_queue import InProcessQueue
 
 DEFAULT_ROOMS = (
     Room(key="room-a", mailbox="room-a@contoso.example", booking_room_id="R-100", name="Atlas"),

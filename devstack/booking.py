@@ -1,6 +1,6 @@
 """A reference booking system on loopback: the contract of docs/booking-api.yaml, for tests and the local run.
 
-``BookingEmulator`` serves calsync.emulators.booking_app over uvicorn on 127.0.0.1 in a
+``BookingEmulator`` serves devstack.booking_app over uvicorn on 127.0.0.1 in a
 background thread, stores everything in SQLite (a file or ":memory:"), and adds what
 tests need around the contract:
 
@@ -37,10 +37,10 @@ from starlette.responses import Response
 
 from calsync.booking.api_models import BookingWrite, WireKind, WireStatus
 from calsync.booking.webhook_signature import SIGNATURE_HEADER, sign_webhook
-from calsync.emulators.azurite import free_port
-from calsync.emulators.booking_app import MAX_BODY_BYTES, Handler, Routes, build_app, problem_response
-from calsync.emulators.booking_store import BookingStore, Change, MutationResult, ProblemError
 from calsync.errors import ConfigurationError
+from devstack.azurite import free_port
+from devstack.booking_app import MAX_BODY_BYTES, Handler, Routes, build_app, problem_response
+from devstack.booking_store import BookingStore, Change, MutationResult, ProblemError
 
 log = logging.getLogger(__name__)
 
@@ -387,7 +387,7 @@ class BookingEmulator:
 
 
 def main() -> None:  # pragma: no cover - manual local run
-    """Run the emulator in the foreground: python -m calsync.emulators.booking [port]."""
+    """Run the emulator in the foreground: python -m devstack.booking [port]."""
     import sys
 
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 7072

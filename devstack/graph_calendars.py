@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from calsync.emulators.graph_recurrence import occurrence_starts, parse_local, to_utc, zone
+from devstack.graph_recurrence import occurrence_starts, parse_local, to_utc, zone
 
 UTC = dt.UTC
 _ID_PREFIX = b"\x00\x00\x00\xfb\xef\xff"  # encodes to "AAAA++//": every id holds '+' and '/'

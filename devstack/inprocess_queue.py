@@ -43,7 +43,7 @@ from azure.functions import meta
 from azure.functions.servicebus import ServiceBusMessage as FunctionsServiceBusMessage
 
 from calsync.errors import QueueError
-from calsync.queues.dead_letters import MAX_DELIVERY_COUNT_EXCEEDED, DeadLetter
+from calsync.queues.dead_letters import MAX_DELIVERY_COUNT_EXCEEDED, DeadLetter, replay_message
 from calsync.queues.publisher import OutgoingMessage, PublisherBase
 from calsync.settings import Settings
 
@@ -402,3 +402,25 @@ class InProcessQueue(PublisherBase):
 def _describe(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}"
     return text if len(text) <= MAX_ERROR_DESCRIPTION else text[: MAX_ERROR_DESCRIPTION - 1] + "…"
+
+
+class InProcessDeadLetters:
+    """DeadLetterQueue over an InProcessQueue; replayed messages are delivered like new ones."""
+
+    def __init__(self, queue: InProcessQueue) -> None:
+        self._queue = queue
+
+    async def list(self, queue: str, *, limit: int = 100) -> list[DeadLetter]:
+        return self._queue.dead_letters(queue)[:limit]
+
+    async def replay(
+        self, queue: str, *, message_ids: Collection[str] | None = None, limit: int = 100
+    ) -> list[OutgoingMessage]:
+        wanted = None if message_ids is None else set(message_ids)
+        chosen = [d for d in self._queue.dead_letters(queue) if wanted is None or d.message_id in wanted][:limit]
+        now = self._queue.clock()
+        messages = [replay_message(letter, now=now) for letter in chosen]
+        await self._queue.send(messages, queue=queue)
+        self._queue.take_dead_letters(queue, [letter.sequence_number for letter in chosen])
+        log.info("replayed %d dead letter(s) of queue %s", len(messages), queue)
+        return messages

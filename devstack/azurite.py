@@ -21,7 +21,7 @@ from pathlib import Path
 from calsync.errors import ConfigurationError
 from calsync.settings import azurite_connection_string
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:

@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from calsync.booking.api_models import BookingWrite, RejectRequest
-from calsync.emulators.booking_store import BookingStore, Change, ProblemError, not_found
+from devstack.booking_store import BookingStore, Change, ProblemError, not_found
 
 PROBLEM_JSON = "application/problem+json"
 MAX_BODY_BYTES = 1_000_000

@@ -36,10 +36,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from calsync.emulators.azurite import free_port
-from calsync.emulators.graph_calendars import Calendars, Decline, GraphError, Room, render
-from calsync.emulators.graph_faults import Fault, FaultBook, RecordedRequest
-from calsync.emulators.graph_subscriptions import Delivery, Notifier, Subscriptions, parse_time
+from devstack.azurite import free_port
+from devstack.graph_calendars import Calendars, Decline, GraphError, Room, render
+from devstack.graph_faults import Fault, FaultBook, RecordedRequest
+from devstack.graph_subscriptions import Delivery, Notifier, Subscriptions, parse_time
 
 UTC = dt.UTC
 MAX_BATCH = 20

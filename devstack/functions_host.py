@@ -23,10 +23,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from calsync.emulators.azurite import free_port
 from calsync.functions.indexing import raw_bindings, user_functions
-from calsync.queues.inprocess import InProcessQueue
 from calsync.settings import Settings, env_name
+from devstack.azurite import free_port
+from devstack.inprocess_queue import InProcessQueue
 
 ROUTE_PREFIX = "/api/"
 

@@ -1,7 +1,7 @@
 """`make run` / `calsync demo`: the whole pipeline on this machine, a scripted scenario, and the proof.
 
 Starts the local stack (Azurite, the Graph and booking-system emulators, the loopback
-functions host, the in-process queue; see calsync.local_stack), then plays what people
+functions host, the in-process queue; see devstack.local_stack), then plays what people
 do: a booking made in each system, an edit, a cancellation, a recurring series with a
 moved and a cancelled occurrence, and a double booking across the two sides. After the
 queue drains it reads every synchronised reservation back from both sides, prints them
@@ -20,10 +20,10 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from calsync.local_stack import LocalStack, booking_fields, graph_event
 from calsync.model import Booking, Side
 from calsync.store.records import ConflictStore
 from calsync.sync.translate import same_reservation
+from devstack.local_stack import LocalStack, booking_fields, graph_event
 
 console = Console()
 MAILBOX, ROOM_ID, ROOM = "room-a@contoso.example", "R-100", "room-a"
