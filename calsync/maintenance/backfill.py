@@ -38,9 +38,10 @@ from calsync.booking.protocol import BookingSystem
 from calsync.errors import CalsyncError, ConcurrencyError, MassDeletionGuardTripped
 from calsync.maintenance.reconcile import Seen, outlook_seen
 from calsync.model import ChangeHint, HintReason, Side
+from calsync.model.mapping import MappingRow
 from calsync.settings import Room, Settings
 from calsync.store.client import TableStore
-from calsync.store.mappings import MappingRow, MappingStore
+from calsync.store.mappings import MappingStore
 
 if TYPE_CHECKING:
     from calsync.outlook.graph_client import GraphCalendar

@@ -45,10 +45,11 @@ from typing import TYPE_CHECKING
 from calsync.booking.protocol import BookingRecord, BookingSystem, ChangeFeedExpired
 from calsync.errors import NotFound, SyncStateExpired
 from calsync.model import ChangeHint, ChangeKind, HintReason, Side
+from calsync.model.mapping import MappingRow
 from calsync.queues.publisher import HintPublisher
 from calsync.settings import Room, Settings
 from calsync.store.client import TableStore
-from calsync.store.mappings import MappingRow, MappingStore
+from calsync.store.mappings import MappingStore
 from calsync.store.records import Cursor, CursorKind, CursorStore
 
 if TYPE_CHECKING:

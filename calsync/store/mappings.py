@@ -13,51 +13,18 @@ issue 1233); Azure does. Tests only rely on the single-entity guard.
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import UpdateMode
-from pydantic import BaseModel, ConfigDict
 
 from calsync.model.booking import Side
+from calsync.model.mapping import MappingRow
 from calsync.store.client import TableStore, translate_errors
 from calsync.store.keys import decode_key, encode_key, prefixed
 
 MAIN, OUTLOOK_INDEX, BOOKING_INDEX = "m", "o", "b"
-
-
-def mapping_id_for(origin: Side, source_id: str) -> str:
-    """Deterministic mapping id: a retried first sync of the same item lands on the same row."""
-    return hashlib.sha256(f"{origin.value}\x1f{source_id}".encode()).hexdigest()[:32]
-
-
-class MappingRow(BaseModel):
-    """One synchronised reservation as calsync last wrote or saw it on both sides."""
-
-    model_config = ConfigDict(frozen=True)
-
-    room: str
-    mapping_id: str
-    origin: Side
-    outlook_id: str | None = None
-    booking_id: str | None = None
-    outlook_hash: str | None = None
-    booking_hash: str | None = None
-    outlook_version: str | None = None
-    booking_version: str | None = None
-    series: bool = False
-    created_at: dt.datetime
-    updated_at: dt.datetime
-    etag: str | None = None
-
-    def id_on(self, side: Side) -> str | None:
-        return self.outlook_id if side is Side.OUTLOOK else self.booking_id
-
-    def hash_on(self, side: Side) -> str | None:
-        return self.outlook_hash if side is Side.OUTLOOK else self.booking_hash
 
 
 def _main_entity(row: MappingRow) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from calsync.booking.protocol import BookingRecord, BookingSystem
 from calsync.errors import NotFound
 from calsync.model import Booking, Side, content_hash
 from calsync.settings import Room
-from calsync.sync.plan import ItemState
+from calsync.sync.state import ItemState
 
 
 def item_from_record(record: BookingRecord) -> ItemState:

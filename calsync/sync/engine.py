@@ -28,9 +28,10 @@ from dataclasses import dataclass
 
 from calsync.errors import Conflict, MassDeletionGuardTripped, NotFound
 from calsync.model import ChangeHint, HintReason, Side
+from calsync.model.mapping import MappingRow, mapping_id_for
 from calsync.settings import Room, Settings
 from calsync.store.client import TableStore
-from calsync.store.mappings import MappingRow, MappingStore, mapping_id_for
+from calsync.store.mappings import MappingStore
 from calsync.store.records import ConflictRecord, ConflictStore, RoomHold, RoomHoldStore
 from calsync.sync.plan import WRITING_ACTIONS, Action, ActionKind, ItemState, Policy, TargetView, plan
 from calsync.sync.sides import CalendarSide, rivals

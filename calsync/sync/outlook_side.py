@@ -31,7 +31,7 @@ from calsync.outlook.event_mapping import (
 )
 from calsync.outlook.graph_client import GraphCalendar
 from calsync.settings import Room
-from calsync.sync.plan import ItemState
+from calsync.sync.state import ItemState
 
 Window = Callable[[], tuple[dt.datetime, dt.datetime]]
 

@@ -17,7 +17,7 @@ from typing import Protocol
 from calsync.model import Booking, Side
 from calsync.recurrence import expand
 from calsync.settings import Room
-from calsync.sync.plan import ItemState
+from calsync.sync.state import ItemState
 
 
 class CalendarSide(Protocol):

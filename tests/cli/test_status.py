@@ -7,10 +7,11 @@ import datetime as dt
 import pytest
 
 from calsync.model.booking import Side
+from calsync.model.mapping import MappingRow
 from calsync.operations.status import latest_expiry_by_room
 from calsync.settings import ConflictPolicy
 from calsync.store.client import TableStore
-from calsync.store.mappings import MappingRow, MappingStore
+from calsync.store.mappings import MappingStore
 from calsync.store.records import (
     ConflictRecord,
     ConflictStore,

@@ -9,7 +9,8 @@ import pytest
 from calsync.maintenance.jobs import MaintenanceService, run_maintenance
 from calsync.maintenance.reconcile import Seen, changed_since_mapping, compare
 from calsync.model import ChangeKind, Side
-from calsync.store.mappings import MappingRow, MappingStore
+from calsync.model.mapping import MappingRow
+from calsync.store.mappings import MappingStore
 from devstack.inprocess_queue import ManualClock
 from devstack.local_stack import LocalStack
 from tests.e2e.helpers import MAILBOX, ROOM_ID, booking_fields, graph_event, live_bookings, live_events

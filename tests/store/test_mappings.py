@@ -8,8 +8,9 @@ import pytest
 
 from calsync.errors import ConcurrencyError
 from calsync.model import Side
+from calsync.model.mapping import MappingRow, mapping_id_for
 from calsync.store.client import TableStore
-from calsync.store.mappings import MappingRow, MappingStore, mapping_id_for
+from calsync.store.mappings import MappingStore
 from tests.store.test_keys import HOSTILE_IDS
 
 pytestmark = pytest.mark.azurite

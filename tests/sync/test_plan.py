@@ -7,9 +7,10 @@ import datetime as dt
 import pytest
 
 from calsync.model import Booking, BookingStatus, Sensitivity, Side, content_hash
+from calsync.model.mapping import MappingRow
 from calsync.settings import ConflictPolicy
-from calsync.store.mappings import MappingRow
-from calsync.sync.plan import ActionKind, ItemState, Policy, TargetView, plan
+from calsync.sync.plan import ActionKind, Policy, plan
+from calsync.sync.state import ItemState, TargetView
 from calsync.sync.translate import desired_copy, same_reservation
 
 T0 = dt.datetime(2026, 12, 1, 9, tzinfo=dt.UTC)

@@ -1,0 +1,45 @@
+"""What calsync knows about one item while it decides: ``ItemState`` (one side's view) and ``TargetView``.
+
+Plain frozen dataclasses, no I/O: the sides produce them, the pure decision reads them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from calsync.model import Booking, Side
+
+
+@dataclass(frozen=True)
+class ItemState:
+    """One side's current view of an item: its id, canonical booking, hash, version and creation time."""
+
+    side: Side
+    item_id: str
+    booking: Booking | None  # None: the item is gone (404/410)
+    content_hash: str | None = None
+    version: str | None = None
+    created_at: dt.datetime | None = None
+    stamp: str | None = None  # the other side's id that calsync stamped on this item, if any
+    read: bool = True  # False: known only from the mapping row (not fetched, assumed to exist)
+
+    @classmethod
+    def from_mapping(cls, side: Side, item_id: str, version: str | None) -> ItemState:
+        """The mapped copy, not fetched: calsync writes it with If-Match on the stored version."""
+        return cls(side=side, item_id=item_id, booking=None, version=version, read=False)
+
+    @property
+    def exists(self) -> bool:
+        if not self.read:
+            return True
+        return self.booking is not None and not self.booking.is_cancelled
+
+
+@dataclass(frozen=True)
+class TargetView:
+    """What the target side holds: the counterpart (mapped or found by stamp) and overlapping bookings."""
+
+    counterpart: ItemState | None = None
+    overlapping: Sequence[ItemState] = ()
