@@ -12,7 +12,7 @@ from calsync.cli.common import load, run, stdout, when
 from calsync.operations.holds import confirm_hold, discard_hold, list_holds
 from calsync.operations.rooms import RoomProposal, fetch_proposal
 from calsync.store.records import RoomHold
-from calsync.sync.engine import CONFIRMED_HOLD_LIFETIME
+from calsync.sync.guard import CONFIRMED_HOLD_LIFETIME
 
 app = typer.Typer(name="rooms", help="The synchronised rooms: propose ROOMS, see and release room holds.",
                   no_args_is_help=True)  # fmt: skip

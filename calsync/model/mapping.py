@@ -43,3 +43,6 @@ class MappingRow(BaseModel):
 
     def hash_on(self, side: Side) -> str | None:
         return self.outlook_hash if side is Side.OUTLOOK else self.booking_hash
+
+    def version_on(self, side: Side) -> str | None:
+        return self.outlook_version if side is Side.OUTLOOK else self.booking_version

@@ -9,7 +9,7 @@ refuses every hint of the room. An operator answers in one of two ways:
   the hold is removed without confirming anything, and the guard watches again.
 
 A confirmed hold switches the guard off for its room until the engine removes it,
-``CONFIRMED_HOLD_LIFETIME`` after the confirmation (calsync.sync.engine); discarding a
+``CONFIRMED_HOLD_LIFETIME`` after the confirmation (calsync.sync.guard); discarding a
 confirmed hold re-arms the guard at once.
 
 A room is known when ROOMS configures it or a hold exists for it (so a hold of a room

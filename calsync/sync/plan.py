@@ -1,63 +1,204 @@
-"""The sync decision: a pure function from what calsync sees to the one action it will take.
+"""The whole sync decision, pure: what to read next, the action, and what to do when a write fails.
 
-``plan(source, mapping, target, policy)`` never does I/O. The engine reads the
-item's current state on the side the hint came from (``source``), the mapping row
-and the other side (``target``: the mapped or stamped counterpart, plus the
-bookings that overlap it in that room), and gets back one frozen ``Action``.
-Each branch carries a comment naming its case, like vdirsyncer's decision table.
+Nothing here does I/O (a test checks that this module imports no SDK). The engine
+asks ``decide(facts)`` repeatedly: it answers either a read (calsync.sync.reads) to
+perform next, or the action (calsync.sync.actions) to run. When an action's write
+meets a vanished or changed copy, ``after_failure`` names the next action. Each
+branch carries a comment naming its case, like vdirsyncer's decision table.
 
 Echo suppression (DESIGN invariant 2): the mapping stores, per side, the content
 hash of what calsync last wrote or saw there. A source whose hash equals that
-stored hash has not changed since; the hint is our own echo or a duplicate.
+stored hash has not changed since; the hint is our own echo or a duplicate, and
+nothing more is read.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
-from enum import StrEnum
 
-from calsync.model import Side
-from calsync.model.mapping import MappingRow
+from calsync.model import HintReason, Side
+from calsync.model.mapping import MappingRow, mapping_id_for
 from calsync.settings import ConflictPolicy
-from calsync.sync.state import ItemState, TargetView
+from calsync.sync import reads
+from calsync.sync.actions import (
+    Action,
+    Adopt,
+    Conflict,
+    Create,
+    Decline,
+    Delete,
+    Failure,
+    Forget,
+    Held,
+    SkipEcho,
+    SkipUnchanged,
+    TripGuard,
+    Update,
+    WriteFailed,
+)
+from calsync.sync.guard import GuardLimits, HoldState, needs_listing, verdict
+from calsync.sync.overlap import rivals
+from calsync.sync.state import Facts, ItemState, TargetView
 from calsync.sync.translate import same_reservation
 
-
-class ActionKind(StrEnum):
-    CREATE = "create"  # write a new copy on the target side
-    UPDATE = "update"  # change the existing copy on the target side
-    DELETE = "delete"  # the source is gone or cancelled: remove the copy
-    DECLINE = "decline"  # the source lost a conflict: decline it on its own side
-    ADOPT = "adopt"  # the copy exists (stamped) but the mapping was lost: rebuild the mapping only
-    FORGET = "forget"  # both sides are gone: drop the mapping
-    SKIP_ECHO = "skip-echo"  # the source is what calsync itself last wrote there
-    SKIP_UNCHANGED = "skip-unchanged"  # nothing to do (unchanged, unknown and gone, cancelled and unmapped)
-    CONFLICT = "conflict"  # the source wins an overlap: decline the target-side booking, then create
-
-
-WRITING_ACTIONS = frozenset({ActionKind.CREATE, ActionKind.UPDATE, ActionKind.DELETE, ActionKind.DECLINE,
-                             ActionKind.CONFLICT})  # fmt: skip
+DEFAULT_GUARD = GuardLimits(min_bookings=10, threshold=0.5)
 
 
 @dataclass(frozen=True)
 class Policy:
     conflict_policy: ConflictPolicy = ConflictPolicy.FIRST_COME
     private_subject: str = "Private booking"
+    guard: GuardLimits = DEFAULT_GUARD
 
 
-@dataclass(frozen=True)
-class Action:
-    kind: ActionKind
-    reason: str
-    loser: ItemState | None = None  # CONFLICT/DECLINE: the booking that lost the overlap
-    winner: ItemState | None = None
-    counterpart: ItemState | None = None  # UPDATE/DELETE/ADOPT: the item on the target side
+# --- what to read next, then the action -------------------------------------------------------------
 
-    @property
-    def writes(self) -> bool:
-        """Whether applying the action writes to a calendar (lag is measured for these)."""
-        return self.kind in WRITING_ACTIONS
+
+def decide(facts: Facts, policy: Policy) -> reads.Read | Action:
+    """The next read the decision needs, or the action once it has read enough."""
+    if facts.hold is None:
+        # first, is the room stopped by the mass-deletion guard?
+        return reads.ReadHold()
+    if facts.hold.state is HoldState.BLOCKING:
+        return Held(f"sync of room {facts.hint.room} is stopped: {facts.hold.reason}; confirm with "
+                    f"`calsync rooms release {facts.hint.room}`", hold=facts.hold)  # fmt: skip
+    source = facts.source
+    if source is None:
+        # the item's current state where the hint came from (never the hint's data)
+        return reads.ReadSource(facts.hint.source, facts.hint.item_id)
+    if not facts.mapping_read:
+        return reads.ReadMapping(source.side, source.item_id)
+    mapping = facts.mapping
+    if mapping is not None and source.exists and source.content_hash == mapping.hash_on(source.side):
+        # our own echo or a duplicate hint: nothing more to read
+        return SkipEcho("source unchanged since calsync last wrote or saw it")
+
+    target = source.side.other
+    mapped_id = mapping.id_on(target) if mapping is not None else None
+    if not mapped_id and not facts.looked_up:
+        if source.stamp:
+            # the source is a copy calsync made: its stamp names the original
+            return reads.ReadStamped(target, source.stamp)
+        if source.exists and facts.hint.reason is not HintReason.WEBHOOK and target is Side.OUTLOOK:
+            # reconcile, backfill, replay: a copy may exist whose mapping was lost; a webhook of a new
+            # booking skips this Graph request (the create's transactionId covers a crashed retry)
+            return reads.FindCopy(target, source.item_id)
+    counterpart = _counterpart(mapping, target, facts.found)
+
+    rearm = False
+    deleting = not source.exists and mapping is not None and counterpart is not None
+    if deleting and facts.hold.state is not HoldState.CONFIRMED:
+        # about to delete a copy because its source vanished: is this part of a wipe?
+        if facts.tally is None:
+            return reads.CountForGuard(source.side)
+        if needs_listing(facts.tally, policy.guard):
+            return reads.ListForGuard(source.side)
+        judged = verdict(facts.tally, policy.guard, side=source.side.value)
+        if not judged.allow:
+            return TripGuard(judged.reason, side=source.side, gone=judged.gone, total=judged.total)
+        rearm = facts.hold.state is HoldState.EXPIRED
+
+    overlapping: list[ItemState] = []
+    if source.exists and target is Side.BOOKING:
+        # the booking system's items around the source: rivals, and a stamped copy if the mapping was lost
+        if facts.listing is None:
+            return reads.ListBookings(*_listing_span(source, facts.window))
+        if counterpart is None:
+            counterpart = next((i for i in facts.listing if i.stamp == source.item_id and i.exists), None)
+        overlapping = _rivals(source, facts.listing, counterpart, facts.window)
+
+    action = plan(source, mapping, TargetView(counterpart, overlapping), policy)
+    if rearm and isinstance(action, Delete):
+        action = dataclasses.replace(action, rearm_guard=True)
+    return action
+
+
+def plan(source: ItemState, mapping: MappingRow | None, target: TargetView, policy: Policy) -> Action:
+    """The single action for one hint, once the source, mapping and target are known."""
+    counterpart = target.counterpart
+
+    if not source.exists:
+        if mapping is None and counterpart is None:
+            # gone or cancelled, never synced: nothing exists elsewhere
+            return SkipUnchanged("source gone and never synced")
+        if mapping is not None and counterpart is not None and counterpart.exists:
+            # deleted or cancelled at the source: remove the copy
+            return Delete("source deleted or cancelled", source=source, mapping=mapping, counterpart=counterpart)
+        if mapping is None:
+            # gone at the source, its stamped copy has no mapping to drop: the next full compare sees the copy
+            return SkipUnchanged("source gone; its copy is not mapped")
+        # both sides gone: only the mapping remains
+        return Forget("both sides gone", mapping=mapping)
+
+    if mapping is not None and source.content_hash == mapping.hash_on(source.side):
+        # the source is exactly what calsync last wrote or saw: our own echo or a duplicate hint
+        return SkipEcho("source unchanged since calsync last wrote or saw it")
+
+    if mapping is None and counterpart is not None and counterpart.exists:
+        # a stamped copy exists but the mapping was lost (crash after create, wiped table): adopt it
+        assert source.booking is not None and counterpart.booking is not None
+        if same_reservation(source.booking, counterpart.booking, private_subject=policy.private_subject):
+            return Adopt("found the stamped copy; mapping rebuilt", source=source, counterpart=counterpart)
+        return Update("found the stamped copy with older content", source=source, mapping=None,
+                      counterpart=counterpart)  # fmt: skip
+
+    write = _write(source, mapping, counterpart)
+    rival = next((i for i in target.overlapping if i.exists and not _same_item(i, counterpart)), None)
+    if rival is not None:
+        if winner_of(source, rival, policy.conflict_policy) is rival:
+            # the source overlaps a booking on the other side that keeps the room: decline the source
+            return Decline(_conflict_reason(rival, policy), source=source, mapping=mapping, winner=rival,
+                           counterpart=counterpart)  # fmt: skip
+        # the source keeps the room: decline the rival on its side, then write the source across
+        return Conflict(_conflict_reason(source, policy), rival=rival, winner=source, then=write)
+    return write
+
+
+def _write(source: ItemState, mapping: MappingRow | None, counterpart: ItemState | None) -> Create | Update:
+    if counterpart is not None and counterpart.exists:
+        # the source changed and its copy exists: bring the copy up to date
+        return Update("source changed", source=source, mapping=mapping, counterpart=counterpart)
+    # new source, or its copy was deleted behind calsync's back: (re)create the copy
+    return _create(source, mapping, "new at the source" if mapping is None else "copy missing on the target")
+
+
+def _create(source: ItemState, mapping: MappingRow | None, reason: str) -> Create:
+    return Create(reason, source=source, mapping=mapping, idempotency_key=copy_key(source, mapping))
+
+
+# --- after a failed write ---------------------------------------------------------------------------
+
+
+def after_failure(action: Action, failed: WriteFailed) -> Action | None:
+    """What to do when ``action``'s write met a vanished or changed copy; None: nothing can help (re-raise)."""
+    current = failed.current
+    if isinstance(action, Conflict):
+        # the rival is already declined: only the write remains to recover
+        return after_failure(action.then, failed)
+    if isinstance(action, Update):
+        if failed.failure is Failure.GONE or current is None or current.booking is None:
+            # the copy was deleted behind calsync's back (or vanished during the update): recreate it
+            return _create(action.source, action.mapping, "copy deleted behind calsync's back; recreated")
+        # both sides changed: the source's edit is applied on the copy's current version, once
+        return dataclasses.replace(action, counterpart=current, retried=True,
+                                   reason=f"both sides changed; applying the {action.source.side} edit")  # fmt: skip
+    if isinstance(action, Delete):
+        if failed.failure is Failure.GONE or current is None or current.booking is None:
+            # already gone: the goal is reached, only the mapping remains
+            return dataclasses.replace(action, copy_gone=True)
+        # the copy changed after calsync wrote it, but its source is gone: delete what is there now
+        return dataclasses.replace(action, counterpart=current, retried=True)
+    return None
+
+
+def still_to_delete(current: ItemState) -> ItemState | None:
+    """A copy being removed changed meanwhile: delete what is there now, if anything."""
+    return current if current.booking is not None else None
+
+
+# --- conflicts --------------------------------------------------------------------------------------
 
 
 def winner_of(a: ItemState, b: ItemState, policy: ConflictPolicy) -> ItemState:
@@ -74,54 +215,6 @@ def winner_of(a: ItemState, b: ItemState, policy: ConflictPolicy) -> ItemState:
     return a if a.side is Side.OUTLOOK else b
 
 
-def plan(source: ItemState, mapping: MappingRow | None, target: TargetView, policy: Policy) -> Action:
-    """Decide the single action for one hint (see ActionKind for the vocabulary)."""
-    counterpart = target.counterpart
-
-    if not source.exists:
-        if mapping is None and counterpart is None:
-            # gone or cancelled, never synced: nothing exists elsewhere
-            return Action(ActionKind.SKIP_UNCHANGED, "source gone and never synced")
-        if counterpart is not None and counterpart.exists:
-            # deleted or cancelled at the source: remove the copy
-            return Action(ActionKind.DELETE, "source deleted or cancelled", counterpart=counterpart)
-        # both sides gone: only the mapping remains
-        return Action(ActionKind.FORGET, "both sides gone")
-
-    if mapping is not None and source.content_hash == mapping.hash_on(source.side):
-        # the source is exactly what calsync last wrote or saw: our own echo or a duplicate hint
-        return Action(ActionKind.SKIP_ECHO, "source unchanged since calsync last wrote or saw it")
-
-    if mapping is None and counterpart is not None and counterpart.exists:
-        # a stamped copy exists but the mapping was lost (crash after create, wiped table): adopt it
-        assert source.booking is not None and counterpart.booking is not None
-        if same_reservation(source.booking, counterpart.booking, private_subject=policy.private_subject):
-            return Action(ActionKind.ADOPT, "found the stamped copy; mapping rebuilt", counterpart=counterpart)
-        return Action(ActionKind.UPDATE, "found the stamped copy with older content", counterpart=counterpart)
-
-    rivals = [item for item in target.overlapping if item.exists and not _is_counterpart(item, counterpart)]
-    if rivals:
-        rival = rivals[0]
-        winner = winner_of(source, rival, policy.conflict_policy)
-        if winner is rival:
-            # the source overlaps a booking on the other side that keeps the room: decline the source
-            return Action(ActionKind.DECLINE, _conflict_reason(rival, policy), loser=source, winner=rival,
-                          counterpart=counterpart)  # fmt: skip
-        # the source keeps the room: decline the rival on its side, then write the source across
-        return Action(ActionKind.CONFLICT, _conflict_reason(source, policy), loser=rival, winner=source,
-                      counterpart=counterpart)  # fmt: skip
-
-    if counterpart is not None and counterpart.exists:
-        # the source changed and its copy exists: bring the copy up to date
-        return Action(ActionKind.UPDATE, "source changed", counterpart=counterpart)
-    # new source, or its copy was deleted behind calsync's back: (re)create the copy
-    return Action(ActionKind.CREATE, "new at the source" if mapping is None else "copy missing on the target")
-
-
-def _is_counterpart(item: ItemState, counterpart: ItemState | None) -> bool:
-    return counterpart is not None and item.item_id == counterpart.item_id
-
-
 def _conflict_reason(winner: ItemState, policy: Policy) -> str:
     where = "Outlook" if winner.side is Side.OUTLOOK else "the booking system"
     rule = {
@@ -130,3 +223,42 @@ def _conflict_reason(winner: ItemState, policy: Policy) -> str:
         ConflictPolicy.BOOKING_WINS: "booking-system bookings take precedence",
     }[policy.conflict_policy]
     return f"The room is already booked at this time in {where} ({rule})."
+
+
+# --- small pure helpers -----------------------------------------------------------------------------
+
+
+def copy_key(source: ItemState, mapping: MappingRow | None) -> str:
+    """The idempotency key of a copy's create: the same for every retry of one reservation's copy."""
+    origin = mapping.origin if mapping is not None else source.side
+    origin_id = source.item_id if mapping is None else (mapping.id_on(origin) or source.item_id)
+    return "calsync-" + mapping_id_for(origin, origin_id)
+
+
+def _counterpart(mapping: MappingRow | None, target: Side, found: ItemState | None) -> ItemState | None:
+    mapped_id = mapping.id_on(target) if mapping is not None else None
+    if mapping is not None and mapped_id:
+        # the mapped copy, not fetched: calsync writes it with If-Match on the stored version
+        return ItemState.from_mapping(target, mapped_id, mapping.version_on(target))
+    return found if found is not None and found.booking is not None else None
+
+
+def _listing_span(source: ItemState, window: tuple[dt.datetime, dt.datetime]) -> tuple[dt.datetime, dt.datetime]:
+    """Where rivals of the source can be: its own interval, or the sync window for a series."""
+    assert source.booking is not None
+    return window if source.booking.recurrence is not None else source.booking.interval_utc()
+
+
+def _rivals(source: ItemState, listing: tuple[ItemState, ...], counterpart: ItemState | None,
+            window: tuple[dt.datetime, dt.datetime]) -> list[ItemState]:  # fmt: skip
+    """The other side's bookings that overlap the source, except the source's own copy."""
+    assert source.booking is not None
+    exclude = {counterpart.item_id} if counterpart else set()
+    if source.stamp:
+        exclude.add(source.stamp)
+    exclude |= {item.item_id for item in listing if item.stamp == source.item_id}
+    return rivals(source.booking, listing, _listing_span(source, window), exclude=exclude)
+
+
+def _same_item(item: ItemState, other: ItemState | None) -> bool:
+    return other is not None and item.item_id == other.item_id

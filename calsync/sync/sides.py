@@ -1,4 +1,4 @@
-"""The one interface the sync engine uses for either calendar, and the overlap rule.
+"""The one interface the sync engine uses for either calendar.
 
 ``CalendarSide`` is implemented once for Outlook (calsync.sync.outlook_side, over
 the Graph adapter) and once for the booking system (calsync.sync.booking_side,
@@ -11,11 +11,9 @@ TransientError when a retry can help, PermissionDenied when it cannot.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from typing import Protocol
 
 from calsync.model import Booking, Side
-from calsync.recurrence import expand
 from calsync.settings import Room
 from calsync.sync.state import ItemState
 
@@ -54,22 +52,3 @@ class CalendarSide(Protocol):
     async def close(self) -> None:
         """Release the side's connections."""
         ...
-
-
-def overlaps(a: Booking, b: Booking, window: tuple[dt.datetime, dt.datetime]) -> bool:
-    """Whether any occurrence of ``a`` overlaps any occurrence of ``b`` inside ``window``."""
-    first = [(o.start, o.end) for o in expand(a, *window)]
-    if not first:
-        return False
-    second = [(o.start, o.end) for o in expand(b, *window)]
-    return any(s1 < e2 and s2 < e1 for s1, e1 in first for s2, e2 in second)
-
-
-def rivals(candidate: Booking, items: Sequence[ItemState], window: tuple[dt.datetime, dt.datetime],
-           *, exclude: set[str]) -> list[ItemState]:  # fmt: skip
-    """The existing items that overlap ``candidate`` (a room's double booking), minus ``exclude`` ids."""
-    return [
-        item for item in items
-        if item.item_id not in exclude and item.exists and item.booking is not None
-        and overlaps(candidate, item.booking, window)
-    ]  # fmt: skip

@@ -1,6 +1,6 @@
-"""What calsync knows about one item while it decides: ``ItemState`` (one side's view) and ``TargetView``.
+"""What calsync knows while it decides: ``ItemState`` (one side's view of an item), ``TargetView``, ``Facts``.
 
-Plain frozen dataclasses, no I/O: the sides produce them, the pure decision reads them.
+Plain frozen dataclasses, no I/O: the sides and reads produce them, the pure decision reads them.
 """
 
 from __future__ import annotations
@@ -9,7 +9,9 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from calsync.model import Booking, Side
+from calsync.model import Booking, ChangeHint, Side
+from calsync.model.mapping import MappingRow
+from calsync.sync.guard import HoldState, Tally
 
 
 @dataclass(frozen=True)
@@ -43,3 +45,34 @@ class TargetView:
 
     counterpart: ItemState | None = None
     overlapping: Sequence[ItemState] = ()
+
+
+@dataclass(frozen=True)
+class HoldView:
+    """A room's mass-deletion hold as the decision sees it (see calsync.sync.guard)."""
+
+    state: HoldState
+    side: Side | None = None
+    missing: int = 0
+    mapped: int = 0
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything read so far for one hint. Each read fills one field; the decision asks for the next.
+
+    ``*_read`` flags tell "not read yet" from "read, and there is none".
+    """
+
+    hint: ChangeHint
+    now: dt.datetime
+    window: tuple[dt.datetime, dt.datetime]
+    hold: HoldView | None = None
+    source: ItemState | None = None
+    mapping: MappingRow | None = None
+    mapping_read: bool = False
+    found: ItemState | None = None  # the counterpart found by its stamp, when the mapping does not name it
+    looked_up: bool = False
+    listing: tuple[ItemState, ...] | None = None  # the booking system's items around the source
+    tally: Tally | None = None  # the mass-deletion guard's counts

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from calsync.store.records import ConflictStore, RoomHoldStore
-from calsync.sync.engine import CONFIRMED_HOLD_LIFETIME
+from calsync.sync.guard import CONFIRMED_HOLD_LIFETIME
 from devstack.azurite import AzuriteTables
 from devstack.inprocess_queue import InProcessDeadLetters
 from devstack.local_stack import LocalStack

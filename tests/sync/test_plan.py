@@ -9,7 +9,8 @@ import pytest
 from calsync.model import Booking, BookingStatus, Sensitivity, Side, content_hash
 from calsync.model.mapping import MappingRow
 from calsync.settings import ConflictPolicy
-from calsync.sync.plan import ActionKind, Policy, plan
+from calsync.sync.actions import ActionKind
+from calsync.sync.plan import Policy, plan
 from calsync.sync.state import ItemState, TargetView
 from calsync.sync.translate import desired_copy, same_reservation
 
@@ -101,8 +102,8 @@ def test_overlap_is_resolved_by_policy(policy, source_created, rival_created, ex
     rival = item(Side.BOOKING, "B9", booking("Booked in the system"), created=rival_created)
     action = plan(source, None, TargetView(overlapping=[rival]), Policy(conflict_policy=policy))
     assert action.kind is expected
-    loser = source if expected is ActionKind.DECLINE else rival
-    assert action.loser == loser
+    loser = action.source if expected is ActionKind.DECLINE else action.rival
+    assert loser == (source if expected is ActionKind.DECLINE else rival)
     assert "already booked" in action.reason
 
 

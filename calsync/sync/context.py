@@ -1,0 +1,143 @@
+"""The effects one hint's reads and actions may have: both sides, the mapping, conflict and hold tables, the clock.
+
+A ``SyncContext`` is built per hint by the engine. Reads (calsync.sync.reads) and
+actions (calsync.sync.actions) do all their I/O through it, so they stay small and
+the decision (calsync.sync.plan) stays pure. The few multi-step effects live here:
+saving a mapping with both sides' hashes, removing a copy that may have changed,
+recording a conflict, and the guard's tally and hold.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from calsync.errors import Conflict, NotFound
+from calsync.model import Side
+from calsync.model.mapping import MappingRow, mapping_id_for
+from calsync.settings import Room
+from calsync.store.mappings import MappingStore
+from calsync.store.records import ConflictRecord, ConflictStore, RoomHold, RoomHoldStore
+from calsync.sync.guard import hold_state
+from calsync.sync.plan import Policy, still_to_delete
+from calsync.sync.sides import CalendarSide
+from calsync.sync.state import HoldView, ItemState
+from calsync.telemetry import current_context, metrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SyncStores:
+    """The tables the engine writes: mappings, conflicts, room holds."""
+
+    mappings: MappingStore
+    conflicts: ConflictStore
+    holds: RoomHoldStore
+
+
+@dataclass
+class SyncContext:
+    room: Room
+    sides: Mapping[Side, CalendarSide]
+    stores: SyncStores
+    policy: Policy
+    clock: Callable[[], dt.datetime]
+    deletion_window: dt.timedelta
+
+    @property
+    def mappings(self) -> MappingStore:
+        return self.stores.mappings
+
+    def side(self, side: Side) -> CalendarSide:
+        return self.sides[side]
+
+    def observed(self, source: ItemState) -> None:
+        """Tell the log context about the source: its id, and a private subject that must never be logged."""
+        context = current_context()
+        if context is not None and source.booking is not None:
+            context.protect(source.booking)
+            context.update(**{f"{source.side.value}_id": source.item_id})
+
+    # --- the mapping ------------------------------------------------------------------------------
+
+    async def save(self, source: ItemState, copy: ItemState, mapping: MappingRow | None) -> MappingRow:
+        """Write the mapping with both sides' hashes (what calsync saw at the source, wrote at the target)."""
+        now = self.clock()
+        outlook, booking = (source, copy) if source.side is Side.OUTLOOK else (copy, source)
+        values = {
+            "outlook_id": outlook.item_id, "booking_id": booking.item_id,
+            "outlook_hash": outlook.content_hash, "booking_hash": booking.content_hash,
+            "outlook_version": outlook.version, "booking_version": booking.version,
+            "series": bool(source.booking and source.booking.recurrence), "updated_at": now,
+        }  # fmt: skip
+        if mapping is None:
+            row = MappingRow(room=self.room.key, mapping_id=mapping_id_for(source.side, source.item_id),
+                             origin=source.side, created_at=now, **values)  # fmt: skip
+            return await self.mappings.create(row)
+        return await self.mappings.update(mapping.model_copy(update=values), mapping)
+
+    # --- copies of a conflict's loser ---------------------------------------------------------------
+
+    async def remove_copy(self, copy: ItemState) -> None:
+        """Delete a copy; if it changed after calsync wrote it, delete what is there now (its source lost)."""
+        side = self.side(copy.side)
+        try:
+            await side.delete(self.room, copy)
+        except NotFound:
+            return  # already gone: the goal is reached
+        except Conflict:
+            again = still_to_delete(await side.read(self.room, copy.item_id))
+            if again is not None:
+                log.warning("the copy %s changed after calsync wrote it; deleting it anyway", copy.item_id)
+                with contextlib.suppress(NotFound):
+                    await side.delete(self.room, again)
+
+    async def remove_copy_of(self, item: ItemState) -> None:
+        """Remove the copy of ``item`` (a declined rival) and its mapping, if it had one."""
+        mapping = await self.mappings.find(self.room.key, item.side, item.item_id)
+        if mapping is None:
+            return
+        copy_id = mapping.id_on(item.side.other)
+        if copy_id:
+            await self.remove_copy(ItemState.from_mapping(item.side.other, copy_id, mapping.version_on(item.side.other)))
+        await self.mappings.delete(mapping)
+
+    async def record_conflict(self, *, winner: ItemState, loser: ItemState, reason: str) -> None:
+        policy = self.policy.conflict_policy
+        record = ConflictRecord(
+            room=self.room.key, detected_at=self.clock(), policy=policy, winner_side=winner.side,
+            winner_id=winner.item_id, loser_side=loser.side, loser_id=loser.item_id, reason=reason,
+        )  # fmt: skip
+        await self.stores.conflicts.add(record)
+        metrics.record_conflict(room=self.room.key, policy=policy.value, winner=winner.side.value)
+        log.warning("conflict in room %s: %s %s declined, %s %s keeps the room (%s)", self.room.key,
+                    loser.side.value, loser.item_id, winner.side.value, winner.item_id, policy.value)  # fmt: skip
+
+    # --- the mass-deletion guard's memory -----------------------------------------------------------
+
+    async def read_hold(self) -> HoldView:
+        hold = await self.stores.holds.get(self.room.key)
+        state = hold_state(exists=hold is not None, confirmed=bool(hold and hold.confirmed),
+                           confirmed_at=hold and (hold.confirmed_at or hold.since), now=self.clock())  # fmt: skip
+        if hold is None:
+            return HoldView(state)
+        return HoldView(state, side=hold.side, missing=hold.missing, mapped=hold.mapped, reason=hold.reason)
+
+    async def recent_deletions(self, side: Side) -> int:
+        return await self.stores.holds.recent_deletions(self.room.key, side, self.clock(), self.deletion_window)
+
+    async def record_deletion(self, side: Side) -> None:
+        await self.stores.holds.record_deletion(self.room.key, side, self.clock(), self.deletion_window)
+
+    async def release_hold(self) -> None:
+        await self.stores.holds.release(self.room.key)
+        log.info("confirmed hold of room %s expired; the mass-deletion guard is armed again", self.room.key)
+
+    async def hold_room(self, side: Side, *, missing: int, mapped: int, reason: str) -> None:
+        await self.stores.holds.put(RoomHold(room=self.room.key, side=side, missing=missing, mapped=mapped,
+                                             reason=reason, since=self.clock()))  # fmt: skip
+        log.error("mass-deletion guard tripped for room %s: %s; nothing more is deleted", self.room.key, reason)

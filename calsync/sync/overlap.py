@@ -1,0 +1,29 @@
+"""The overlap rule: when two bookings hold the same room at the same time (series expanded in the window)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from calsync.model import Booking
+from calsync.recurrence import expand
+from calsync.sync.state import ItemState
+
+
+def overlaps(a: Booking, b: Booking, window: tuple[dt.datetime, dt.datetime]) -> bool:
+    """Whether any occurrence of ``a`` overlaps any occurrence of ``b`` inside ``window``."""
+    first = [(o.start, o.end) for o in expand(a, *window)]
+    if not first:
+        return False
+    second = [(o.start, o.end) for o in expand(b, *window)]
+    return any(s1 < e2 and s2 < e1 for s1, e1 in first for s2, e2 in second)
+
+
+def rivals(candidate: Booking, items: Sequence[ItemState], window: tuple[dt.datetime, dt.datetime],
+           *, exclude: set[str]) -> list[ItemState]:  # fmt: skip
+    """The existing items that overlap ``candidate`` (a room's double booking), minus ``exclude`` ids."""
+    return [
+        item for item in items
+        if item.item_id not in exclude and item.exists and item.booking is not None
+        and overlaps(candidate, item.booking, window)
+    ]  # fmt: skip

@@ -1,0 +1,116 @@
+"""The reads the pure decision can ask for: one frozen class each, whose ``fetch`` fills one field of Facts.
+
+``calsync.sync.plan.decide`` returns one of these when it needs to know more; the
+engine runs ``fetch`` and asks again. Like the actions, these import no SDK: the
+I/O goes through the ``SyncContext``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from calsync.model import Side
+from calsync.sync.guard import Tally, missing_from
+from calsync.sync.state import Facts
+
+if TYPE_CHECKING:
+    from calsync.sync.context import SyncContext
+
+
+class Read:
+    async def fetch(self, ctx: SyncContext, facts: Facts) -> Facts:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class ReadHold(Read):
+    """The room's mass-deletion hold, if any."""
+
+    async def fetch(self, ctx: SyncContext, facts: Facts) -> Facts:
+        return dataclasses.replace(facts, hold=await ctx.read_hold())
+
+
+@dataclass(frozen=True)
+class ReadSource(Read):
+    """The item's current state on the side the hint came from (an occurrence's hint reads its series)."""
+
+    side: Side
+    item_id: str
+
+    async def fetch(self, ctx: SyncContext, facts: Facts) -> Facts:
+        source = await ctx.side(self.side).read(ctx.room, self.item_id)
+        ctx.observed(source)
+        return dataclasses.replace(facts, source=source)
+
+
+@dataclass(frozen=True)
+class ReadMapping(Read):
+    side: Side
+    item_id: str
+
+    async def fetch(self, ctx: SyncContext, facts: Facts) -> Facts:
+        mapping = await ctx.mappings.find(ctx.room.key, self.side, self.item_id)
+        return dataclasses.replace(facts, mapping=mapping, mapping_read=True)
+
+
+@dataclass(frozen=True)
+class ReadStamped(Read):
+    """The original named by the source's stamp (the source is a copy calsync made)."""
+
+    side: Side
+    item_id: str
+
+    async def fetch(self, ctx: SyncContext, facts: Facts) -> Facts:
+        found = await ctx.side(self.side).read(ctx.room, self.item_id)
+        return dataclasses.replace(facts, found=found, looked_up=True)
+
+
+@dataclass(frozen=True)
+class FindCopy(Read):
+    """The item calsync stamped with the source's id, if any (its mapping may have been lost)."""
+
+    side: Side
+    source_id: str
+
+    async def fetch(self, ctx: SyncContext, facts: Facts) -> Facts:
+        found = await ctx.side(self.side).find_copy(ctx.room, self.source_id)
+        return dataclasses.replace(facts, found=found, looked_up=True)
+
+
+@dataclass(frozen=True)
+class ListBookings(Read):
+    """The booking system's items of the room in [start, end)."""
+
+    start: dt.datetime
+    end: dt.datetime
+
+    async def fetch(self, ctx: SyncContext, facts: Facts) -> Facts:
+        items = await ctx.side(Side.BOOKING).list_window(ctx.room, self.start, self.end)
+        return dataclasses.replace(facts, listing=tuple(items))
+
+
+@dataclass(frozen=True)
+class CountForGuard(Read):
+    """The mass-deletion guard's counts: the room's mapped items and the deletions already propagated."""
+
+    side: Side
+
+    async def fetch(self, ctx: SyncContext, facts: Facts) -> Facts:
+        recent = await ctx.recent_deletions(self.side)
+        mapped = tuple(row.id_on(self.side) for row in await ctx.mappings.list_room(ctx.room.key))
+        return dataclasses.replace(facts, tally=Tally(mapped_ids=mapped, recent=recent))
+
+
+@dataclass(frozen=True)
+class ListForGuard(Read):
+    """Which of the room's mapped items are missing from ``side`` now."""
+
+    side: Side
+
+    async def fetch(self, ctx: SyncContext, facts: Facts) -> Facts:
+        assert facts.tally is not None
+        present = {item.item_id for item in await ctx.side(self.side).list_window(ctx.room, *facts.window)}
+        return dataclasses.replace(facts, tally=missing_from(facts.tally, present))
