@@ -68,7 +68,7 @@ async def main(n_rooms: int, per_room: int, quiet: bool) -> None:
         engine = await stack.engine()
         before = current_rss_mib()
         t0 = time.perf_counter()
-        plan = await plan_backfill_for(engine)
+        plan = await plan_backfill_for(await stack.services())
         t_plan = time.perf_counter() - t0
         totals = plan.totals()
         print(f"plan (dry run): {t_plan:.1f} s for {n_rooms} rooms: {totals['to_booking']} to copy to the booking "

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from calsync.functions import runtime
 from calsync.maintenance.backfill import apply_backfill, plan_backfill_for
-from calsync.maintenance.jobs import maintenance_service, publish_job, run_maintenance
+from calsync.maintenance.jobs import publish_job, run_maintenance
 from calsync.model.job import JobKind, MaintenanceJob
 from calsync.settings import Room
 from devstack.inprocess_queue import ManualClock
@@ -69,11 +69,11 @@ async def main(per_room: int) -> None:
         seed(stack, per_room)
         engine = await stack.engine()
         started = time.perf_counter()
-        result = await apply_backfill(await plan_backfill_for(engine), engine)
+        result = await apply_backfill(await plan_backfill_for(await stack.services()), engine)
         await stack.settle(timeout=600)
         print(f"set-up: {ROOMS} rooms x {per_room} bookings synced ({result.handled} items, "
               f"{time.perf_counter() - started:.1f} s)")  # fmt: skip
-        service = await maintenance_service(runtime.current())
+        service = await runtime.current().maintenance()
         await run_maintenance(service)  # first run: full compare of every room, cursors stored
         await stack.settle(timeout=600)
 

@@ -47,7 +47,7 @@ async def main(count: int) -> None:
         rooms='[{"key": "room-a", "mailbox": "room-a@contoso.example", "booking_room_id": "R-100"}]',
     )  # fmt: skip
     queue = InProcessQueue.from_settings(settings)
-    runtime.install(runtime.Runtime(settings, publisher=queue))
+    runtime.installed(runtime.Runtime(settings, publisher=queue)).__enter__()  # for the rest of this process
     handler = user_functions()["graph_webhook"]
     requests = [request(n) for n in range(count)]
     for warm in requests[:200]:

@@ -11,9 +11,10 @@ waits until notifications, webhooks and queues are all quiet.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from calsync.functions import runtime
 from calsync.settings import Room, Settings, load_settings
@@ -23,6 +24,9 @@ from devstack.booking import BookingEmulator
 from devstack.functions_host import LoopbackFunctionsHost
 from devstack.graph import GraphEmulator
 from devstack.inprocess_queue import InProcessQueue
+
+if TYPE_CHECKING:
+    from calsync.wiring import Services
 
 DEFAULT_ROOMS = (
     Room(key="room-a", mailbox="room-a@contoso.example", booking_room_id="R-100", name="Atlas"),
@@ -60,7 +64,8 @@ class LocalStack:
         self.host: LoopbackFunctionsHost | None = None
         self.queue: InProcessQueue | None = None
         self.settings: Settings | None = None
-        self._engine: SyncEngine | None = None
+        self._services: Services | None = None
+        self._runtime: contextlib.AbstractContextManager[runtime.Runtime] | None = None
 
     async def start(self) -> LocalStack:
         if self.azurite is None:
@@ -87,17 +92,22 @@ class LocalStack:
             **self.setting_overrides,
         )  # fmt: skip
         self.queue = InProcessQueue.from_settings(self.settings, **self.queue_options)
-        runtime.install(runtime.Runtime(self.settings, publisher=self.queue, engine_factory=self._build_engine))
+        self._runtime = runtime.installed(runtime.Runtime(self.settings, publisher=self.queue,
+                                                          services_factory=self._open_services))  # fmt: skip
+        self._runtime.__enter__()
         self.host = await LoopbackFunctionsHost(self.settings, port=host_port).start()
         self.host.bind_queues(self.queue)
         await self.subscribe_rooms()
         return self
 
-    async def _build_engine(self, settings: Settings) -> SyncEngine:
-        from calsync.sync.wiring import build_engine
+    async def _open_services(self, settings: Settings) -> Services:
+        from calsync.wiring import Services
 
-        self._engine = await build_engine(settings, clock=self.clock)
-        return self._engine
+        self._services = await Services.open(settings, clock=self.clock)
+        return self._services
+
+    async def services(self) -> Services:
+        return await runtime.current().services()
 
     async def engine(self) -> SyncEngine:
         return await runtime.current().engine()
@@ -145,13 +155,15 @@ class LocalStack:
                 if b["room_id"] == room_id and b["status"] not in ("cancelled", "rejected")]  # fmt: skip
 
     async def stop(self) -> None:
-        runtime.install(None)
+        if self._runtime is not None:
+            self._runtime.__exit__(None, None, None)
+            self._runtime = None
         if self.host is not None:
             await self.host.stop()
         if self.queue is not None:
             await self.queue.close()
-        if self._engine is not None:
-            await self._engine.close()
+        if self._services is not None:
+            await self._services.close()
         self.graph.stop()
         if self.booking is not None:
             self.booking.stop()

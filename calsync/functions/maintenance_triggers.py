@@ -26,18 +26,18 @@ SCHEDULE = "0 */15 * * * *"
 @bp.function_name("maintenance")
 @bp.timer_trigger(arg_name="timer", schedule=SCHEDULE, run_on_startup=False, use_monitor=True)
 async def maintenance(timer: func.TimerRequest) -> None:
-    from calsync.maintenance.jobs import maintenance_service, run_maintenance
+    from calsync.maintenance.jobs import run_maintenance
 
     if timer.past_due:
         log.warning("the maintenance timer is running late")
-    await run_maintenance(await maintenance_service(runtime.current()))
+    await run_maintenance(await runtime.current().maintenance())
 
 
 @bp.function_name("reconcile_room")
 @bp.service_bus_queue_trigger(arg_name="message", queue_name="%RECONCILE_QUEUE%", connection="ServiceBusConnection")
 async def reconcile_room(message: func.ServiceBusMessage) -> None:
-    from calsync.maintenance.jobs import handle_job, maintenance_service
+    from calsync.maintenance.jobs import handle_job
     from calsync.model.job import MaintenanceJob
 
     job = MaintenanceJob.model_validate_json(message.get_body())
-    await handle_job(job, await maintenance_service(runtime.current()))
+    await handle_job(job, await runtime.current().maintenance())

@@ -1,37 +1,41 @@
-"""The process's wiring: Settings built once, the queue publisher, and the sync engine built on first use.
+"""The worker process's runtime: Settings built once, the queue publisher, and the Services built on first use.
 
-Functions gives each worker process one module namespace, so the wiring lives
-here instead of in globals scattered over trigger modules. The HTTP triggers use
-only ``settings`` and ``publisher``; the engine (and with it msgraph-sdk, which is
-slow to import) is built lazily by the queue triggers, so the webhook path never
-imports the Graph SDK. Tests and the local run ``install()`` a runtime of their own
-(Azurite, emulators, the in-process queue).
+Functions gives each worker process one module namespace, so the process's one
+Runtime lives here instead of in globals scattered over trigger modules. The HTTP
+triggers use only ``settings`` and ``publisher``; the Services (calsync.wiring: the
+tables, both sides, the engine; with them msgraph-sdk, which is slow to import) are
+built lazily by the queue and timer triggers, so the webhook path never imports the
+Graph SDK. Tests and the local run use a runtime of their own for the span of a
+``with runtime.installed(rt):`` block (Azurite, emulators, the in-process queue).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING
 
 from calsync.queues.publisher import HintPublisher
 from calsync.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from calsync.maintenance.jobs import MaintenanceService
     from calsync.sync.engine import SyncEngine
+    from calsync.wiring import Services
 
-EngineFactory = Callable[[Settings], Awaitable["SyncEngine"]]
+ServicesFactory = Callable[[Settings], Awaitable["Services"]]
 
 
 class Runtime:
     def __init__(self, settings: Settings, *, publisher: HintPublisher | None = None,
-                 engine_factory: EngineFactory | None = None) -> None:  # fmt: skip
+                 services_factory: ServicesFactory | None = None) -> None:  # fmt: skip
         self.settings = settings
         self._publisher = publisher
-        self._engine_factory = engine_factory
-        self._engine: SyncEngine | None = None
-        self._engine_lock = asyncio.Lock()
+        self._services_factory = services_factory
+        self._services: Services | None = None
+        self._services_lock = asyncio.Lock()
 
     @property
     def publisher(self) -> HintPublisher:
@@ -46,19 +50,26 @@ class Runtime:
         previous, self._publisher = self.publisher, publisher
         return previous
 
+    async def services(self) -> Services:
+        """The process's Services, built on first use (the production ones unless a factory was given)."""
+        async with self._services_lock:
+            if self._services is None:
+                factory = self._services_factory or default_services
+                self._services = await factory(self.settings)
+            return self._services
+
     async def engine(self) -> SyncEngine:
-        async with self._engine_lock:
-            if self._engine is None:
-                factory = self._engine_factory or default_engine
-                self._engine = await factory(self.settings)
-            return self._engine
+        return (await self.services()).engine
+
+    async def maintenance(self) -> MaintenanceService:
+        return (await self.services()).maintenance(self.publisher)
 
 
-async def default_engine(settings: Settings) -> SyncEngine:
-    """The production engine: Table Storage, Graph through msgraph-sdk, the booking system over REST."""
-    from calsync.sync.wiring import build_engine
+async def default_services(settings: Settings) -> Services:
+    """The production services: Table Storage, Graph through msgraph-sdk, the booking system over REST."""
+    from calsync.wiring import Services
 
-    return await build_engine(settings)
+    return await Services.open(settings)
 
 
 _current: Runtime | None = None
@@ -93,7 +104,12 @@ def start_up() -> Runtime | None:
         return None
 
 
-def install(runtime: Runtime | None) -> None:
-    """Use ``runtime`` for this process (tests, the local run); None resets to the environment's."""
+@contextlib.contextmanager
+def installed(runtime: Runtime) -> Iterator[Runtime]:
+    """Use ``runtime`` for this process inside the block (tests, the local run), then the previous one again."""
     global _current
-    _current = runtime
+    previous, _current = _current, runtime
+    try:
+        yield runtime
+    finally:
+        _current = previous

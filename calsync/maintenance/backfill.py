@@ -46,6 +46,7 @@ from calsync.store.mappings import MappingStore
 if TYPE_CHECKING:
     from calsync.outlook.graph_client import GraphCalendar
     from calsync.sync.engine import SyncEngine
+    from calsync.wiring import Services
 
 log = logging.getLogger(__name__)
 
@@ -204,10 +205,7 @@ async def apply_backfill(plan: BackfillPlan, engine: SyncEngine, *, concurrency:
     return result
 
 
-async def plan_backfill_for(engine: SyncEngine, *, rooms: Sequence[Room] | None = None) -> BackfillPlan:
-    """``plan_backfill`` over the engine's own Graph adapter, booking client, tables and clock."""
-    graph = getattr(engine.sides[Side.OUTLOOK], "graph", None)
-    booking = getattr(engine.sides[Side.BOOKING], "system", None)
-    if graph is None or booking is None:
-        raise CalsyncError("the engine's sides do not expose a Graph adapter and a booking system")
-    return await plan_backfill(engine.settings, graph, booking, engine.tables, clock=engine.clock, rooms=rooms)
+async def plan_backfill_for(services: Services, *, rooms: Sequence[Room] | None = None) -> BackfillPlan:
+    """``plan_backfill`` over the process's Graph adapter, booking client, tables and clock."""
+    return await plan_backfill(services.settings, services.graph, services.booking, services.tables,
+                               clock=services.clock, rooms=rooms)  # fmt: skip

@@ -12,21 +12,20 @@ subscriptionRemoved) -> recreate the subscription, then reconcile the room, sinc
 notifications may have been lost in between. A failing job raises, so Service Bus
 retries and finally dead-letters it.
 
-``MaintenanceService`` holds what both need; ``MaintenanceService.from_engine`` reuses
-the process's engine (its Graph adapter, booking client, tables and clock).
+``MaintenanceService`` holds what both need; ``calsync.wiring.Services.maintenance``
+builds it over the process's one Graph adapter, booking client, tables and clock.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from calsync.booking.protocol import BookingSystem
-from calsync.errors import ConfigurationError, TransientError
+from calsync.errors import TransientError
 from calsync.maintenance.reconcile import FeedReport, Reconciler, ReconcileReport
 from calsync.maintenance.subscriptions import Clock, SubscriptionKeeper, SubscriptionResult
-from calsync.model import Side
 from calsync.model.job import JobKind, MaintenanceJob
 from calsync.queues.publisher import HintPublisher, job_message
 from calsync.settings import Room, Settings
@@ -34,9 +33,7 @@ from calsync.store.client import TableStore
 from calsync.store.records import SubscriptionStore
 
 if TYPE_CHECKING:
-    from calsync.functions.runtime import Runtime
     from calsync.outlook.graph_client import GraphCalendar
-    from calsync.sync.engine import SyncEngine
 
 log = logging.getLogger(__name__)
 
@@ -58,22 +55,8 @@ class MaintenanceService:
         reconciler = Reconciler(settings, graph, booking, tables, publisher, clock=clock)
         return cls(settings, keeper, reconciler, publisher, clock)
 
-    @classmethod
-    def from_engine(cls, engine: SyncEngine, publisher: HintPublisher) -> MaintenanceService:
-        """The service over the engine's own clients (one set of connections per process)."""
-        graph: Any = getattr(engine.sides[Side.OUTLOOK], "graph", None)
-        booking: Any = getattr(engine.sides[Side.BOOKING], "system", None)
-        if graph is None or booking is None:
-            raise ConfigurationError("the engine's sides do not expose a Graph adapter and a booking system")
-        return cls.build(engine.settings, graph, booking, engine.tables, publisher, clock=engine.clock)
-
     def room(self, key: str) -> Room | None:
         return self.settings.room(key)
-
-
-async def maintenance_service(rt: Runtime) -> MaintenanceService:
-    """The process's maintenance service (built over the runtime's lazily built engine)."""
-    return MaintenanceService.from_engine(await rt.engine(), rt.publisher)
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ import datetime as dt
 from dataclasses import dataclass
 
 from calsync.errors import ValidationError
-from calsync.operations.store import open_tables
 from calsync.settings import Settings
 from calsync.store.records import RoomHold, RoomHoldStore
+from calsync.wiring import open_tables
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """`calsync reconcile|backfill|subscriptions renew`: maintenance run by an operator instead of the timer.
 
-Each operation opens the production engine (Table Storage, Graph, the booking system)
-for the duration of one command and closes it afterwards. Reconcile and subscription
+Each operation opens the production Services (calsync.wiring: Table Storage, Graph,
+the booking system) for the duration of one command and closes them afterwards. Reconcile and subscription
 work publish onto the queues through the publisher the caller gives (Service Bus in
 production), so the deployed sync_change function does the syncing; backfill's
 ``apply`` drives the engine directly, room by room, reporting progress per item.
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
+from typing import TYPE_CHECKING
 
 from calsync.errors import ValidationError
 from calsync.maintenance.backfill import (
@@ -20,12 +21,13 @@ from calsync.maintenance.backfill import (
     apply_backfill,
     plan_backfill_for,
 )
-from calsync.maintenance.jobs import MaintenanceService
 from calsync.maintenance.reconcile import ReconcileReport
 from calsync.maintenance.subscriptions import SubscriptionResult
 from calsync.queues.publisher import HintPublisher
 from calsync.settings import Room, Settings
-from calsync.sync.engine import SyncEngine
+
+if TYPE_CHECKING:
+    from calsync.wiring import Services
 
 
 def rooms_named(settings: Settings, keys: Sequence[str]) -> list[Room]:
@@ -40,22 +42,22 @@ def rooms_named(settings: Settings, keys: Sequence[str]) -> list[Room]:
 
 
 @contextlib.asynccontextmanager
-async def open_engine(settings: Settings) -> AsyncIterator[SyncEngine]:
-    from calsync.sync.wiring import build_engine  # imports msgraph: only for the commands that need it
+async def open_services(settings: Settings) -> AsyncIterator[Services]:
+    from calsync.wiring import Services  # opening imports msgraph: only for the commands that need it
 
-    engine = await build_engine(settings)
+    services = await Services.open(settings)
     try:
-        yield engine
+        yield services
     finally:
-        await engine.close()
+        await services.close()
 
 
 async def reconcile(settings: Settings, publisher: HintPublisher, keys: Sequence[str], *,
                     full: bool = False) -> list[ReconcileReport]:  # fmt: skip
     """Reconcile the rooms now: their changes since the last reconcile (or a full compare) become hints."""
     rooms = rooms_named(settings, keys)
-    async with open_engine(settings) as engine:
-        service = MaintenanceService.from_engine(engine, publisher)
+    async with open_services(settings) as services:
+        service = services.maintenance(publisher)
         return [await service.reconciler.reconcile_room(room, full=full) for room in rooms]
 
 
@@ -63,15 +65,15 @@ async def renew_subscriptions(settings: Settings, publisher: HintPublisher,
                               keys: Sequence[str] = ()) -> list[SubscriptionResult]:  # fmt: skip
     """Create missing and renew due Graph subscriptions, as the maintenance timer does."""
     rooms = rooms_named(settings, keys)
-    async with open_engine(settings) as engine:
-        return await MaintenanceService.from_engine(engine, publisher).keeper.ensure_all(rooms)
+    async with open_services(settings) as services:
+        return await services.maintenance(publisher).keeper.ensure_all(rooms)
 
 
 async def plan_first_sync(settings: Settings, keys: Sequence[str] = ()) -> BackfillPlan:
     """What a backfill would do per room; writes nothing."""
     rooms = rooms_named(settings, keys)
-    async with open_engine(settings) as engine:
-        return await plan_backfill_for(engine, rooms=rooms)
+    async with open_services(settings) as services:
+        return await plan_backfill_for(services, rooms=rooms)
 
 
 async def apply_first_sync(settings: Settings, keys: Sequence[str] = (), *,
@@ -79,8 +81,8 @@ async def apply_first_sync(settings: Settings, keys: Sequence[str] = (), *,
                            planned: Callable[[BackfillPlan], None] | None = None) -> BackfillResult:  # fmt: skip
     """Plan, then perform the first sync of the rooms' existing bookings, reporting each item."""
     rooms = rooms_named(settings, keys)
-    async with open_engine(settings) as engine:
-        plan = await plan_backfill_for(engine, rooms=rooms)
+    async with open_services(settings) as services:
+        plan = await plan_backfill_for(services, rooms=rooms)
         if planned is not None:
             planned(plan)
-        return await apply_backfill(plan, engine, progress=progress)
+        return await apply_backfill(plan, services.engine, progress=progress)

@@ -13,12 +13,12 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from calsync.operations.store import open_tables
 from calsync.operations.tasks import gather_all
 from calsync.settings import Room, Settings
 from calsync.store.client import TableStore
 from calsync.store.mappings import MappingStore
 from calsync.store.records import ConflictStore, RoomHold, RoomHoldStore, SubscriptionRecord, SubscriptionStore
+from calsync.wiring import open_tables
 
 ROOMS_AT_ONCE = 8
 """Rooms read concurrently; each room costs three small queries."""

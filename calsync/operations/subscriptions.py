@@ -11,9 +11,9 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from calsync.operations.store import open_tables
 from calsync.settings import Settings
 from calsync.store.records import SubscriptionRecord, SubscriptionStore
+from calsync.wiring import open_tables
 
 WARN_WITHIN = dt.timedelta(hours=24)
 

@@ -28,8 +28,5 @@ def webhook_settings() -> Settings:
 def queue(webhook_settings: Settings) -> Iterator[InProcessQueue]:
     """An in-process queue installed as this process's publisher; nothing consumes it."""
     q = InProcessQueue.from_settings(webhook_settings)
-    runtime.install(runtime.Runtime(webhook_settings, publisher=q))
-    try:
+    with runtime.installed(runtime.Runtime(webhook_settings, publisher=q)):
         yield q
-    finally:
-        runtime.install(None)

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from calsync.functions import runtime
-from calsync.maintenance.jobs import MaintenanceService, maintenance_service
+from calsync.maintenance.jobs import MaintenanceService
 from devstack.azurite import AzuriteTables
 from devstack.inprocess_queue import ManualClock
 from devstack.local_stack import LocalStack
@@ -41,4 +41,4 @@ async def stack(azurite: AzuriteTables, clock: ManualClock) -> AsyncIterator[Loc
 
 @pytest.fixture
 async def service(stack: LocalStack) -> MaintenanceService:
-    return await maintenance_service(runtime.current())
+    return await runtime.current().maintenance()

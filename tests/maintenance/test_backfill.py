@@ -37,7 +37,7 @@ async def test_backfill_plans_without_writing_then_syncs_everything_with_progres
     stack.graph.clear_requests()
     stack.booking.clear_requests()
 
-    plan = await plan_backfill_for(engine)
+    plan = await plan_backfill_for(await stack.services())
     assert plan.totals() == {"outlook_items": 3, "booking_items": 2, "mapped": 0, "to_booking": 3,
                              "to_outlook": 2, "adopt": 0}  # fmt: skip
     assert [r for r in stack.graph.requests if r.method != "GET"] == []
@@ -52,5 +52,5 @@ async def test_backfill_plans_without_writing_then_syncs_everything_with_progres
     assert len(live_events(stack)) == 5
     assert len(await MappingStore(engine.tables).list_room("room-a")) == 5
 
-    again = await plan_backfill_for(engine)
+    again = await plan_backfill_for(await stack.services())
     assert again.work == 0 and again.totals()["mapped"] == 10

@@ -85,10 +85,10 @@ async def test_the_timer_keeps_subscriptions_and_reconciles_every_room_through_t
 
 async def test_a_job_for_a_room_that_is_not_configured_is_ignored(stack: LocalStack) -> None:
     from calsync.functions import runtime
-    from calsync.maintenance.jobs import handle_job, maintenance_service
+    from calsync.maintenance.jobs import handle_job
     from calsync.model.job import JobKind, MaintenanceJob
 
-    service = await maintenance_service(runtime.current())
+    service = await runtime.current().maintenance()
     stack.graph.clear_requests()
     job = MaintenanceJob(kind=JobKind.RESUBSCRIBE, room="gone", subscription_id="s-1", requested_at=service.clock())
     result = await handle_job(job, service)
