@@ -111,9 +111,12 @@ def graph_time(moment: dt.datetime, tz_name: str) -> dict:
 
 @dataclass
 class Room:
+    """A mailbox. ``kind``: "room" (listed in /places), "person" or "service" (see graph_meetings.py)."""
+
     email: str
     display_name: str
     user_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    kind: str = "room"
 
     def as_place(self) -> dict:
         return {
@@ -166,11 +169,11 @@ class Calendars:
         self.declines: list[Decline] = []
 
     # --- rooms -------------------------------------------------------------------------------
-    def add_room(self, email: str, display_name: str | None = None) -> Room:
+    def add_room(self, email: str, display_name: str | None = None, kind: str = "room") -> Room:
         with self.lock:
             key = email.lower()
             if key not in self.rooms:
-                self.rooms[key] = Room(email=email, display_name=display_name or email.split("@")[0])
+                self.rooms[key] = Room(email=email, display_name=display_name or email.split("@")[0], kind=kind)
                 self._events[key] = {}
             return self.rooms[key]
 
