@@ -270,7 +270,7 @@ class Meetings:
         busy = [
             (to_utc(e["start"]), to_utc(e["end"]))
             for e in self.calendars.calendar_view(room, min(starts), max(ends))
-            if own not in (e["id"], e.get("seriesMasterId"))
+            if (own is None or own not in (e["id"], e.get("seriesMasterId")))
             and not e.get("isCancelled")
             and e.get("showAs") != "free"
             and (e.get("responseStatus") or {}).get("response") != "declined"

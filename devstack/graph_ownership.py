@@ -82,7 +82,7 @@ class MeetingRoutes:
                 self._violate(_ACTION_NAMES[action], user, event_id, "answered in a person's name")
             data = {k.lower(): v for k, v in body().items()}  # Graph's parameter names are case-blind
             meetings.respond(
-                user, event_id, _RESPONSES[action], data.get("comment"), bool(data.get("sendresponse", True))
+                user, event_id, _RESPONSES[action], data.get("comment"), data.get("sendresponse") is not False
             )
             return 202, {}, None
         if action == "cancel":
