@@ -318,6 +318,18 @@ def test_organiser_cancels_one_occurrence_and_the_rest_of_the_series_stays(graph
     assert graph.mail_for(room)[-1].occurrences == ("2026-05-11T09:00:00Z",)
 
 
+def test_each_occurrence_has_its_own_ical_uid_shared_by_every_copy(graph: GraphEmulator, room: str) -> None:
+    made = graph.person_create_meeting(
+        ADA, "Weekly", at(5, 16), at(5, 17), rooms=[room], recurrence=weekly(dt.date(2026, 5, 5), 2)
+    )
+    copy_id = made.room_copy_ids[room]
+    theirs = graph.calendars.instances(ADA, made.organizer_event_id, at(1, 0), at(31, 0))
+    ours = graph.calendars.instances(room, copy_id, at(1, 0), at(31, 0))
+    master_uid = graph.event(room, copy_id)["iCalUId"]
+    assert [i["iCalUId"] for i in ours] == [i["iCalUId"] for i in theirs]
+    assert len({master_uid, *(i["iCalUId"] for i in ours)}) == 3
+
+
 # --- Graph operations on room events ---------------------------------------------------------------------
 @pytest.mark.parametrize("declined_copies", ["keep", "remove"])
 async def test_room_declines_its_copy_through_graph_and_the_organiser_is_told(
