@@ -15,6 +15,15 @@ request log in graph_faults.py. Tests drive it through ``GraphEmulator``::
         assert graph.count("GET", "/users/*/events/*") == 2
 
 Paths are routed on the raw (still percent-encoded) path, so ids holding '/' work.
+
+Meetings (EXCHANGE.md): mailboxes of people and service mailboxes besides rooms;
+events with attendees are meetings whose copies the rooms' Calendar Attendants make
+(graph_attendant.py, graph_meetings.py); HTTP writes to items the app does not own
+are recorded (graph_ownership.py); people act through the methods of graph_people.py
+(``person_create_meeting``, ``person_update_meeting``, ``person_cancel_meeting``,
+``person_cancel_occurrence``, ``set_calendar_processing``, ``declined_copies``,
+``mail_for``, ``ownership_violations``). A room's own events (POST with no
+attendees) keep the plain path.
 """
 
 from __future__ import annotations
@@ -39,6 +48,9 @@ from starlette.routing import Route
 from devstack.azurite import free_port
 from devstack.graph_calendars import Calendars, Decline, GraphError, Room, render
 from devstack.graph_faults import Fault, FaultBook, RecordedRequest
+from devstack.graph_meetings import Meetings
+from devstack.graph_ownership import MeetingRoutes
+from devstack.graph_people import PeopleAPI
 from devstack.graph_subscriptions import Delivery, Notifier, Subscriptions, parse_time
 
 UTC = dt.UTC
@@ -125,11 +137,12 @@ class _Shape:
         return cls(property_ids, exceptions, fields)
 
 
-class GraphEmulator:
-    """The emulator and its test-facing API.
+class GraphEmulator(PeopleAPI):
+    """The emulator and its test-facing API (people, meetings and room settings: graph_people.py).
 
     - Lifecycle: ``start()``/``stop()`` or ``with``; ``base_url`` (http://127.0.0.1:PORT/v1.0);
-      ``reset()`` clears faults, the log, figures, declines and deliveries (not the data);
+      ``reset()`` clears faults, the log, figures, declines, deliveries and ownership violations
+      (not the data, nor mail);
       ``clock`` (a callable returning an aware datetime) drives subscription expiry.
     - Data: ``add_room``; ``user_create_event``/``user_update_event``/``user_delete_event``
       edit as a user in Outlook (subscribers are notified); ``event``/``events`` read the
@@ -152,6 +165,8 @@ class GraphEmulator:
         self.notifier = Notifier()
         self.calendars = Calendars(self._now, self._on_change)
         self.subscriptions = Subscriptions(self._now, self.notifier, self._user_id)
+        self.meetings = Meetings(self.calendars)
+        self.meeting_routes = MeetingRoutes(self.meetings)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.app = Starlette(
@@ -206,6 +221,7 @@ class GraphEmulator:
             self.faults.log.clear()
             self.faults.max_in_flight.clear()
         self.calendars.declines.clear()
+        self.meetings.violations.clear()
         self.notifier.deliveries.clear()
         self.notifier.drop_next = 0
 
@@ -386,7 +402,7 @@ class GraphEmulator:
             return await self._batch(record)
         if head == "places" and n == 2 and seg[1].lower() in ("microsoft.graph.room", "graph.room") and method == "GET":
             with self.calendars.lock:
-                rooms = [r.as_place() for r in self.calendars.rooms.values()]
+                rooms = [r.as_place() for r in self.calendars.rooms.values() if r.kind == "room"]
             return 200, {}, {"@odata.context": f"{self.base_url}/$metadata#places/microsoft.graph.room", "value": rooms}
         if head == "subscriptions":
             return await self._subscription_route(record, seg)
@@ -403,6 +419,9 @@ class GraphEmulator:
         prefs = _prefer(record.headers)
         tz = prefs.get("outlook.timezone", "UTC")
         cal = self.calendars
+        meeting_answer = self._meeting_route(record, user, rest, tail, tz)
+        if meeting_answer is not None:
+            return meeting_answer
         if rest[0] == "events" and len(rest) == 1:
             if method == "POST":
                 # a repeated transactionId answers with the event created the first time
@@ -443,6 +462,20 @@ class GraphEmulator:
         if rest[0] == "calendarview" and len(rest) == 2 and rest[1] in ("delta", "delta()") and method == "GET":
             return self._delta(record, user, tz, prefs)
         raise GraphError(400, "BadRequest", f"Unsupported request {method} {record.path}.")
+
+    def _meeting_route(
+        self, record: RecordedRequest, user: str, rest: list[str], tail: list[str], tz: str
+    ) -> Answer | None:
+        """Meetings and responses (graph_ownership.py); None leaves the request to the plain event paths."""
+        return self.meeting_routes.route(
+            record.method,
+            user,
+            rest,
+            tail[0] if tail else None,
+            lambda: self._json(record),
+            record.headers.get("if-match"),
+            lambda event: self._out(event, tz, _Shape()),
+        )
 
     def _out(self, event: dict, tz: str, shape: _Shape) -> dict:
         """An event's JSON for an answer: preferred zone, $expand and $select applied."""

@@ -78,6 +78,18 @@ def split_occurrence_id(event_id: str) -> tuple[str, dt.datetime] | None:
     return master, dt.datetime.fromtimestamp(int.from_bytes(raw[37:45], "big"), UTC)
 
 
+_ICAL_CLASS_ID = "040000008200E00074C5B7101A82E008"  # the Outlook GlobalObjectId's class id
+
+
+def occurrence_ical_uid(master_uid: str, day: dt.date) -> str:
+    """An occurrence's iCalUId: the series' with the occurrence's date where the master has zeros.
+
+    Graph documents iCalUId as different for each occurrence of a series; Outlook's GlobalObjectId
+    carries the instance date (year: 2 bytes, month, day) right after its 16-byte class id.
+    """
+    return f"{master_uid[:32]}{day.year:04X}{day.month:02X}{day.day:02X}{master_uid[40:]}"
+
+
 def _change_key() -> str:
     return base64.b64encode(secrets.token_bytes(16)).decode()
 
@@ -111,9 +123,12 @@ def graph_time(moment: dt.datetime, tz_name: str) -> dict:
 
 @dataclass
 class Room:
+    """A mailbox. ``kind``: "room" (listed in /places), "person" or "service" (see graph_meetings.py)."""
+
     email: str
     display_name: str
     user_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    kind: str = "room"
 
     def as_place(self) -> dict:
         return {
@@ -166,11 +181,11 @@ class Calendars:
         self.declines: list[Decline] = []
 
     # --- rooms -------------------------------------------------------------------------------
-    def add_room(self, email: str, display_name: str | None = None) -> Room:
+    def add_room(self, email: str, display_name: str | None = None, kind: str = "room") -> Room:
         with self.lock:
             key = email.lower()
             if key not in self.rooms:
-                self.rooms[key] = Room(email=email, display_name=display_name or email.split("@")[0])
+                self.rooms[key] = Room(email=email, display_name=display_name or email.split("@")[0], kind=kind)
                 self._events[key] = {}
             return self.rooms[key]
 
@@ -208,7 +223,7 @@ class Calendars:
             event.update(
                 id=new_event_id(),
                 createdDateTime=_iso(now),
-                iCalUId="040000008200E00074C5B7101A82E008" + secrets.token_hex(24).upper(),
+                iCalUId=_ICAL_CLASS_ID + "00000000" + secrets.token_hex(20).upper(),
                 type="seriesMaster" if body.get("recurrence") else "singleInstance",
                 seriesMasterId=None,
                 originalStart=None,
@@ -372,6 +387,9 @@ class Calendars:
             type="occurrence",
             seriesMasterId=master["id"],
             originalStart=_iso(original_start),
+            iCalUId=occurrence_ical_uid(
+                master["iCalUId"], original_start.astimezone(zone(master["start"].get("timeZone"))).date()
+            ),
             recurrence=None,
             start=graph_time(original_start, "UTC"),
             end=graph_time(end, "UTC"),
