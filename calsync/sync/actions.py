@@ -2,7 +2,7 @@
 
 As in vdirsyncer's sync (Upload, Update, Delete, ResolveConflict), the pure decision
 (calsync.sync.plan) builds one of these and the engine runs it. ``run`` does the I/O
-through the ``SyncContext`` (calsync.sync.context) and returns either an ``Outcome``
+through ``Effects`` (calsync.sync.effects) and returns either an ``Outcome``
 or, when a write met a vanished or changed copy, a ``WriteFailed`` that the pure
 ``plan.after_failure`` turns into the next action: the choice of what to do then is
 not made here. This module imports no SDK; the context does the I/O.
@@ -28,7 +28,7 @@ from calsync.sync.state import HoldView, ItemState
 from calsync.sync.translate import desired_copy
 
 if TYPE_CHECKING:
-    from calsync.sync.context import SyncContext
+    from calsync.sync.effects import Effects
 
 
 class ActionKind(StrEnum):
@@ -88,7 +88,7 @@ class Action:
     def writes(self) -> bool:
         return self.kind in WRITING_ACTIONS
 
-    async def run(self, ctx: SyncContext) -> Outcome | WriteFailed:
+    async def run(self, ctx: Effects) -> Outcome | WriteFailed:
         raise NotImplementedError
 
 
@@ -97,7 +97,7 @@ class SkipEcho(Action):
     kind = ActionKind.SKIP_ECHO
     telemetry = "skip-echo"
 
-    async def run(self, ctx: SyncContext) -> Outcome:
+    async def run(self, ctx: Effects) -> Outcome:
         return Outcome(self.kind, self.reason)
 
 
@@ -106,7 +106,7 @@ class SkipUnchanged(Action):
     kind = ActionKind.SKIP_UNCHANGED
     telemetry = "skip-unchanged"
 
-    async def run(self, ctx: SyncContext) -> Outcome:
+    async def run(self, ctx: Effects) -> Outcome:
         return Outcome(self.kind, self.reason)
 
 
@@ -116,7 +116,7 @@ class Forget(Action):
     telemetry = "skip-unchanged"
     mapping: MappingRow
 
-    async def run(self, ctx: SyncContext) -> Outcome:
+    async def run(self, ctx: Effects) -> Outcome:
         await ctx.mappings.delete(self.mapping)
         return Outcome(self.kind, self.reason)
 
@@ -129,7 +129,7 @@ class Create(Action):
     mapping: MappingRow | None
     idempotency_key: str
 
-    async def run(self, ctx: SyncContext) -> Outcome:
+    async def run(self, ctx: Effects) -> Outcome:
         assert self.source.booking is not None
         desired = desired_copy(self.source.booking, private_subject=ctx.policy.private_subject)
         target = ctx.side(self.source.side.other)
@@ -147,7 +147,7 @@ class Update(Action):
     counterpart: ItemState
     retried: bool = False  # already re-applied once after a version conflict: a second one is raised
 
-    async def run(self, ctx: SyncContext) -> Outcome | WriteFailed:
+    async def run(self, ctx: Effects) -> Outcome | WriteFailed:
         assert self.source.booking is not None
         desired = desired_copy(self.source.booking, private_subject=ctx.policy.private_subject)
         target = ctx.side(self.counterpart.side)
@@ -170,7 +170,7 @@ class Adopt(Action):
     source: ItemState
     counterpart: ItemState
 
-    async def run(self, ctx: SyncContext) -> Outcome:
+    async def run(self, ctx: Effects) -> Outcome:
         saved = await ctx.save(self.source, self.counterpart, None)
         return Outcome(self.kind, self.reason, saved.outlook_id, saved.booking_id)
 
@@ -186,7 +186,7 @@ class Delete(Action):
     retried: bool = False
     rearm_guard: bool = False  # an operator's confirmation expired: release the hold, the guard watches again
 
-    async def run(self, ctx: SyncContext) -> Outcome | WriteFailed:
+    async def run(self, ctx: Effects) -> Outcome | WriteFailed:
         if self.rearm_guard:
             await ctx.release_hold()
         if not self.copy_gone:
@@ -215,7 +215,7 @@ class Decline(Action):
     winner: ItemState
     counterpart: ItemState | None
 
-    async def run(self, ctx: SyncContext) -> Outcome:
+    async def run(self, ctx: Effects) -> Outcome:
         await ctx.side(self.source.side).decline(ctx.room, self.source, self.reason)
         if self.mapping is not None and self.counterpart is not None:
             await ctx.remove_copy(self.counterpart)
@@ -234,7 +234,7 @@ class Conflict(Action):
     winner: ItemState
     then: Create | Update
 
-    async def run(self, ctx: SyncContext) -> Outcome | WriteFailed:
+    async def run(self, ctx: Effects) -> Outcome | WriteFailed:
         rival = self.rival
         await ctx.side(rival.side).decline(ctx.room, rival, self.reason)
         await ctx.remove_copy_of(rival)
@@ -253,7 +253,7 @@ class Held(Action):
     telemetry = "held"
     hold: HoldView
 
-    async def run(self, ctx: SyncContext) -> Outcome:
+    async def run(self, ctx: Effects) -> Outcome:
         raise MassDeletionGuardTripped(self.reason, room=ctx.room.key, side=_side(self.hold.side),
                                        missing=self.hold.missing, mapped=self.hold.mapped)  # fmt: skip
 
@@ -268,7 +268,7 @@ class TripGuard(Action):
     gone: int
     total: int
 
-    async def run(self, ctx: SyncContext) -> Outcome:
+    async def run(self, ctx: Effects) -> Outcome:
         await ctx.hold_room(self.side, missing=self.gone, mapped=self.total, reason=self.reason)
         raise MassDeletionGuardTripped(f"mass-deletion guard tripped for room {ctx.room.key}: {self.reason}",
                                        room=ctx.room.key, side=self.side.value, missing=self.gone,

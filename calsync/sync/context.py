@@ -1,4 +1,4 @@
-"""The effects one hint's reads and actions may have: both sides, the mapping, conflict and hold tables, the clock.
+"""The Effects (calsync.sync.effects) one hint's reads and actions may have: both sides, the mapping, conflict and hold tables, the clock.
 
 A ``SyncContext`` is built per hint by the engine. Reads (calsync.sync.reads) and
 actions (calsync.sync.actions) do all their I/O through it, so they stay small and
@@ -22,9 +22,8 @@ from calsync.settings import Room
 from calsync.store.mappings import MappingStore
 from calsync.store.records import ConflictRecord, ConflictStore, RoomHold, RoomHoldStore
 from calsync.sync.guard import hold_state
-from calsync.sync.plan import Policy, still_to_delete
 from calsync.sync.sides import CalendarSide
-from calsync.sync.state import HoldView, ItemState
+from calsync.sync.state import HoldView, ItemState, Policy
 from calsync.telemetry import current_context, metrics
 
 log = logging.getLogger(__name__)
@@ -90,8 +89,8 @@ class SyncContext:
         except NotFound:
             return  # already gone: the goal is reached
         except Conflict:
-            again = still_to_delete(await side.read(self.room, copy.item_id))
-            if again is not None:
+            again = await side.read(self.room, copy.item_id)
+            if again.booking is not None:  # its source lost: delete what is there now
                 log.warning("the copy %s changed after calsync wrote it; deleting it anyway", copy.item_id)
                 with contextlib.suppress(NotFound):
                     await side.delete(self.room, again)

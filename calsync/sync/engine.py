@@ -30,10 +30,10 @@ from calsync.store.records import ConflictStore, RoomHoldStore
 from calsync.sync.actions import Action, Outcome
 from calsync.sync.context import SyncContext, SyncStores
 from calsync.sync.guard import GuardLimits
-from calsync.sync.plan import Policy, after_failure, decide
+from calsync.sync.plan import after_failure, decide
 from calsync.sync.reads import Read
 from calsync.sync.sides import CalendarSide
-from calsync.sync.state import Facts
+from calsync.sync.state import Facts, Policy
 from calsync.sync.window import SyncWindow, utc_now
 from calsync.telemetry import metrics, sync_context
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from dataclasses import dataclass
 
 from calsync.model import HintReason, Side
 from calsync.model.mapping import MappingRow, mapping_id_for
@@ -38,20 +37,10 @@ from calsync.sync.actions import (
     Update,
     WriteFailed,
 )
-from calsync.sync.guard import GuardLimits, HoldState, needs_listing, verdict
+from calsync.sync.guard import HoldState, needs_listing, verdict
 from calsync.sync.overlap import rivals
-from calsync.sync.state import Facts, ItemState, TargetView
+from calsync.sync.state import Facts, ItemState, Policy, TargetView
 from calsync.sync.translate import same_reservation
-
-DEFAULT_GUARD = GuardLimits(min_bookings=10, threshold=0.5)
-
-
-@dataclass(frozen=True)
-class Policy:
-    conflict_policy: ConflictPolicy = ConflictPolicy.FIRST_COME
-    private_subject: str = "Private booking"
-    guard: GuardLimits = DEFAULT_GUARD
-
 
 # --- what to read next, then the action -------------------------------------------------------------
 
@@ -191,11 +180,6 @@ def after_failure(action: Action, failed: WriteFailed) -> Action | None:
         # the copy changed after calsync wrote it, but its source is gone: delete what is there now
         return dataclasses.replace(action, counterpart=current, retried=True)
     return None
-
-
-def still_to_delete(current: ItemState) -> ItemState | None:
-    """A copy being removed changed meanwhile: delete what is there now, if anything."""
-    return current if current.booking is not None else None
 
 
 # --- conflicts --------------------------------------------------------------------------------------

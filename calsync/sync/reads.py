@@ -2,7 +2,7 @@
 
 ``calsync.sync.plan.decide`` returns one of these when it needs to know more; the
 engine runs ``fetch`` and asks again. Like the actions, these import no SDK: the
-I/O goes through the ``SyncContext``.
+I/O goes through ``Effects`` (calsync.sync.effects).
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from calsync.sync.guard import Tally, missing_from
 from calsync.sync.state import Facts
 
 if TYPE_CHECKING:
-    from calsync.sync.context import SyncContext
+    from calsync.sync.effects import Effects
 
 
 class Read:
-    async def fetch(self, ctx: SyncContext, facts: Facts) -> Facts:
+    async def fetch(self, ctx: Effects, facts: Facts) -> Facts:
         raise NotImplementedError
 
 
@@ -29,7 +29,7 @@ class Read:
 class ReadHold(Read):
     """The room's mass-deletion hold, if any."""
 
-    async def fetch(self, ctx: SyncContext, facts: Facts) -> Facts:
+    async def fetch(self, ctx: Effects, facts: Facts) -> Facts:
         return dataclasses.replace(facts, hold=await ctx.read_hold())
 
 
@@ -40,7 +40,7 @@ class ReadSource(Read):
     side: Side
     item_id: str
 
-    async def fetch(self, ctx: SyncContext, facts: Facts) -> Facts:
+    async def fetch(self, ctx: Effects, facts: Facts) -> Facts:
         source = await ctx.side(self.side).read(ctx.room, self.item_id)
         ctx.observed(source)
         return dataclasses.replace(facts, source=source)
@@ -51,7 +51,7 @@ class ReadMapping(Read):
     side: Side
     item_id: str
 
-    async def fetch(self, ctx: SyncContext, facts: Facts) -> Facts:
+    async def fetch(self, ctx: Effects, facts: Facts) -> Facts:
         mapping = await ctx.mappings.find(ctx.room.key, self.side, self.item_id)
         return dataclasses.replace(facts, mapping=mapping, mapping_read=True)
 
@@ -63,7 +63,7 @@ class ReadStamped(Read):
     side: Side
     item_id: str
 
-    async def fetch(self, ctx: SyncContext, facts: Facts) -> Facts:
+    async def fetch(self, ctx: Effects, facts: Facts) -> Facts:
         found = await ctx.side(self.side).read(ctx.room, self.item_id)
         return dataclasses.replace(facts, found=found, looked_up=True)
 
@@ -75,7 +75,7 @@ class FindCopy(Read):
     side: Side
     source_id: str
 
-    async def fetch(self, ctx: SyncContext, facts: Facts) -> Facts:
+    async def fetch(self, ctx: Effects, facts: Facts) -> Facts:
         found = await ctx.side(self.side).find_copy(ctx.room, self.source_id)
         return dataclasses.replace(facts, found=found, looked_up=True)
 
@@ -87,7 +87,7 @@ class ListBookings(Read):
     start: dt.datetime
     end: dt.datetime
 
-    async def fetch(self, ctx: SyncContext, facts: Facts) -> Facts:
+    async def fetch(self, ctx: Effects, facts: Facts) -> Facts:
         items = await ctx.side(Side.BOOKING).list_window(ctx.room, self.start, self.end)
         return dataclasses.replace(facts, listing=tuple(items))
 
@@ -98,7 +98,7 @@ class CountForGuard(Read):
 
     side: Side
 
-    async def fetch(self, ctx: SyncContext, facts: Facts) -> Facts:
+    async def fetch(self, ctx: Effects, facts: Facts) -> Facts:
         recent = await ctx.recent_deletions(self.side)
         mapped = tuple(row.id_on(self.side) for row in await ctx.mappings.list_room(ctx.room.key))
         return dataclasses.replace(facts, tally=Tally(mapped_ids=mapped, recent=recent))
@@ -110,7 +110,7 @@ class ListForGuard(Read):
 
     side: Side
 
-    async def fetch(self, ctx: SyncContext, facts: Facts) -> Facts:
+    async def fetch(self, ctx: Effects, facts: Facts) -> Facts:
         assert facts.tally is not None
         present = {item.item_id for item in await ctx.side(self.side).list_window(ctx.room, *facts.window)}
         return dataclasses.replace(facts, tally=missing_from(facts.tally, present))

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from calsync.model import Booking, ChangeHint, Side
 from calsync.model.mapping import MappingRow
-from calsync.sync.guard import HoldState, Tally
+from calsync.settings import ConflictPolicy
+from calsync.sync.guard import GuardLimits, HoldState, Tally
 
 
 @dataclass(frozen=True)
@@ -76,3 +77,13 @@ class Facts:
     looked_up: bool = False
     listing: tuple[ItemState, ...] | None = None  # the booking system's items around the source
     tally: Tally | None = None  # the mass-deletion guard's counts
+
+
+DEFAULT_GUARD = GuardLimits(min_bookings=10, threshold=0.5)
+
+
+@dataclass(frozen=True)
+class Policy:
+    conflict_policy: ConflictPolicy = ConflictPolicy.FIRST_COME
+    private_subject: str = "Private booking"
+    guard: GuardLimits = DEFAULT_GUARD

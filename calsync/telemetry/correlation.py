@@ -20,7 +20,6 @@ from enum import Enum
 from typing import Any
 
 from calsync.model.booking import Booking
-from calsync.telemetry.redaction import private_texts
 
 CORRELATION_KEYS = ("room", "source", "item_id", "message_id", "outlook_id", "booking_id")
 """The attribute names every log line of a sync carries (when known)."""
@@ -131,3 +130,13 @@ def correlation_attributes() -> dict[str, Any]:
     """The current context's attributes, e.g. to attach to a span or a queue message."""
     context = _current.get()
     return context.attributes if context else {}
+
+
+def private_texts(booking: Booking) -> tuple[str, ...]:
+    """The texts of ``booking`` that must never reach telemetry (its subjects when private)."""
+    if not booking.sensitivity.hides_subject:
+        return ()
+    texts = [booking.subject]
+    if booking.recurrence is not None:
+        texts.extend(o.subject for o in booking.recurrence.overrides if o.subject)
+    return tuple(text for text in texts if text and len(text.strip()) >= 3)

@@ -73,8 +73,7 @@ def clear_secrets() -> None:
 
 
 def _context_values() -> frozenset[str]:
-    # Imported here: correlation imports this module for describe_booking's callers.
-    from calsync.telemetry.correlation import protected_values
+    from calsync.telemetry.correlation import protected_values  # correlation sits above this module
 
     return protected_values()
 
@@ -195,16 +194,6 @@ def describe_booking(booking: Booking) -> dict[str, str | bool]:
     if booking.ids.booking:
         description["booking_id"] = booking.ids.booking
     return description
-
-
-def private_texts(booking: Booking) -> tuple[str, ...]:
-    """The texts of ``booking`` that must never reach telemetry (its subjects when private)."""
-    if not booking.sensitivity.hides_subject:
-        return ()
-    texts = [booking.subject]
-    if booking.recurrence is not None:
-        texts.extend(o.subject for o in booking.recurrence.overrides if o.subject)
-    return tuple(text for text in texts if text and len(text.strip()) >= 3)
 
 
 def secret_values(settings: Any) -> Iterable[str]:

@@ -10,8 +10,8 @@ from calsync.model import Booking, BookingStatus, Sensitivity, Side, content_has
 from calsync.model.mapping import MappingRow
 from calsync.settings import ConflictPolicy
 from calsync.sync.actions import ActionKind
-from calsync.sync.plan import Policy, plan
-from calsync.sync.state import ItemState, TargetView
+from calsync.sync.plan import plan
+from calsync.sync.state import ItemState, Policy, TargetView
 from calsync.sync.translate import desired_copy, same_reservation
 
 T0 = dt.datetime(2026, 12, 1, 9, tzinfo=dt.UTC)
