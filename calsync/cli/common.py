@@ -30,7 +30,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from calsync.errors import CalsyncError, ConfigurationError, ValidationError
-from calsync.operations.dead_letters import service_bus_dead_letters
+from calsync.operations.dlq import service_bus_dead_letters
 from calsync.queues.dead_letters import DeadLetterQueue
 from calsync.queues.publisher import HintPublisher
 from calsync.settings import Settings, load_settings

@@ -2,7 +2,7 @@
 
 The commands build the DeadLetterQueue with ``CliState.dead_letters(settings)`` (Service
 Bus in a deployment; tests hand in an InProcessDeadLetters), then call
-calsync.operations.dead_letters and render the result.
+calsync.operations.dlq and render the result.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from calsync.cli.common import ExitCode, fail, load, operator_errors, run, state, stdout, when
-from calsync.operations.dead_letters import (
+from calsync.operations.dlq import (
     ReplayOutcome,
     check_selection,
     list_dead_letters,

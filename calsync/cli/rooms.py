@@ -9,10 +9,8 @@ from rich.table import Table
 from rich.text import Text
 
 from calsync.cli.common import load, run, stdout, when
-from calsync.operations.holds import confirm_hold, discard_hold, list_holds
-from calsync.operations.rooms import RoomProposal, fetch_proposal
+from calsync.operations.rooms import RoomProposal, confirm_hold, discard_hold, fetch_proposal, list_holds
 from calsync.store.records import RoomHold
-from calsync.sync.guard import CONFIRMED_HOLD_LIFETIME
 
 app = typer.Typer(name="rooms", help="The synchronised rooms: propose ROOMS, see and release room holds.",
                   no_args_is_help=True)  # fmt: skip
@@ -111,7 +109,7 @@ def release(
                           "the next sync.", style="green", markup=False)  # fmt: skip
         else:
             console.print(f"Room {room} was already released (deletions confirmed).", markup=False)
-        console.print(f"The guard is off for room {room} for {CONFIRMED_HOLD_LIFETIME.total_seconds() / 3600:.0f} h, then "
+        console.print(f"The guard is off for room {room} for {answer.guard_off_for.total_seconds() / 3600:.0f} h, then "
                       f"re-arms by itself; re-arm it sooner with `calsync rooms release {room} --discard`.",
                       markup=False)  # fmt: skip
     console.print(f"Hints that failed while the room was held are dead letters: replay them with "

@@ -12,8 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from calsync.cli.common import fail, load, run, state, stdout, time_left, warn, when
-from calsync.operations.maintenance import renew_subscriptions
-from calsync.operations.subscriptions import WARN_WITHIN, SubscriptionReport, list_subscriptions
+from calsync.operations.subscriptions import WARN_WITHIN, SubscriptionReport, list_subscriptions, renew_subscriptions
 
 app = typer.Typer(name="subscriptions", help="Graph change-notification subscriptions, one per room.",
                   no_args_is_help=True)  # fmt: skip

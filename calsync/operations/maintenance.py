@@ -1,4 +1,4 @@
-"""`calsync reconcile|backfill|subscriptions renew`: maintenance run by an operator instead of the timer.
+"""`calsync reconcile|backfill`: maintenance run by an operator instead of the timer.
 
 Each operation opens the production Services (calsync.wiring: Table Storage, Graph,
 the booking system) for the duration of one command and closes them afterwards. Reconcile and subscription
@@ -22,7 +22,6 @@ from calsync.maintenance.backfill import (
     plan_backfill_for,
 )
 from calsync.maintenance.reconcile import ReconcileReport
-from calsync.maintenance.subscriptions import SubscriptionResult
 from calsync.queues.publisher import HintPublisher
 from calsync.settings import Room, Settings
 
@@ -59,14 +58,6 @@ async def reconcile(settings: Settings, publisher: HintPublisher, keys: Sequence
     async with open_services(settings) as services:
         service = services.maintenance(publisher)
         return [await service.reconciler.reconcile_room(room, full=full) for room in rooms]
-
-
-async def renew_subscriptions(settings: Settings, publisher: HintPublisher,
-                              keys: Sequence[str] = ()) -> list[SubscriptionResult]:  # fmt: skip
-    """Create missing and renew due Graph subscriptions, as the maintenance timer does."""
-    rooms = rooms_named(settings, keys)
-    async with open_services(settings) as services:
-        return await services.maintenance(publisher).keeper.ensure_all(rooms)
 
 
 async def plan_first_sync(settings: Settings, keys: Sequence[str] = ()) -> BackfillPlan:

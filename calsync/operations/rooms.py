@@ -1,4 +1,6 @@
-"""`calsync rooms propose`: pair Graph's room mailboxes with the booking system's rooms by e-mail.
+"""`calsync rooms propose|holds|release`: pairing rooms across the two systems, and the guard's room holds.
+
+`calsync rooms propose` pairs Graph's room mailboxes with the booking system's rooms by e-mail.
 
 ``propose_rooms`` is pure: it matches case-insensitively on the e-mail address, derives
 each room's key from the mailbox's local part (slugified, unique), keeps the key of a
@@ -7,10 +9,28 @@ table, so renaming it would orphan the room's mappings) and never hands out a ke
 ROOMS uses for another mailbox. Rooms whose e-mail is missing, unmatched or shared by
 several rooms on one side are listed as unmatched with the reason. ``fetch_proposal``
 reads both sides and calls it.
+
+`calsync rooms holds|release`: the mass-deletion guard's room holds and the operator's answer.
+
+The engine writes a RoomHold when one side of a room suddenly looks empty and then
+refuses every hint of the room. An operator answers in one of two ways:
+
+- confirm (``confirm_hold``): the deletions are real; the hold stays, marked confirmed,
+  and the engine lets the room's deletions through (calsync.sync.guard.hold_state);
+- discard (``discard_hold``): the wipe was a mistake and has been undone on its side;
+  the hold is removed without confirming anything, and the guard watches again.
+
+A confirmed hold switches the guard off for its room until the engine removes it,
+``CONFIRMED_HOLD_LIFETIME`` after the confirmation (calsync.sync.guard); discarding a
+confirmed hold re-arms the guard at once.
+
+A room is known when ROOMS configures it or a hold exists for it (so a hold of a room
+removed from ROOMS can still be discarded); anything else is a ValidationError.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import unicodedata
@@ -19,9 +39,13 @@ from dataclasses import dataclass
 
 from calsync.booking.protocol import BookingRoom
 from calsync.booking.rest_client import BookingRestClient
+from calsync.errors import ValidationError
 from calsync.operations.tasks import gather_all
 from calsync.outlook.graph_client import GraphCalendar, RoomInfo
 from calsync.settings import Room, Settings
+from calsync.store.records import RoomHold, RoomHoldStore
+from calsync.sync.guard import CONFIRMED_HOLD_LIFETIME
+from calsync.wiring import open_tables
 
 MAX_KEY_LENGTH = 100
 _NOT_KEY = re.compile(r"[^a-z0-9._-]+")
@@ -159,3 +183,58 @@ async def fetch_proposal(settings: Settings) -> RoomProposal:
     async with GraphCalendar.from_settings(settings) as graph, BookingRestClient.from_settings(settings) as booking:
         graph_rooms, booking_rooms = await gather_all([graph.list_rooms(), booking.list_rooms()])
     return propose_rooms(graph_rooms, booking_rooms, settings.rooms)
+
+
+# --- the mass-deletion guard's holds -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HoldAnswer:
+    """What an operator's answer did: the hold as it was, and whether anything changed."""
+
+    hold: RoomHold
+    changed: bool
+    guard_off_for: dt.timedelta = CONFIRMED_HOLD_LIFETIME  # how long a confirmation lets deletions through
+
+
+async def list_holds(settings: Settings) -> list[RoomHold]:
+    """Every room hold, stopped and confirmed, oldest first. Raises StoreError."""
+    async with open_tables(settings) as tables:
+        holds = await RoomHoldStore(tables).list()
+    return sorted(holds, key=lambda hold: (hold.since, hold.room))
+
+
+async def _held(settings: Settings, store: RoomHoldStore, room: str) -> RoomHold:
+    hold = await store.get(room)
+    if hold is not None:
+        return hold
+    if settings.room(room) is None:
+        configured = ", ".join(r.key for r in settings.rooms) or "none (ROOMS is empty)"
+        raise ValidationError(f"unknown room {room!r}; configured rooms: {configured}", room=room)
+    raise ValidationError(f"room {room!r} is not on hold; nothing to release", room=room)
+
+
+async def confirm_hold(settings: Settings, room: str) -> HoldAnswer:
+    """Mark ``room``'s hold confirmed so its deletions go through. Idempotent.
+
+    Raises ValidationError for an unknown room or a room without a hold, StoreError.
+    """
+    async with open_tables(settings) as tables:
+        store = RoomHoldStore(tables)
+        hold = await _held(settings, store, room)
+        if hold.confirmed:
+            return HoldAnswer(hold, changed=False)
+        await store.put(hold.model_copy(update={"confirmed": True, "confirmed_at": dt.datetime.now(dt.UTC)}))
+    return HoldAnswer(hold, changed=True)
+
+
+async def discard_hold(settings: Settings, room: str) -> HoldAnswer:
+    """Remove ``room``'s hold without confirming its deletions.
+
+    Raises ValidationError for an unknown room or a room without a hold, StoreError.
+    """
+    async with open_tables(settings) as tables:
+        store = RoomHoldStore(tables)
+        hold = await _held(settings, store, room)
+        await store.release(room)
+    return HoldAnswer(hold, changed=True)

@@ -1,8 +1,9 @@
-"""`calsync subscriptions list`: calsync's stored Graph subscriptions and how long each has left.
+"""`calsync subscriptions list|renew`: calsync's stored Graph subscriptions, how long each has left, renewal.
 
 ``describe_subscriptions`` is pure (records and a clock in, views out); a subscription
 is *expiring* within ``WARN_WITHIN`` of its expiry and *expired* after it. Configured
 rooms with no stored subscription are reported too: their notifications do not arrive.
+``renew_subscriptions`` does what the maintenance timer does for subscriptions, now.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from calsync.maintenance.subscriptions import SubscriptionResult
+from calsync.operations.maintenance import open_services, rooms_named
+from calsync.queues.publisher import HintPublisher
 from calsync.settings import Settings
 from calsync.store.records import SubscriptionRecord, SubscriptionStore
 from calsync.wiring import open_tables
@@ -54,3 +58,11 @@ async def list_subscriptions(settings: Settings, now: dt.datetime) -> Subscripti
     async with open_tables(settings) as tables:
         records = await SubscriptionStore(tables).list()
     return describe_subscriptions(records, now, [room.key for room in settings.rooms])
+
+
+async def renew_subscriptions(settings: Settings, publisher: HintPublisher,
+                              keys: Sequence[str] = ()) -> list[SubscriptionResult]:  # fmt: skip
+    """Create missing and renew due Graph subscriptions, as the maintenance timer does."""
+    rooms = rooms_named(settings, keys)
+    async with open_services(settings) as services:
+        return await services.maintenance(publisher).keeper.ensure_all(rooms)

@@ -19,7 +19,7 @@ from azure.servicebus.exceptions import ServiceBusConnectionError
 from calsync.errors import QueueError
 from calsync.model.booking import Side
 from calsync.model.hint import ChangeHint, ChangeKind, HintReason
-from calsync.operations.dead_letters import list_dead_letters, replay_dead_letters
+from calsync.operations.dlq import list_dead_letters, replay_dead_letters
 from devstack.inprocess_queue import InProcessDeadLetters, InProcessQueue
 from tests.cli.helpers import dead_letter_state, invoke
 
