@@ -152,6 +152,16 @@ def declared_queues(servicebus_bicep: str, main_bicep: str) -> dict[str, bool]:
     return queues
 
 
+def alert_queries(alerts_bicep: str) -> dict[str, str]:
+    """Symbolic name -> KQL query of every scheduledQueryRules resource (Bicep interpolations left as written)."""
+    queries = {}
+    for match in re.finditer(r"(?m)^resource (\w+) 'Microsoft\.Insights/scheduledQueryRules@[^']+' = \{", alerts_bicep):
+        query = re.search(r"(?m)^\s*query: '(.*)'$", _block(alerts_bicep, match.start()))
+        if query:
+            queries[match.group(1)] = query.group(1)
+    return queries
+
+
 # --- the checks -------------------------------------------------------------------------------
 
 
