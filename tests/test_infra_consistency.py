@@ -31,6 +31,8 @@ FUNCTION_APP_BICEP = INFRA / "modules" / "functionapp.bicep"
 SERVICEBUS_BICEP = INFRA / "modules" / "servicebus.bicep"
 MONITORING_BICEP = INFRA / "modules" / "monitoring.bicep"
 ALERTS_BICEP = INFRA / "modules" / "alerts.bicep"
+RBAC_BICEP = INFRA / "modules" / "rbac.bicep"
+HOST_JSON = ROOT / "host.json"
 EMULATOR_CONFIG = INFRA / "servicebus-emulator" / "Config.json"
 SAMPLE = ROOT / "local.settings.sample.json"
 DEPLOY_DOC = ROOT / "docs" / "deploy.md"
@@ -150,6 +152,92 @@ def declared_queues(servicebus_bicep: str, main_bicep: str) -> dict[str, bool]:
         sessions = re.search(r"requiresSession: (true|false)", body)
         queues[str(name)] = bool(sessions and sessions.group(1) == "true")
     return queues
+
+
+@dataclass(frozen=True)
+class Role:
+    """A built-in role calsync needs: its id (the same in every tenant), where, and why."""
+
+    name: str
+    id: str
+    scope: str  # the symbolic name of the resource in rbac.bicep
+    why: str
+
+
+# The managed identity's roles. Ids from Azure's built-in roles list; Service Bus Data Owner as
+# in Azure-Samples/functions-quickstart-dotnet-azd-service-bus (infra/main.bicep).
+IDENTITY_ROLES = {
+    "storageBlobDataOwner": Role("Storage Blob Data Owner", "b7e6dc6d-f1e8-4753-8033-0f276bb0955b", "storage",
+                                 "host storage and the Flex deployment package"),
+    "storageTableDataContributor": Role("Storage Table Data Contributor", "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
+                                        "storage", "calsync's tables"),
+    "serviceBusDataSender": Role("Azure Service Bus Data Sender", "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39",
+                                 "serviceBus", "webhooks and maintenance enqueue"),
+    "serviceBusDataReceiver": Role("Azure Service Bus Data Receiver", "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0",
+                                   "serviceBus", "the queue triggers"),
+    "serviceBusDataOwner": Role("Azure Service Bus Data Owner", "090c5cfd-751d-490a-894a-3ce6f1109419", "serviceBus",
+                                "the Flex Consumption scaler reads queue lengths, a Manage operation"),
+    "keyVaultSecretsUser": Role("Key Vault Secrets User", "4633458b-17de-408a-b874-0445c86b69e6", "vault",
+                                "Key Vault references"),
+    "monitoringMetricsPublisher": Role("Monitoring Metrics Publisher", "3913510d-42f4-4e42-8a64-420c390055eb",
+                                       "appInsights", "telemetry with Entra auth"),
+}  # fmt: skip
+
+
+def role_assignments(rbac_bicep: str) -> list[dict[str, str]]:
+    """Each roleAssignments resource: the role key it names in ``roles``, its scope and principal, and the role's id."""
+    text = _strip_comments(rbac_bicep)
+    ids = dict(re.findall(r"(?m)^\s*(\w+): '([0-9a-f-]{36})'", _block(text, text.index("var roles ="))))
+    found = []
+    for match in re.finditer(r"(?m)^resource (\w+) 'Microsoft\.Authorization/roleAssignments@[^']+' = ", text):
+        body = _block(text, match.end())
+        role = re.search(r"roleDefinitions', roles\.(\w+)\)", body)
+        scope = re.search(r"(?m)^\s*scope: (\w+)", body)
+        principal = re.search(r"(?m)^\s*principalId: (\w+)", body)
+        key = role.group(1) if role else ""
+        found.append({"resource": match.group(1), "role": key, "id": ids.get(key, ""),
+                      "scope": scope.group(1) if scope else "", "principal": principal.group(1) if principal else ""})  # fmt: skip
+    return found
+
+
+def check_identity_roles(rbac_bicep: str) -> list[str]:
+    """The managed identity holds every role in IDENTITY_ROLES, with the built-in id, on the right resource."""
+    problems = []
+    held = [a for a in role_assignments(rbac_bicep) if a["principal"] == "identityPrincipalId"]
+    for key, role in IDENTITY_ROLES.items():
+        matching = [a for a in held if a["role"] == key]
+        if not matching:
+            problems.append(f"{role.name}: not assigned to the managed identity ({role.why})")
+        for assignment in matching:
+            if assignment["id"] != role.id:
+                problems.append(f"{role.name}: roles.{key} is {assignment['id'] or 'missing'}, not {role.id}")
+            if assignment["scope"] != role.scope:
+                problems.append(f"{role.name}: assigned on {assignment['scope']}, not {role.scope}")
+    return problems
+
+
+_TIMESPAN = re.compile(r"^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})(?:\.\d+)?$")
+
+
+def timespan_seconds(value: str) -> int:
+    """A host.json TimeSpan ("00:10:00", "1.00:00:00") in seconds."""
+    match = _TIMESPAN.match(value)
+    if not match:
+        raise ValueError(f"not a TimeSpan: {value!r}")
+    days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+
+
+def check_lock_outlives_timeout(host: dict) -> list[str]:
+    """Service Bus lock renewal lasts at least as long as a function may run (docs/architecture.md)."""
+    timeout = host.get("functionTimeout")
+    renewal = host.get("extensions", {}).get("serviceBus", {}).get("maxAutoLockRenewalDuration")
+    if timeout is None or renewal is None:
+        return [f"host.json must set functionTimeout and maxAutoLockRenewalDuration (got {timeout}, {renewal})"]
+    if timespan_seconds(renewal) < timespan_seconds(timeout):
+        return [f"maxAutoLockRenewalDuration {renewal} is shorter than functionTimeout {timeout}: a long run "
+                "loses its session lock and a second instance starts the same room"]  # fmt: skip
+    return []
 
 
 def alert_queries(alerts_bicep: str) -> dict[str, str]:
@@ -594,3 +682,53 @@ def test_the_bicep_checks_catch_what_they_claim() -> None:
     assert "functionApp: passes unknown parameter tablesPrefix" in problems
     assert "functionApp: misses required parameter tablePrefix" in problems
     assert module_problems(main.replace("outputs.tableEndpoint", "outputs.tablesEndpoint"), modules)
+
+
+# --- roles and locks ---------------------------------------------------------------------------
+
+
+def test_the_managed_identity_holds_every_role_calsync_and_the_scaler_need() -> None:
+    assert check_identity_roles(RBAC_BICEP.read_text(encoding="utf-8")) == []
+
+
+def test_a_missing_or_wrong_role_is_caught() -> None:
+    rbac = RBAC_BICEP.read_text(encoding="utf-8")
+    without_owner = re.sub(r"(?ms)^resource busOwner .*?^}\n", "", rbac)
+    assert without_owner != rbac
+    assert any(p.startswith("Azure Service Bus Data Owner: not assigned") for p in check_identity_roles(without_owner))
+
+    wrong_id = rbac.replace("090c5cfd-751d-490a-894a-3ce6f1109419", "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39")
+    assert any("090c5cfd" in p for p in check_identity_roles(wrong_id))
+
+    wrong_scope = rbac.replace(
+        "guid(serviceBus.id, identityPrincipalId, roles.serviceBusDataOwner)\n  scope: serviceBus",
+        "guid(serviceBus.id, identityPrincipalId, roles.serviceBusDataOwner)\n  scope: storage",
+    )
+    assert wrong_scope != rbac
+    assert any("assigned on storage" in p for p in check_identity_roles(wrong_scope))
+
+
+def test_the_deploy_docs_name_every_role_infra_assigns() -> None:
+    doc = DEPLOY_DOC.read_text(encoding="utf-8")
+    assigned = {a["role"] for a in role_assignments(RBAC_BICEP.read_text(encoding="utf-8"))}
+    names = {key: role.name for key, role in IDENTITY_ROLES.items()} | {"keyVaultSecretsOfficer": "Key Vault Secrets Officer"}
+    assert assigned <= set(names), assigned - set(names)
+    missing = [names[key] for key in assigned if f"| {names[key]} |" not in doc]
+    assert missing == []
+    assert "unauthorized access exception while checking ServiceBusQueue" in doc  # why the Data Owner role
+
+
+def test_the_service_bus_lock_outlives_the_function_timeout() -> None:
+    assert check_lock_outlives_timeout(json.loads(HOST_JSON.read_text(encoding="utf-8"))) == []
+
+
+def test_a_lock_shorter_than_the_timeout_is_caught() -> None:
+    host = json.loads(HOST_JSON.read_text(encoding="utf-8"))
+    host["extensions"]["serviceBus"]["maxAutoLockRenewalDuration"] = "00:05:00"
+    host["functionTimeout"] = "00:10:00"
+    assert check_lock_outlives_timeout(host)
+    host["functionTimeout"] = "1.00:00:00"  # TimeSpan with days
+    host["extensions"]["serviceBus"]["maxAutoLockRenewalDuration"] = "23:59:59"
+    assert check_lock_outlives_timeout(host)
+    del host["extensions"]["serviceBus"]["maxAutoLockRenewalDuration"]
+    assert check_lock_outlives_timeout(host)
