@@ -732,3 +732,206 @@ def test_a_lock_shorter_than_the_timeout_is_caught() -> None:
     assert check_lock_outlives_timeout(host)
     del host["extensions"]["serviceBus"]["maxAutoLockRenewalDuration"]
     assert check_lock_outlives_timeout(host)
+
+
+# --- what ships ---------------------------------------------------------------------------------
+
+FUNCIGNORE = ROOT / ".funcignore"
+GITIGNORE = ROOT / ".gitignore"
+REQUIREMENTS = ROOT / "requirements.txt"
+CLI_REQUIREMENTS = ROOT / "requirements-cli.txt"
+DEV_REQUIREMENTS = ROOT / "requirements-dev.txt"
+
+# Paths that must never be committed nor deployed, and why. A stray .env would be read by
+# pydantic-settings in Azure and override the managed-identity settings; .azure/ holds azd's
+# environments (subscription, principal ids, every output); Azurite keeps table rows in its files.
+NEVER_SHIPPED = {
+    ".env": "local settings; would override app settings in Azure",
+    ".env.production": "the same, per environment",
+    ".azure/calsync-prod/config.json": "azd's environment",
+    "__azurite_db_table__.json": "Azurite's table data",
+    "__azurite_db_blob_extent__.json": "Azurite's blob index",
+    "__blobstorage__/a1b2c3": "Azurite's blob data",
+    "__queuestorage__/a1b2c3": "Azurite's queue data",
+    "AzuriteConfig": "Azurite's config",
+}
+NOT_DEPLOYED = {"devstack/local_run.py": "emulators and the local run are not the product", **NEVER_SHIPPED}
+
+CLI_ONLY_PACKAGES = {"typer", "rich"}
+
+
+def ignored(patterns_text: str, path: str) -> bool:
+    """Whether a .gitignore-style file (the subset calsync uses: names, globs, trailing '/') ignores ``path``."""
+    import fnmatch
+
+    parts = path.split("/")
+    for line in patterns_text.splitlines():
+        pattern = line.strip()
+        if not pattern or pattern.startswith("#") or pattern.startswith("!"):
+            continue
+        directory_only = pattern.endswith("/")
+        pattern = pattern.rstrip("/").lstrip("/")
+        # A pattern matches a path component; a directory-only one only components that have children.
+        candidates = parts[:-1] if directory_only else parts
+        if any(fnmatch.fnmatchcase(part, pattern) for part in candidates):
+            return True
+    return False
+
+
+def check_ignores(funcignore: str, gitignore: str) -> list[str]:
+    problems = [f".funcignore deploys {p} ({why})" for p, why in NOT_DEPLOYED.items() if not ignored(funcignore, p)]
+    problems += [f".gitignore lets {p} be committed ({why})" for p, why in NEVER_SHIPPED.items() if not ignored(gitignore, p)]
+    for shipped in ("function_app.py", "host.json", "requirements.txt", "calsync/settings.py"):
+        if ignored(funcignore, shipped):
+            problems.append(f".funcignore excludes {shipped}, which the Function App needs")
+    return problems
+
+
+def requirement_names(text: str) -> set[str]:
+    names = set()
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line and not line.startswith("-"):
+            names.add(_canonical(re.split(r"[=<>!~\[; ]", line, maxsplit=1)[0]))
+    return names
+
+
+def requirement_includes(text: str) -> list[str]:
+    return re.findall(r"(?m)^\s*-r\s+(\S+)", text)
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def runtime_imports(package: Path = ROOT / "calsync") -> dict[str, set[str]]:
+    """Third-party module -> files importing it, for calsync/ outside calsync/cli (whatever the import's depth)."""
+    import ast
+
+    first_party = {p.stem for p in ROOT.glob("*.py")} | {p.name for p in ROOT.iterdir() if p.is_dir()}
+    found: dict[str, set[str]] = {}
+    for path in sorted(package.rglob("*.py")):
+        relative = path.relative_to(ROOT)
+        if relative.parts[:2] == ("calsync", "cli"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [f"{node.module}.{alias.name}" for alias in node.names]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top in sys.stdlib_module_names or top in first_party or top == "__future__":
+                    continue
+                found.setdefault(name, set()).add(str(relative))
+    return found
+
+
+@functools.cache
+def _distributions_of_top_level() -> dict[str, list[str]]:
+    from importlib.metadata import packages_distributions
+
+    return {top: sorted({_canonical(d) for d in dists}) for top, dists in packages_distributions().items()}
+
+
+def import_distribution(name: str) -> str | None:
+    """The installed distribution that provides module ``name`` (or, for ``from x import attr``, module x)."""
+    import importlib.util
+    from importlib.metadata import distribution
+
+    candidates = _distributions_of_top_level().get(name.split(".")[0], [])
+    if len(candidates) <= 1:
+        return candidates[0] if candidates else None
+    # A namespace package (azure, opentelemetry): find the file and the distribution that installed it.
+    parts = name.split(".")
+    while parts:
+        try:
+            spec = importlib.util.find_spec(".".join(parts))
+        except (ImportError, ValueError):
+            spec = None
+        if spec is not None and spec.origin not in (None, "namespace"):
+            origin = Path(spec.origin).resolve()
+            for candidate in candidates:
+                files = distribution(candidate).files or []
+                if any(Path(str(distribution(candidate).locate_file(f))).resolve() == origin for f in files
+                       if f.name == origin.name):  # fmt: skip
+                    return candidate
+            return None
+        parts.pop()
+    return None
+
+
+def check_runtime_requirements(runtime_text: str, imports: dict[str, set[str]]) -> list[str]:
+    """requirements.txt has no CLI-only package and declares every distribution calsync imports at runtime."""
+    declared = requirement_names(runtime_text)
+    problems = [f"requirements.txt holds {name}, which only the CLI uses" for name in sorted(declared & CLI_ONLY_PACKAGES)]
+    for module, files in sorted(imports.items()):
+        dist = import_distribution(module)
+        if dist is None:
+            problems.append(f"{module} (imported by {sorted(files)[0]}) is not installed")
+        elif dist in CLI_ONLY_PACKAGES:
+            problems.append(f"{sorted(files)[0]} imports {module}, a CLI-only package, on the Function App's path")
+        elif dist not in declared:
+            problems.append(f"{module} (imported by {sorted(files)[0]}) comes from {dist}, not in requirements.txt")
+    return problems
+
+
+def test_ignores_keep_local_settings_azd_state_and_azurite_data_out_of_git_and_the_package() -> None:
+    assert check_ignores(FUNCIGNORE.read_text(encoding="utf-8"), GITIGNORE.read_text(encoding="utf-8")) == []
+
+
+def test_a_missing_ignore_is_caught() -> None:
+    funcignore, gitignore = FUNCIGNORE.read_text(encoding="utf-8"), GITIGNORE.read_text(encoding="utf-8")
+    without_env = "\n".join(line for line in funcignore.splitlines() if line.strip() != ".env")
+    assert ".funcignore deploys .env (local settings; would override app settings in Azure)" in check_ignores(
+        without_env, gitignore
+    )
+    without_azure = "\n".join(line for line in gitignore.splitlines() if not line.startswith(".azure"))
+    assert any(p.startswith(".gitignore lets .azure/") for p in check_ignores(funcignore, without_azure))
+    assert any("excludes function_app.py" in p for p in check_ignores(funcignore + "\n*.py\n", gitignore))
+    assert ignored("__blobstorage__/", "__blobstorage__/x") and not ignored("__blobstorage__/", "__blobstorage__")
+
+
+def test_runtime_requirements_are_exactly_what_the_function_app_imports() -> None:
+    assert check_runtime_requirements(REQUIREMENTS.read_text(encoding="utf-8"), runtime_imports()) == []
+
+
+def test_a_cli_package_or_an_undeclared_import_in_runtime_code_is_caught() -> None:
+    runtime = REQUIREMENTS.read_text(encoding="utf-8")
+    assert "requirements.txt holds rich, which only the CLI uses" in check_runtime_requirements(
+        runtime + "rich==15.0.0\n", {}
+    )
+    problems = check_runtime_requirements(runtime, {"rich.console": {"calsync/store/client.py"}})
+    assert any("CLI-only package" in p for p in problems)
+    without_tables = runtime.replace("azure-data-tables==", "# azure-data-tables==")
+    problems = check_runtime_requirements(without_tables, {"azure.data.tables.aio": {"calsync/store/client.py"}})
+    assert problems == [
+        "azure.data.tables.aio (imported by calsync/store/client.py) comes from azure-data-tables, not in requirements.txt"
+    ]
+    # A namespace package resolves to the distribution that installed the module, not its siblings.
+    assert import_distribution("azure.core.exceptions") == "azure-core"
+    assert import_distribution("opentelemetry.sdk._logs") == "opentelemetry-sdk"
+
+
+def test_cli_and_dev_requirements_build_on_the_runtime_set_and_make_installs_all_three() -> None:
+    cli, dev = CLI_REQUIREMENTS.read_text(encoding="utf-8"), DEV_REQUIREMENTS.read_text(encoding="utf-8")
+    assert requirement_includes(cli) == ["requirements.txt"]
+    assert requirement_names(cli) >= CLI_ONLY_PACKAGES
+    assert requirement_includes(dev) == ["requirements-cli.txt"]
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "-r requirements-dev.txt" in makefile  # dev -> cli -> runtime: make test / make run get everything
+    stamp = re.search(r"(?m)^\$\(STAMP\):(.*)$", makefile)
+    assert stamp and {"requirements.txt", "requirements-cli.txt", "requirements-dev.txt"} <= set(stamp.group(1).split())
+
+
+def test_loading_the_function_app_imports_no_cli_package() -> None:
+    code = (
+        "import sys, function_app\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('typer', 'rich', 'calsync.cli'))\n"
+        "loaded += sorted(m for m in sys.modules if m.startswith('calsync.cli'))\n"
+        "print(loaded); sys.exit(1 if loaded else 0)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)  # noqa: S603
+    assert result.returncode == 0, result.stdout + result.stderr
