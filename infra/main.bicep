@@ -15,6 +15,48 @@ targetScope = 'resourceGroup'
 @description('Name of the environment (azd: AZURE_ENV_NAME); seeds the unique suffix of resource names.')
 param environmentName string
 
+// Regions that offer the Flex Consumption plan: the list of Azure-Samples/functions-quickstart-python-http-azd
+// (infra/main.bicep). A region outside it fails here, before anything is created, instead of at the
+// plan. Refresh it from `az functionapp list-flexconsumption-locations` when Azure adds regions.
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'eastus2euap'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
 @description('Region of every resource; must offer the Flex Consumption plan (az functionapp list-flexconsumption-locations).')
 param location string = resourceGroup().location
 
@@ -134,6 +176,7 @@ module keyVault 'modules/keyvault.bicep' = {
     name: '${abbrs.keyVaults}${resourceToken}'
     location: location
     tags: tags
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsId
     graphClientState: graphClientState
     bookingWebhookSecrets: bookingWebhookSecrets
     bookingApiKey: bookingApiKey

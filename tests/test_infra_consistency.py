@@ -935,3 +935,68 @@ def test_loading_the_function_app_imports_no_cli_package() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)  # noqa: S603
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- region, tool versions, Key Vault audit ------------------------------------------------------
+
+KEYVAULT_BICEP = INFRA / "modules" / "keyvault.bicep"
+AZURE_YAML = ROOT / "azure.yaml"
+
+# The first azd release that substitutes array parameters (ROOMS) from the environment correctly:
+# azd CHANGELOG 1.23.4, Azure/azure-dev#6694.
+MIN_AZD = (1, 23, 4)
+
+
+def allowed_locations(main_bicep: str) -> list[str]:
+    """The @allowed list decorating ``param location`` (empty when there is none)."""
+    match = re.search(r"@allowed\(\[([^\]]*)\]\)\s*(?:@[^\n]*\n\s*)*?(?:@metadata\(\{.*?\}\)\s*)?(?:@[^\n]*\n\s*)*param location ",
+                      main_bicep, re.S)  # fmt: skip
+    return re.findall(r"'([a-z0-9]+)'", match.group(1)) if match else []
+
+
+def required_azd(azure_yaml: str) -> tuple[int, ...] | None:
+    match = re.search(r"(?m)^requiredVersions:\s*\n\s+azd:\s*[\"']?>=\s*(\d+)\.(\d+)\.(\d+)", azure_yaml)
+    return tuple(int(part) for part in match.groups()) if match else None
+
+
+def check_key_vault_audit(keyvault_bicep: str, main_bicep: str) -> list[str]:
+    """The vault sends AuditEvent to the deployment's Log Analytics workspace."""
+    text = _strip_comments(keyvault_bicep)
+    settings = [
+        _block(text, m.end())
+        for m in re.finditer(r"(?m)^resource \w+ 'Microsoft\.Insights/diagnosticSettings@[^']+' = ", text)
+    ]
+    audit = [s for s in settings if re.search(r"(?m)^\s*scope: vault$", s) and "workspaceId: logAnalyticsWorkspaceId" in s]
+    if not audit:
+        return ["keyvault.bicep: no diagnostic setting on the vault sending to logAnalyticsWorkspaceId"]
+    problems = []
+    if not any(re.search(r"category: 'AuditEvent'\s*\n\s*enabled: true", s) for s in audit):
+        problems.append("keyvault.bicep: the vault's diagnostic setting does not enable AuditEvent")
+    keyvault_module = _block(main_bicep, main_bicep.index("module keyVault "))
+    if "logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsId" not in keyvault_module:
+        problems.append("main.bicep: the Key Vault module is not given the monitoring workspace")
+    return problems
+
+
+def test_location_is_limited_to_flex_consumption_regions() -> None:
+    regions = allowed_locations(MAIN_BICEP.read_text(encoding="utf-8"))
+    assert len(regions) >= 20 and "swedencentral" in regions
+    documented = re.findall(r"AZURE_LOCATION (\w+)|LOCATION=(\w+)", DEPLOY_DOC.read_text(encoding="utf-8"))
+    assert documented and all((a or b) in regions for a, b in documented)  # the docs' examples deploy
+    assert allowed_locations("param location string = resourceGroup().location\n") == []
+
+
+def test_azure_yaml_requires_the_azd_release_that_passes_array_parameters() -> None:
+    version = required_azd(AZURE_YAML.read_text(encoding="utf-8"))
+    assert version is not None and version >= MIN_AZD
+    assert required_azd("name: calsync\n") is None
+    assert required_azd('requiredVersions:\n  azd: ">= 1.10.0"\n') < MIN_AZD
+    assert ".".join(map(str, version)) in DEPLOY_DOC.read_text(encoding="utf-8")
+
+
+def test_key_vault_audit_events_go_to_log_analytics() -> None:
+    keyvault, main = KEYVAULT_BICEP.read_text(encoding="utf-8"), MAIN_BICEP.read_text(encoding="utf-8")
+    assert check_key_vault_audit(keyvault, main) == []
+    assert check_key_vault_audit(keyvault.replace("'AuditEvent'", "'AzurePolicyEvaluationDetails'"), main)
+    assert check_key_vault_audit(keyvault.replace("scope: vault\n", "scope: resourceGroup()\n"), main)
+    assert check_key_vault_audit(keyvault, main.replace("    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsId\n", ""))
