@@ -635,7 +635,7 @@ def module_problems(main: str, modules: dict[str, str]) -> list[str]:
     """Parameters passed to each module exist there, required ones are passed, used outputs exist."""
     problems = []
     symbols: dict[str, str] = {}
-    for match in re.finditer(r"(?m)^module (\w+) 'modules/(\w+)\.bicep' = \{", main):
+    for match in re.finditer(r"(?m)^module (\w+) 'modules/(\w+)\.bicep' = (?:if \([^)]*\) )?\{", main):
         symbol, module = match.group(1), match.group(2)
         symbols[symbol] = module
         source = modules[module]
@@ -1000,3 +1000,107 @@ def test_key_vault_audit_events_go_to_log_analytics() -> None:
     assert check_key_vault_audit(keyvault.replace("'AuditEvent'", "'AzurePolicyEvaluationDetails'"), main)
     assert check_key_vault_audit(keyvault.replace("scope: vault\n", "scope: resourceGroup()\n"), main)
     assert check_key_vault_audit(keyvault, main.replace("    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsId\n", ""))
+
+
+# --- private networking (vnetEnabled) ------------------------------------------------------------
+
+# What a private deployment puts behind private endpoints: group id -> (main.bicep module whose
+# resource it reaches, private DNS zone prefix). Zones as in Azure's private endpoint DNS list.
+PRIVATE_ENDPOINTS = {
+    "blob": ("storage", "privatelink.blob."),
+    "table": ("storage", "privatelink.table."),
+    "queue": ("storage", "privatelink.queue."),
+    "namespace": ("serviceBus", "privatelink.servicebus.windows.net"),
+    "vault": ("keyVault", "privatelink.vaultcore.azure.net"),
+}
+_TARGET_PARAMS = {"storage": "storageAccountId", "serviceBus": "serviceBusId", "keyVault": "keyVaultId"}
+PRIVATE_WHEN_VNET = "vnetEnabled ? 'Disabled' : 'Enabled'"
+
+
+def module_params(main_bicep: str, symbol: str) -> dict[str, str]:
+    """Parameter -> expression that main.bicep passes to module ``symbol`` (one line each)."""
+    match = re.search(rf"(?m)^module {symbol} '[^']+' = ", main_bicep)
+    if not match:
+        return {}
+    body = _block(main_bicep, match.end())
+    params = _block(body, body.index("params:"))
+    return dict(re.findall(r"(?m)^\s{4}(\w+): (.+?)\s*$", params))
+
+
+def private_endpoint_list(bicep: str) -> list[dict[str, str]]:
+    start = bicep.index("var endpoints = [")
+    body = bicep[start : bicep.index("\n]", start)]
+    items = re.finditer(r"(?m)^\s*\{\s*$", body)  # one item per line holding only '{'
+    return [dict(re.findall(r"(?m)^\s*(\w+): (.+?)\s*$", _block(body, m.start()))) for m in items]
+
+
+def check_private_networking(main: str, modules: dict[str, str]) -> list[str]:
+    problems = []
+    if not re.search(r"(?m)^param vnetEnabled bool = false$", main):
+        problems.append("main.bicep: no parameter vnetEnabled defaulting to false")
+    for symbol, module in (("network", "network"), ("privateEndpoints", "privateendpoints")):
+        if not re.search(rf"(?m)^module {symbol} 'modules/{module}\.bicep' = if \(vnetEnabled\) \{{", main):
+            problems.append(f"main.bicep: module {symbol} is not deployed exactly when vnetEnabled")
+    if "serviceName: 'Microsoft.App/environments'" not in modules.get("network", ""):
+        problems.append("network.bicep: no subnet delegated to Microsoft.App/environments (Flex VNet integration)")
+
+    pe_params = module_params(main, "privateEndpoints")
+    endpoints = {e.get("groupId", "").strip("'"): e for e in private_endpoint_list(modules.get("privateendpoints", ""))}
+    for group, (target_module, zone) in PRIVATE_ENDPOINTS.items():
+        endpoint = endpoints.get(group)
+        if endpoint is None:
+            problems.append(f"privateendpoints.bicep: no private endpoint for {group}")
+            continue
+        target = _TARGET_PARAMS[target_module]
+        if endpoint.get("target") != target or pe_params.get(target) != f"{target_module}.outputs.id":
+            problems.append(f"private endpoint {group} does not target {target_module}.outputs.id")
+        if not endpoint.get("zone", "").strip("'").startswith(zone):
+            problems.append(f"private endpoint {group}: DNS zone {endpoint.get('zone')} is not {zone}...")
+    for resource_type in ("privateDnsZones@", "privateDnsZones/virtualNetworkLinks@", "privateEndpoints@",
+                          "privateEndpoints/privateDnsZoneGroups@"):  # fmt: skip
+        if not re.search(rf"'Microsoft\.Network/{re.escape(resource_type)}[^']+' = \[\s*for ", modules.get("privateendpoints", "")):
+            problems.append(f"privateendpoints.bicep: no Microsoft.Network/{resource_type.rstrip('@')} per endpoint")
+
+    for symbol, module in (("storage", "storage"), ("serviceBus", "servicebus"), ("keyVault", "keyvault")):
+        if module_params(main, symbol).get("publicNetworkAccess") != PRIVATE_WHEN_VNET:
+            problems.append(f"main.bicep: {symbol} keeps public network access when vnetEnabled")
+        if "publicNetworkAccess: publicNetworkAccess" not in modules.get(module, ""):
+            problems.append(f"{module}.bicep: the resource ignores its publicNetworkAccess parameter")
+    if module_params(main, "serviceBus").get("sku") != "vnetEnabled ? 'Premium' : 'Standard'":
+        problems.append("main.bicep: Service Bus is not Premium when vnetEnabled (private endpoints need Premium)")
+    if module_params(main, "functionApp").get("virtualNetworkSubnetId") != "vnetEnabled ? network.outputs.appSubnetId : ''":
+        problems.append("main.bicep: the Function App is not integrated with the app subnet when vnetEnabled")
+    if not re.search(r"(?m)^\s+virtualNetworkSubnetId: empty\(virtualNetworkSubnetId\) \? null : virtualNetworkSubnetId$",
+                     modules.get("functionapp", "")):  # fmt: skip
+        problems.append("functionapp.bicep: the site does not set virtualNetworkSubnetId")
+    return problems
+
+
+def test_vnet_enabled_puts_storage_service_bus_and_key_vault_behind_private_endpoints() -> None:
+    assert check_private_networking(MAIN_BICEP.read_text(encoding="utf-8"), _bicep_files()) == []
+    parameters = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))["parameters"]
+    assert parameters["vnetEnabled"]["value"] == "${VNET_ENABLED=false}"
+
+
+def test_a_private_networking_regression_is_caught() -> None:
+    main, modules = MAIN_BICEP.read_text(encoding="utf-8"), _bicep_files()
+
+    def problems(main_text: str = main, **changed: str) -> list[str]:
+        return check_private_networking(main_text, {**modules, **changed})
+
+    assert any("vnetEnabled defaulting to false" in p for p in problems(main.replace("vnetEnabled bool = false", "vnetEnabled bool = true")))
+    no_vault = modules["privateendpoints"].replace("groupId: 'vault'", "groupId: 'vaultx'")
+    assert "privateendpoints.bicep: no private endpoint for vault" in problems(privateendpoints=no_vault)
+    wrong_zone = modules["privateendpoints"].replace("privatelink.table.", "privatelink.tables.")
+    assert any(p.startswith("private endpoint table: DNS zone") for p in problems(privateendpoints=wrong_zone))
+    public_bus = main.replace(
+        "    sku: vnetEnabled ? 'Premium' : 'Standard'\n    publicNetworkAccess: vnetEnabled ? 'Disabled' : 'Enabled'\n",
+        "    sku: vnetEnabled ? 'Premium' : 'Standard'\n    publicNetworkAccess: 'Enabled'\n",
+    )
+    assert "main.bicep: serviceBus keeps public network access when vnetEnabled" in problems(public_bus)
+    ignored_param = modules["keyvault"].replace("publicNetworkAccess: publicNetworkAccess", "publicNetworkAccess: 'Enabled'")
+    assert "keyvault.bicep: the resource ignores its publicNetworkAccess parameter" in problems(keyvault=ignored_param)
+    no_integration = main.replace("    virtualNetworkSubnetId: vnetEnabled ? network.outputs.appSubnetId : ''\n", "")
+    assert any("not integrated" in p for p in problems(no_integration))
+    no_delegation = modules["network"].replace("Microsoft.App/environments", "Microsoft.Web/serverFarms")
+    assert any("delegated" in p for p in problems(network=no_delegation))

@@ -7,6 +7,10 @@ param name string
 param location string
 param tags object = {}
 
+@description('Disabled: reachable only through the private endpoint of a private deployment (main.bicep: vnetEnabled).')
+@allowed(['Enabled', 'Disabled'])
+param publicNetworkAccess string = 'Enabled'
+
 @description('Log Analytics workspace that receives the vault\'s audit log (every secret read, by whom).')
 param logAnalyticsWorkspaceId string
 
@@ -47,7 +51,11 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     enableSoftDelete: true
     softDeleteRetentionInDays: 90
     enablePurgeProtection: true
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: publicNetworkAccess
+    networkAcls: {
+      defaultAction: publicNetworkAccess == 'Disabled' ? 'Deny' : 'Allow'
+      bypass: 'AzureServices'
+    }
   }
 }
 
