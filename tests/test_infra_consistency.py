@@ -1104,3 +1104,94 @@ def test_a_private_networking_regression_is_caught() -> None:
     assert any("not integrated" in p for p in problems(no_integration))
     no_delegation = modules["network"].replace("Microsoft.App/environments", "Microsoft.Web/serverFarms")
     assert any("delegated" in p for p in problems(network=no_delegation))
+
+
+# --- the docs against the templates and the CLI --------------------------------------------------
+
+OPERATIONS_DOC = ROOT / "docs" / "operations.md"
+
+# Commands the docs name as planned, not existing; the test fails once they exist, so the docs
+# stop calling them future.
+PLANNED_COMMANDS = {"onboard"}
+
+
+def _shell_blocks(markdown: str) -> list[tuple[str, str]]:
+    """(heading of the section, code) for every ```sh block."""
+    blocks, heading = [], ""
+    for part in re.split(r"(?m)^(#{2,3} .*)$", markdown):
+        if re.match(r"#{2,3} ", part):
+            heading = part
+            continue
+        blocks += [(heading, code) for code in re.findall(r"```sh\n(.*?)```", part, re.S)]
+    return blocks
+
+
+def check_deploy_doc_variables(doc: str, main_bicep: str) -> list[str]:
+    """Steps after 'Provision and deploy' use only variables both deployment paths define, from real outputs."""
+    outputs = set(re.findall(r"(?m)^output (\w+) ", main_bicep))
+    blocks = _shell_blocks(doc)
+    names = [code for heading, code in blocks if heading.startswith("### The names the next steps use")]
+    if not names:
+        return ["deploy.md: no 'The names the next steps use' section"]
+    azd_part, _, az_part = names[0].partition("# after az deployment group create")
+    by_azd = set(re.findall(r"(?m)(\w+)=\$\(azd env get-value \w+\)", azd_part))
+    by_az = set(re.findall(r"(\w+)=\$\(out \w+\)", az_part)) | {"RG"}  # RG: set by the az path's first line
+    problems = [f"deploy.md: `{name}` is not an output of main.bicep"
+                for name in re.findall(r"(?:azd env get-value|\$\(out) (\w+)", doc)
+                if name not in outputs and name != "ROOMS"]  # fmt: skip
+    later = False
+    for heading, code in blocks:
+        later = later or heading.startswith("## 3.")
+        if not later or heading.startswith("## Running locally"):
+            continue
+        local = set(re.findall(r"read -rs (\w+)", code)) | set(re.findall(r"(?m)(?:^|[;\s])(?:export )?(\w+)=", code))
+        for name in sorted(set(re.findall(r"\$(?:\{)?([A-Z][A-Z_]*)\b", code)) - local):
+            if name not in by_azd or name not in by_az:
+                problems.append(f"deploy.md ({heading.strip('# ')}): ${name} is not defined for both azd and az")
+    return problems
+
+
+def documented_commands(markdown: str) -> set[tuple[str, ...]]:
+    found = {tuple(m.split()) for m in re.findall(r"`calsync ((?:[a-z]+)(?: [a-z]+)?)", markdown)}
+    return {c for c in found if c != ("cannot", "start")}  # the start-up log line, not a command
+
+
+def cli_commands() -> set[tuple[str, ...]]:
+    import typer.main
+
+    from calsync.cli.app import app
+
+    root = typer.main.get_command(app)
+    found = set()
+    for name, command in root.commands.items():  # type: ignore[attr-defined]
+        found.add((name,))
+        found |= {(name, sub) for sub in getattr(command, "commands", {})}
+    return found
+
+
+def test_deploy_doc_steps_use_names_both_paths_define() -> None:
+    doc, main = DEPLOY_DOC.read_text(encoding="utf-8"), MAIN_BICEP.read_text(encoding="utf-8")
+    assert check_deploy_doc_variables(doc, main) == []
+    broken = doc.replace("APP=$(azd env get-value AZURE_FUNCTION_NAME)\n", "")
+    assert any("$APP is not defined for both" in p for p in check_deploy_doc_variables(broken, main))
+    assert any("AZURE_FUNCTION_NAMES" in p for p in check_deploy_doc_variables(
+        doc.replace("get-value AZURE_FUNCTION_NAME)", "get-value AZURE_FUNCTION_NAMES)"), main))  # fmt: skip
+
+
+def test_docs_name_only_commands_the_cli_has_and_call_planned_ones_planned() -> None:
+    existing = cli_commands()
+    assert not {(c,) for c in PLANNED_COMMANDS} & existing, "a planned command exists now: update deploy.md step 6"
+    for doc in (DEPLOY_DOC, OPERATIONS_DOC):
+        named = {c for c in documented_commands(doc.read_text(encoding="utf-8")) if c[0] not in PLANNED_COMMANDS}
+        unknown = {c for c in named if c not in existing and c[:1] not in existing}
+        assert unknown == set(), (doc.name, unknown)
+
+
+def test_every_alert_has_its_runbook_section_under_its_name() -> None:
+    alerts, operations = ALERTS_BICEP.read_text(encoding="utf-8"), OPERATIONS_DOC.read_text(encoding="utf-8")
+    suffixes = set(re.findall(r"name: '\$\{namePrefix\}-([a-z-]+)'", alerts)) - {"oncall"}
+    documented = set(re.findall(r"`alert-calsync-<token>-([a-z-]+)`", operations))
+    assert suffixes == documented
+    anchors = {re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-") for h in re.findall(r"(?m)^#{2,4} (.+)$", operations)}
+    links = set(re.findall(r"docs/operations\.md#([a-z0-9-]+)", alerts))
+    assert len(links) == len(suffixes) and links <= anchors, links - anchors
