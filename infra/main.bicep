@@ -15,6 +15,48 @@ targetScope = 'resourceGroup'
 @description('Name of the environment (azd: AZURE_ENV_NAME); seeds the unique suffix of resource names.')
 param environmentName string
 
+// Regions that offer the Flex Consumption plan: the list of Azure-Samples/functions-quickstart-python-http-azd
+// (infra/main.bicep). A region outside it fails here, before anything is created, instead of at the
+// plan. Refresh it from `az functionapp list-flexconsumption-locations` when Azure adds regions.
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'eastus2euap'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
 @description('Region of every resource; must offer the Flex Consumption plan (az functionapp list-flexconsumption-locations).')
 param location string = resourceGroup().location
 
@@ -62,6 +104,21 @@ param alertEmail string = ''
 
 @description('Conflicts per hour that raise the conflict-spike alert.')
 param conflictSpikeThreshold int = 20
+
+// --- private networking ----------------------------------------------------------------------
+// As vnetEnabled in Azure-Samples/functions-quickstart-python-http-azd: when true, a virtual
+// network (modules/network.bicep) with private endpoints and private DNS zones for Storage (blob,
+// table, queue), Service Bus and Key Vault (modules/privateendpoints.bicep); their public network
+// access is disabled, and the Function App reaches them through VNet integration. Service Bus then
+// runs on Premium (private endpoints need it). The app's webhooks stay public: Graph and the
+// booking system call them from the internet. Operators then reach tables, queues and the vault
+// only from inside the network (docs/deploy.md, "Private networking").
+
+@description('Put Storage, Service Bus and Key Vault behind private endpoints in a new VNet, with VNet integration for the app (Service Bus becomes Premium).')
+param vnetEnabled bool = false
+
+@description('Address space of the VNet (vnetEnabled only); must not overlap networks it is peered with, e.g. the one leading to an on-premises booking system.')
+param vnetAddressPrefix string = '10.0.0.0/16'
 
 // Optional secret values for pipelines that hold them in their own secret store. Leave empty
 // and set them with `az keyvault secret set` (docs/deploy.md); never put them in a file.
@@ -113,6 +170,7 @@ module storage 'modules/storage.bicep' = {
     location: location
     tags: tags
     deploymentContainerName: deploymentContainerName
+    publicNetworkAccess: vnetEnabled ? 'Disabled' : 'Enabled'
   }
 }
 
@@ -125,6 +183,8 @@ module serviceBus 'modules/servicebus.bicep' = {
     changesQueueName: 'changes'
     reconcileQueueName: 'reconcile'
     maxDeliveryCount: maxDeliveryCount
+    sku: vnetEnabled ? 'Premium' : 'Standard'
+    publicNetworkAccess: vnetEnabled ? 'Disabled' : 'Enabled'
   }
 }
 
@@ -134,10 +194,36 @@ module keyVault 'modules/keyvault.bicep' = {
     name: '${abbrs.keyVaults}${resourceToken}'
     location: location
     tags: tags
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsId
+    publicNetworkAccess: vnetEnabled ? 'Disabled' : 'Enabled'
     graphClientState: graphClientState
     bookingWebhookSecrets: bookingWebhookSecrets
     bookingApiKey: bookingApiKey
     graphClientSecret: graphClientSecret
+  }
+}
+
+module network 'modules/network.bicep' = if (vnetEnabled) {
+  name: 'network'
+  params: {
+    name: '${abbrs.virtualNetworks}calsync-${resourceToken}'
+    location: location
+    tags: tags
+    addressPrefix: vnetAddressPrefix
+  }
+}
+
+module privateEndpoints 'modules/privateendpoints.bicep' = if (vnetEnabled) {
+  name: 'privateendpoints'
+  params: {
+    namePrefix: '${abbrs.privateEndpoints}calsync-${resourceToken}'
+    location: location
+    tags: tags
+    vnetId: vnetEnabled ? network.outputs.id : ''
+    subnetId: vnetEnabled ? network.outputs.privateEndpointSubnetId : ''
+    storageAccountId: storage.outputs.id
+    serviceBusId: serviceBus.outputs.id
+    keyVaultId: keyVault.outputs.id
   }
 }
 
@@ -156,9 +242,11 @@ module rbac 'modules/rbac.bicep' = {
 
 module functionApp 'modules/functionapp.bicep' = {
   name: 'functionapp'
-  // The app starts resolving Key Vault references and opening queues as soon as it exists.
+  // The app starts resolving Key Vault references and opening queues as soon as it exists: its roles,
+  // and in a private deployment the endpoints it reaches them through, must be there first.
   dependsOn: [
     rbac
+    privateEndpoints
   ]
   params: {
     name: functionAppName
@@ -188,6 +276,7 @@ module functionApp 'modules/functionapp.bicep' = {
     conflictPolicy: conflictPolicy
     tablePrefix: tablePrefix
     pythonVersion: pythonVersion
+    virtualNetworkSubnetId: vnetEnabled ? network.outputs.appSubnetId : ''
   }
 }
 
@@ -218,3 +307,6 @@ output SERVICEBUS_NAMESPACE string = serviceBus.outputs.fullyQualifiedNamespace
 output TABLES_ENDPOINT string = storage.outputs.tableEndpoint
 output GRAPH_NOTIFICATION_URL string = functionApp.outputs.graphNotificationUrl
 output BOOKING_WEBHOOK_URL string = functionApp.outputs.bookingWebhookUrl
+output AZURE_RESOURCE_GROUP string = resourceGroup().name
+output VNET_ID string = vnetEnabled ? network.outputs.id : ''
+output STORAGE_ACCOUNT_NAME string = storage.outputs.name

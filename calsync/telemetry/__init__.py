@@ -4,8 +4,8 @@ Call ``configure_telemetry(settings)`` once at start-up (function_app.py, the CL
 local runner). With APPLICATIONINSIGHTS_CONNECTION_STRING set it runs Azure Monitor's
 OpenTelemetry distro (``configure_azure_monitor``) with the managed identity as
 credential; without it OpenTelemetry stays unconfigured and metrics are no-ops, which
-is what local runs want. Tests pass ``metric_readers`` / ``log_exporters`` (in-memory)
-and get the same wiring without Azure. Repeated calls are cheap and do not configure
+is what local runs want. Tests pass ``metric_readers`` / ``log_exporters`` /
+``span_exporters`` (in-memory) and get the same wiring without Azure. Repeated calls are cheap and do not configure
 Azure Monitor twice.
 
 Either way the settings' secret values are registered for masking: a log-record
@@ -14,6 +14,7 @@ host's, Azure Monitor's, the console), and filters on the handlers add the sync
 context's correlation attributes and mask ``extra=`` values. The modules:
 
 - ``metrics``      instruments on the meter ``calsync`` and ``record_*`` functions
+- ``runs``         ``timer_run(...)``: span, outcome and flush for each timer run
 - ``correlation``  ``sync_context(...)``: room/source/ids on every log line of a sync
 - ``redaction``    masking of secrets and private values; ``describe_booking``
 """
@@ -38,12 +39,14 @@ from calsync.telemetry.metrics import (
     METRIC_NAMES,
     RenewalOutcome,
     SyncAction,
+    TimerOutcome,
     lag_seconds,
     record_action,
     record_conflict,
     record_failure,
     record_hint,
     record_subscription_renewal,
+    record_timer_run,
     use_meter_provider,
 )
 from calsync.telemetry.redaction import (
@@ -55,10 +58,12 @@ from calsync.telemetry.redaction import (
     register_secret,
     secret_values,
 )
+from calsync.telemetry.runs import flush_telemetry, timer_run, use_tracer_provider
 
 if TYPE_CHECKING:
     from opentelemetry.sdk._logs.export import LogRecordExporter
     from opentelemetry.sdk.metrics.export import MetricReader
+    from opentelemetry.sdk.trace.export import SpanExporter
 
     from calsync.settings import Settings
 
@@ -74,10 +79,12 @@ __all__ = [
     "RenewalOutcome",
     "SyncAction",
     "SyncContext",
+    "TimerOutcome",
     "configure_telemetry",
     "correlation_attributes",
     "current_context",
     "describe_booking",
+    "flush_telemetry",
     "install_log_filters",
     "lag_seconds",
     "record_action",
@@ -85,10 +92,12 @@ __all__ = [
     "record_failure",
     "record_hint",
     "record_subscription_renewal",
+    "record_timer_run",
     "redact",
     "register_secret",
     "reset_telemetry",
     "sync_context",
+    "timer_run",
 ]
 
 LOGGER_NAME = "calsync"
@@ -134,12 +143,14 @@ def configure_telemetry(
     *,
     metric_readers: Sequence[MetricReader] = (),
     log_exporters: Sequence[LogRecordExporter] = (),
+    span_exporters: Sequence[SpanExporter] = (),
     logger_name: str = LOGGER_NAME,
 ) -> bool:
     """Wire telemetry for this process; True when it exports to Azure Monitor.
 
-    - ``metric_readers`` / ``log_exporters`` given: record into those (tests, or any
-      other exporter), with redaction ahead of every exporter; Azure Monitor untouched.
+    - ``metric_readers`` / ``log_exporters`` / ``span_exporters`` given: record into those
+      (tests, or any other exporter), with redaction ahead of every log exporter; Azure
+      Monitor untouched.
     - else, APPLICATIONINSIGHTS_CONNECTION_STRING set: ``configure_azure_monitor`` once
       per process, logs of ``logger_name`` exported as traces, redaction processor first.
     - else: nothing is exported (metrics are no-ops), logs go where logging sends them.
@@ -152,8 +163,8 @@ def configure_telemetry(
         logger.setLevel(logging.INFO)
     _filter_existing_handlers(logger)  # e.g. the Functions worker's handler on the root logger
 
-    if metric_readers or log_exporters:
-        _use_local_exporters(metric_readers, log_exporters, logger)
+    if metric_readers or log_exporters or span_exporters:
+        _use_local_exporters(metric_readers, log_exporters, span_exporters, logger)
         return False
 
     connection = settings.applicationinsights_connection_string
@@ -180,6 +191,7 @@ def configure_telemetry(
         _azure_monitor_configured = True
     _filter_existing_handlers(logger)
     use_meter_provider(None)
+    use_tracer_provider(None)
     return True
 
 
@@ -193,7 +205,10 @@ def _filter_existing_handlers(logger: logging.Logger) -> None:
 
 
 def _use_local_exporters(
-    metric_readers: Sequence[MetricReader], log_exporters: Sequence[LogRecordExporter], logger: logging.Logger
+    metric_readers: Sequence[MetricReader],
+    log_exporters: Sequence[LogRecordExporter],
+    span_exporters: Sequence[SpanExporter],
+    logger: logging.Logger,
 ) -> None:
     global _local_handler
     from opentelemetry.instrumentation.logging.handler import LoggingHandler
@@ -203,6 +218,14 @@ def _use_local_exporters(
 
     if metric_readers:
         use_meter_provider(MeterProvider(metric_readers=list(metric_readers)))
+    if span_exporters:
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+        tracer_provider = TracerProvider()
+        for span_exporter in span_exporters:
+            tracer_provider.add_span_processor(SimpleSpanProcessor(span_exporter))
+        use_tracer_provider(tracer_provider)
     if log_exporters:
         provider = LoggerProvider()
         provider.add_log_record_processor(RedactingLogRecordProcessor())  # before any exporter
@@ -225,3 +248,4 @@ def reset_telemetry(logger_name: str = LOGGER_NAME) -> None:
             logging.getLogger(logger_name).removeHandler(_local_handler)
             _local_handler = None
     use_meter_provider(None)
+    use_tracer_provider(None)

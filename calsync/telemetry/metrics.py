@@ -14,6 +14,7 @@ values are strings (booleans as ``"true"``/``"false"``) so queries compare them 
     calsync.sync.lag                   histogram  action, source, room   (seconds)
     calsync.subscriptions.renewals     counter    outcome, room
     calsync.mass_deletion_guard.trips  counter    side, room
+    calsync.timer.runs                 counter    function, outcome, error_type, past_due
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ FAILURES = "calsync.failures"
 SYNC_LAG = "calsync.sync.lag"
 SUBSCRIPTION_RENEWALS = "calsync.subscriptions.renewals"
 MASS_DELETION_GUARD_TRIPS = "calsync.mass_deletion_guard.trips"
+TIMER_RUNS = "calsync.timer.runs"
 
 METRIC_NAMES = (
     HINTS_RECEIVED,
@@ -48,6 +50,7 @@ METRIC_NAMES = (
     SYNC_LAG,
     SUBSCRIPTION_RENEWALS,
     MASS_DELETION_GUARD_TRIPS,
+    TIMER_RUNS,
 )
 
 LAG_BUCKETS_SECONDS = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600, 21600, 86400)
@@ -74,6 +77,13 @@ class RenewalOutcome(StrEnum):
     FAILED = "failed"
 
 
+class TimerOutcome(StrEnum):
+    """How one run of a timer function ended, as counted in ``calsync.timer.runs``."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
 @dataclass(frozen=True)
 class _Instruments:
     hints: metrics.Counter
@@ -84,6 +94,7 @@ class _Instruments:
     lag: metrics.Histogram
     renewals: metrics.Counter
     guard: metrics.Counter
+    timer_runs: metrics.Counter
 
     @classmethod
     def create(cls, meter: metrics.Meter) -> _Instruments:
@@ -101,11 +112,13 @@ class _Instruments:
             ),
             renewals=meter.create_counter(SUBSCRIPTION_RENEWALS, unit="{subscription}", description="Renewals"),
             guard=meter.create_counter(MASS_DELETION_GUARD_TRIPS, unit="{trip}", description="Guard trips"),
+            timer_runs=meter.create_counter(TIMER_RUNS, unit="{run}", description="Timer function runs, by outcome"),
         )
 
 
 _lock = threading.Lock()
 _instruments: _Instruments | None = None
+_provider: metrics.MeterProvider | None = None
 
 
 def use_meter_provider(provider: metrics.MeterProvider | None) -> None:
@@ -113,10 +126,16 @@ def use_meter_provider(provider: metrics.MeterProvider | None) -> None:
 
     ``None`` goes back to the global provider (set by configure_azure_monitor, or a no-op).
     """
-    global _instruments
+    global _instruments, _provider
     with _lock:
+        _provider = provider
         meter = (provider or metrics.get_meter_provider()).get_meter(METER_NAME)
         _instruments = _Instruments.create(meter)
+
+
+def meter_provider() -> metrics.MeterProvider:
+    """The provider calsync's instruments record into (what ``flush_telemetry`` must flush)."""
+    return _provider or metrics.get_meter_provider()
 
 
 def _get() -> _Instruments:
@@ -200,3 +219,15 @@ def record_failure(exc: BaseException, *, room: str | None = None, side: object 
 def record_subscription_renewal(outcome: RenewalOutcome | str, *, room: str) -> None:
     """The maintenance run renewed, recreated, or failed to keep a room's Graph subscription."""
     _get().renewals.add(1, _attrs(outcome=RenewalOutcome(outcome), room=room))
+
+
+def record_timer_run(function: str, outcome: TimerOutcome | str, *, error_type: str | None = None,
+                     past_due: bool = False) -> None:  # fmt: skip
+    """One run of the timer function ``function`` ended with ``outcome`` (``error_type``: the exception's class).
+
+    The Functions host exports no request for timer triggers in OpenTelemetry mode, so this
+    counter (with the span of ``calsync.telemetry.runs.timer_run``) is what alerts on them read.
+    """
+    _get().timer_runs.add(
+        1, _attrs(function=function, outcome=TimerOutcome(outcome), error_type=error_type, past_due=past_due)
+    )

@@ -1,7 +1,13 @@
-// The five alerts of docs/operations.md, each with its runbook section, sent to one action group.
+// The six alerts of docs/operations.md, each with its runbook section, sent to one action group.
 // Metric alert on Service Bus for dead letters; log alerts (scheduledQueryRules) on Application
 // Insights for the rest, reading the requests table and calsync's custom metrics (customMetrics,
 // names from calsync/telemetry/metrics.py — tests/test_infra_consistency.py keeps them in step).
+//
+// Timer runs: in OpenTelemetry mode the Functions host exports requests only for HTTP, Service
+// Bus and Event Hubs triggers. calsync/telemetry/runs.py therefore emits, for every `maintenance`
+// run, a SERVER span (a row in `requests`, so the failure-rate alert counts it) and the counter
+// calsync.timer.runs, which alert 6 reads. tests/functions/test_timer_telemetry.py runs a failing
+// maintenance run and finds both.
 
 param namePrefix string
 param location string
@@ -21,6 +27,9 @@ param failureMinExecutions int = 10
 
 @description('Conflicts in one hour that count as a spike.')
 param conflictSpikeThreshold int = 20
+
+@description('Failed maintenance runs in one hour (of four) that raise the maintenance alert; one failure alone is absorbed by the next run.')
+param maintenanceFailuresPerHour int = 2
 
 var emailReceivers = [
   {
@@ -231,6 +240,47 @@ resource massDeletionGuard 'Microsoft.Insights/scheduledQueryRules@2023-12-01' =
       ]
     }
     autoMitigate: false
+    actions: {
+      actionGroups: [
+        actionGroup.id
+      ]
+    }
+  }
+}
+
+// 6. The maintenance timer fails or does not run (runbook: "Maintenance runs failing").
+// Fires when the last hour had maintenanceFailuresPerHour failed runs, or no successful run at
+// all (the timer stopped, or every run failed). Reads calsync.timer.runs: the host exports no
+// request for timer triggers, so this counter is the timer's own record of each run.
+resource maintenanceRuns 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
+  name: '${namePrefix}-maintenance-runs'
+  location: location
+  tags: tags
+  properties: {
+    displayName: 'calsync: maintenance runs failing'
+    description: 'The maintenance timer failed ${maintenanceFailuresPerHour} times in an hour, or did not complete a run in an hour: subscriptions are not renewed, rooms not reconciled. Runbook: docs/operations.md#maintenance-runs-failing'
+    severity: 2
+    enabled: true
+    scopes: [
+      applicationInsightsId
+    ]
+    evaluationFrequency: 'PT15M'
+    windowSize: 'PT1H'
+    criteria: {
+      allOf: [
+        {
+          query: 'customMetrics | where name == "calsync.timer.runs" and tostring(customDimensions.function) == "maintenance" | summarize succeeded = sumif(valueSum, tostring(customDimensions.outcome) == "succeeded"), failed = sumif(valueSum, tostring(customDimensions.outcome) == "failed") | where failed >= ${maintenanceFailuresPerHour} or succeeded == 0'
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    autoMitigate: true
     actions: {
       actionGroups: [
         actionGroup.id

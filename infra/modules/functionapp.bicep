@@ -44,6 +44,9 @@ param tablePrefix string
 
 @allowed(['3.11', '3.12'])
 param pythonVersion string = '3.11'
+@description('Subnet (delegated to Microsoft.App/environments) for outbound VNet integration; empty: none.')
+param virtualNetworkSubnetId string = ''
+
 param maximumInstanceCount int = 40
 param instanceMemoryMB int = 2048
 
@@ -76,6 +79,9 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     serverFarmId: plan.id
     httpsOnly: true
     keyVaultReferenceIdentity: identityId
+    // Outbound through the VNet (private endpoints of Storage, Service Bus, Key Vault); inbound stays
+    // public, since Graph and the booking system must reach the webhooks.
+    virtualNetworkSubnetId: empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId
     siteConfig: {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'

@@ -7,6 +7,13 @@ param name string
 param location string
 param tags object = {}
 
+@description('Disabled: reachable only through the private endpoint of a private deployment (main.bicep: vnetEnabled).')
+@allowed(['Enabled', 'Disabled'])
+param publicNetworkAccess string = 'Enabled'
+
+@description('Log Analytics workspace that receives the vault\'s audit log (every secret read, by whom).')
+param logAnalyticsWorkspaceId string
+
 @secure()
 @description('Optional: Graph clientState to store as secret graph-client-state. Empty: set it with az keyvault secret set.')
 param graphClientState string = ''
@@ -44,7 +51,11 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     enableSoftDelete: true
     softDeleteRetentionInDays: 90
     enablePurgeProtection: true
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: publicNetworkAccess
+    networkAcls: {
+      defaultAction: publicNetworkAccess == 'Disabled' ? 'Deny' : 'Allow'
+      bypass: 'AzureServices'
+    }
   }
 }
 
@@ -77,6 +88,28 @@ resource graphClientSecretSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' 
   name: secretNames.graphClientSecret
   properties: {
     value: graphClientSecret
+  }
+}
+
+// Audit of secret reads: Key Vault's AuditEvent log (every operation: caller identity, IP, result)
+// goes to the deployment's Log Analytics workspace, table AzureDiagnostics (docs/operations.md).
+resource auditToLogAnalytics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'audit-to-log-analytics'
+  scope: vault
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [
+      {
+        category: 'AuditEvent'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'AllMetrics'
+        enabled: true
+      }
+    ]
   }
 }
 

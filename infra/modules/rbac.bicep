@@ -5,10 +5,19 @@
 //   identity  Storage Table Data Contributor  storage      calsync's mapping/subscription/cursor tables
 //   identity  Azure Service Bus Data Sender   namespace    webhooks and maintenance enqueue hints/jobs
 //   identity  Azure Service Bus Data Receiver namespace    sync_change and reconcile_room triggers
+//   identity  Azure Service Bus Data Owner    namespace    the Flex Consumption scaler: reading queue
+//                                                          lengths needs the Manage right (see below)
 //   identity  Key Vault Secrets User          vault        Key Vault references in app settings
 //   identity  Monitoring Metrics Publisher    App Insights telemetry with Entra auth (local auth off)
 //
 // No Storage Queue role: calsync uses no storage queues (blob-triggered functions would need one).
+//
+// Why Data Owner, beyond least privilege: on Flex Consumption the platform scales the Service Bus
+// triggers with the app's own identity, and reading a queue's message count is a Manage
+// operation. With Sender/Receiver only, sync_change and reconcile_room can sit at zero instances
+// while messages wait. Azure-Samples' Flex quickstarts with Service Bus grant the same pair
+// (functions-quickstart-dotnet-azd-service-bus, infra/main.bicep: "Azure Service Bus Data Owner and
+// Data Receiver roles"). Sender and Receiver stay assigned so the data path does not depend on it.
 
 param identityPrincipalId string
 param storageAccountName string
@@ -27,6 +36,7 @@ var roles = {
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   serviceBusDataSender: '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39'
   serviceBusDataReceiver: '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0'
+  serviceBusDataOwner: '090c5cfd-751d-490a-894a-3ce6f1109419'
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
@@ -83,6 +93,16 @@ resource busReceiver 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   scope: serviceBus
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.serviceBusDataReceiver)
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource busOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(serviceBus.id, identityPrincipalId, roles.serviceBusDataOwner)
+  scope: serviceBus
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.serviceBusDataOwner)
     principalId: identityPrincipalId
     principalType: 'ServicePrincipal'
   }

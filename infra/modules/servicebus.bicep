@@ -1,6 +1,7 @@
-// Service Bus namespace (Standard: sessions and duplicate detection need it) with calsync's two
-// queues. SAS keys are disabled (disableLocalAuth): the Functions bindings and the CLI connect
-// with the managed identity through ServiceBusConnection__fullyQualifiedNamespace.
+// Service Bus namespace (Standard: sessions and duplicate detection need it; Premium in a private
+// deployment, since only Premium namespaces take private endpoints) with calsync's two queues.
+// SAS keys are disabled (disableLocalAuth): the Functions bindings and the CLI connect with the
+// managed identity through ServiceBusConnection__fullyQualifiedNamespace.
 
 param name string
 param location string
@@ -12,23 +13,39 @@ param changesQueueName string = 'changes'
 @description('Queue of per-room reconcile jobs; must equal calsync\'s RECONCILE_QUEUE setting.')
 param reconcileQueueName string = 'reconcile'
 
+@description('Standard, or Premium (one messaging unit) for private endpoints (main.bicep: vnetEnabled).')
+@allowed(['Standard', 'Premium'])
+param sku string = 'Standard'
+
+@description('Disabled: reachable only through the private endpoint of a private deployment.')
+@allowed(['Enabled', 'Disabled'])
+param publicNetworkAccess string = 'Enabled'
+
 @description('Deliveries before a message is dead-lettered; the same value is given to calsync as MAX_DELIVERY_COUNT.')
 @minValue(1)
 @maxValue(2000)
 param maxDeliveryCount int = 10
 
+var standardSku = {
+  name: 'Standard'
+  tier: 'Standard'
+}
+// One messaging unit: the smallest Premium namespace.
+var premiumSku = {
+  name: 'Premium'
+  tier: 'Premium'
+  capacity: 1
+}
+
 resource namespace 'Microsoft.ServiceBus/namespaces@2022-10-01-preview' = {
   name: name
   location: location
   tags: tags
-  sku: {
-    name: 'Standard'
-    tier: 'Standard'
-  }
+  sku: sku == 'Premium' ? premiumSku : standardSku
   properties: {
     disableLocalAuth: true
     minimumTlsVersion: '1.2'
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: publicNetworkAccess
   }
 }
 

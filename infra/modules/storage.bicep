@@ -7,6 +7,20 @@ param location string
 param tags object = {}
 param deploymentContainerName string
 
+@description('Disabled: reachable only through the private endpoints of a private deployment (main.bicep: vnetEnabled).')
+@allowed(['Enabled', 'Disabled'])
+param publicNetworkAccess string = 'Enabled'
+
+// Private: deny everything public, as functions-quickstart-python-http-azd does with vnetEnabled.
+var privateNetworkAcls = {
+  defaultAction: 'Deny'
+  bypass: 'None'
+}
+var publicNetworkAcls = {
+  defaultAction: 'Allow'
+  bypass: 'AzureServices'
+}
+
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: name
   location: location
@@ -22,11 +36,8 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     defaultToOAuthAuthentication: true
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
-    publicNetworkAccess: 'Enabled'
-    networkAcls: {
-      defaultAction: 'Allow'
-      bypass: 'AzureServices'
-    }
+    publicNetworkAccess: publicNetworkAccess
+    networkAcls: publicNetworkAccess == 'Disabled' ? privateNetworkAcls : publicNetworkAcls
   }
 
   resource blobServices 'blobServices' = {
