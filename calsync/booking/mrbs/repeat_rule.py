@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from itertools import islice
 from zoneinfo import ZoneInfo
 
-from calsync.errors import ValidationError
+from calsync.errors import UnsupportedRecurrence, ValidationError
 from calsync.recurrence import WEEKDAYS, normalise_rrule, parse_parts
 from calsync.recurrence import _dateutil_rule as dateutil_rule  # the project's one way to build it
 
@@ -70,8 +70,8 @@ def rrule_from_repeat(fields: RepeatFields, zone: str) -> str:
     return normalise_rrule(";".join(parts))
 
 
-def _refuse(rule: str, why: str) -> ValidationError:
-    return ValidationError(f"MRBS cannot hold the recurrence {rule!r}: {why}", side="booking", rrule=rule)
+def _refuse(rule: str, why: str) -> UnsupportedRecurrence:
+    return UnsupportedRecurrence(f"MRBS cannot hold the recurrence {rule!r}: {why}", side="booking", rrule=rule)
 
 
 def repeat_from_rrule(rule: str, first_start: dt.datetime, zone: str) -> RepeatFields:
