@@ -2,7 +2,7 @@
 
 import azure.functions as func
 
-from calsync.functions import http_triggers, maintenance_triggers, queue_triggers, runtime
+from calsync.functions import http_triggers, maintenance_triggers, mrbs_triggers, queue_triggers, runtime
 
 runtime.start_up()  # settings and telemetry once per worker, before the first webhook
 
@@ -10,3 +10,4 @@ app = func.FunctionApp()
 app.register_functions(http_triggers.bp)
 app.register_functions(queue_triggers.bp)
 app.register_functions(maintenance_triggers.bp)
+app.register_functions(mrbs_triggers.bp)

@@ -50,6 +50,13 @@ class GraphAuthMode(StrEnum):
     NONE = "none"  # only for the loopback Graph emulator
 
 
+class BookingBackend(StrEnum):
+    """Which booking system calsync talks to."""
+
+    REST = "rest"  # the REST + webhook contract of docs/booking-api.yaml
+    MRBS = "mrbs"  # MRBS's own database (docs/booking-mrbs.md)
+
+
 class Room(BaseModel):
     """One synchronised room: its key (session id, partition), mailbox and booking-system id."""
 
@@ -160,6 +167,50 @@ class Settings(BaseSettings):
         default=15.0, gt=0, description="Timeout of one booking-system request in seconds."
     )
 
+    booking_backend: BookingBackend = Field(
+        default=BookingBackend.REST,
+        description="Booking system: rest (the REST contract, BOOKING_* settings) or mrbs (MRBS's database, MRBS_* settings).",
+    )
+
+    # --- MRBS (BOOKING_BACKEND=mrbs) ----------------------------------------------------------
+    mrbs_database_url: SecretStr | None = Field(
+        default=None,
+        description="MRBS database as a SQLAlchemy URL: postgresql+psycopg://user@host/mrbs or mysql+aiomysql://user@host/mrbs (password in MRBS_DATABASE_PASSWORD).",
+    )
+    mrbs_database_password: SecretStr | None = Field(
+        default=None,
+        description="Password of the MRBS database user (a Key Vault reference in Azure); overrides one in the URL.",
+    )
+    mrbs_table_prefix: str = Field(
+        default="mrbs_",
+        pattern=r"^[A-Za-z0-9_]{0,30}$",
+        description="MRBS's table prefix ($db_tbl_prefix in MRBS's config.inc.php).",
+    )
+    mrbs_user: str = Field(
+        default="calsync",
+        min_length=1,
+        max_length=80,
+        description="The MRBS user name calsync's bookings are created and modified by (create_by / modified_by).",
+    )
+    mrbs_time_zone: str = Field(
+        default="UTC",
+        description="MRBS's $timezone (IANA name); an area's own time zone takes precedence for its rooms.",
+    )
+    mrbs_booking_type: str = Field(
+        default="I",
+        pattern=r"^[A-Z]$",
+        description="MRBS booking type letter calsync writes for meetings ($booking_types in MRBS's config).",
+    )
+    mrbs_block_type: str | None = Field(
+        default=None,
+        pattern=r"^[A-Z]$",
+        description="MRBS booking type letter that marks the room out of service (read and written as blocks); empty: none.",
+    )
+    mrbs_poll_schedule: str = Field(
+        default="*/10 * * * * *",
+        description="NCRONTAB schedule of the mrbs_outbox timer that turns MRBS outbox rows into hints (6 fields, seconds first).",
+    )
+
     # --- queues ------------------------------------------------------------------------------
     servicebus_namespace: str | None = Field(
         default=None,
@@ -231,7 +282,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "tables_connection_string", "graph_client_secret", "graph_client_state", "booking_api_key",
-        "servicebus_connection_string",
+        "servicebus_connection_string", "mrbs_database_url", "mrbs_database_password",
         "booking_webhook_secrets", "applicationinsights_connection_string", mode="after",
     )  # fmt: skip
     @classmethod
@@ -246,6 +297,18 @@ class Settings(BaseSettings):
                     "the secret exists (the app setting still holds the reference text)"
                 )
         return value
+
+    @field_validator("mrbs_time_zone")
+    @classmethod
+    def _mrbs_zone(cls, value: str) -> str:
+        from calsync.model.booking import check_zone
+
+        return check_zone(value)
+
+    @field_validator("mrbs_block_type", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("booking_webhook_secrets", mode="before")
     @classmethod
@@ -276,6 +339,8 @@ class Settings(BaseSettings):
         duplicates = sorted({key for key in keys if keys.count(key) > 1})
         if duplicates:
             raise ValueError(f"ROOMS lists the room key(s) {', '.join(duplicates)} more than once")
+        if self.booking_backend is BookingBackend.MRBS and self.mrbs_database_url is None:
+            raise ValueError("BOOKING_BACKEND=mrbs needs MRBS_DATABASE_URL")
         if self.graph_auth_mode is GraphAuthMode.SECRET and self.graph_client_secret is None:
             raise ValueError("GRAPH_AUTH_MODE=secret needs GRAPH_CLIENT_SECRET")
         if self.graph_auth_mode is GraphAuthMode.CERTIFICATE and not self.graph_certificate_path:

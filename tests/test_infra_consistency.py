@@ -63,6 +63,17 @@ NOT_SET_IN_INFRA: dict[str, str] = {
     "MASS_DELETE_WINDOW_MINUTES": "default suits production",
     "PRIVATE_SUBJECT": "default suits production",
     "WEBHOOK_MAX_BODY_BYTES": "default suits production",
+    # The MRBS backend (docs/booking-mrbs.md) is chosen per organisation after deployment; its
+    # database sits on the organisation's network, so the operator sets these (the password as a
+    # Key Vault reference) when switching BOOKING_BACKEND to mrbs; docs/deploy.md says how.
+    "BOOKING_BACKEND": "default rest; an operator switches to mrbs (docs/booking-mrbs.md)",
+    "MRBS_DATABASE_URL": "only with BOOKING_BACKEND=mrbs; the organisation's database",
+    "MRBS_DATABASE_PASSWORD": "only with BOOKING_BACKEND=mrbs; a Key Vault reference set by the operator",
+    "MRBS_TABLE_PREFIX": "default is MRBS's own default",
+    "MRBS_USER": "default suits production",
+    "MRBS_TIME_ZONE": "only with BOOKING_BACKEND=mrbs; MRBS's own $timezone",
+    "MRBS_BOOKING_TYPE": "default is MRBS's internal type",
+    "MRBS_BLOCK_TYPE": "only with BOOKING_BACKEND=mrbs and a type letter for closures",
 }
 
 # App settings for the Functions host, not read by calsync's Settings.

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import typer
 
-from calsync.cli import dlq, maintenance, rooms, subscriptions
+from calsync.cli import dlq, maintenance, mrbs, rooms, subscriptions
 from calsync.cli.common import CliState
 from calsync.cli.demo import demo
 from calsync.cli.status import status
@@ -51,3 +51,4 @@ app.command("demo")(demo)
 app.add_typer(rooms.app, name="rooms")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(subscriptions.app, name="subscriptions")
+app.add_typer(mrbs.app, name="mrbs")

@@ -165,6 +165,7 @@ var calsyncSettings = {
   BOOKING_WEBHOOK_SECRETS: '@Microsoft.KeyVault(SecretUri=${bookingWebhookSecretsUri})'
   CHANGES_QUEUE: changesQueueName
   RECONCILE_QUEUE: reconcileQueueName
+  MRBS_POLL_SCHEDULE: '*/10 * * * * *' // the mrbs_outbox timer binds %MRBS_POLL_SCHEDULE%
   MAX_DELIVERY_COUNT: string(maxDeliveryCount)
   ROOMS: string(rooms)
   CONFLICT_POLICY: conflictPolicy
