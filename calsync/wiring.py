@@ -45,7 +45,7 @@ class Services:
     @classmethod
     async def open(cls, settings: Settings, *, clock: Clock | None = None) -> Services:
         """Build everything from ``settings``; the tables are created when missing."""
-        from calsync.booking.rest_client import BookingRestClient
+        from calsync.booking.factory import booking_system_from_settings
         from calsync.outlook.graph_client import GraphCalendar
         from calsync.sync.booking_side import BookingSide
         from calsync.sync.outlook_side import OutlookSide
@@ -55,7 +55,7 @@ class Services:
         tables = TableStore.from_settings(settings)
         await tables.ensure_tables()
         graph = GraphCalendar.from_settings(settings)
-        booking = BookingRestClient.from_settings(settings)
+        booking = booking_system_from_settings(settings)
         sides: dict[Side, CalendarSide] = {
             Side.OUTLOOK: OutlookSide(graph, private_subject=settings.private_subject, window=window),
             Side.BOOKING: BookingSide(booking),
