@@ -1,4 +1,4 @@
-"""Outlook as a CalendarSide: the Graph adapter plus the Event <-> Booking mapping, seen by the engine.
+"""Outlook as a CalendarSide: the Graph adapter plus the GraphEvent <-> Booking mapping, seen by the engine.
 
 Graph requests per operation: ``read`` is one GET for a single event (plus one
 /instances page for a series, whose exceptions and cancellations live on its
@@ -17,8 +17,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from msgraph.generated.models.event import Event
-
 from calsync.errors import NotFound
 from calsync.model import Booking, BookingStatus, Side, content_hash
 from calsync.outlook.event_mapping import (
@@ -30,19 +28,20 @@ from calsync.outlook.event_mapping import (
     stamp_of,
 )
 from calsync.outlook.graph_client import GraphCalendar
+from calsync.outlook.wire import GraphEvent
 from calsync.settings import Room
 from calsync.sync.state import ItemState
 
 Window = Callable[[], tuple[dt.datetime, dt.datetime]]
 
 
-def _declined(event: Event) -> bool:
+def _declined(event: GraphEvent) -> bool:
     status = event.response_status
     response = getattr(status.response, "value", status.response) if status is not None else None
     return response == "declined"
 
 
-def _is_series(event: Event) -> bool:
+def _is_series(event: GraphEvent) -> bool:
     return getattr(event.type, "value", event.type) == "seriesMaster"
 
 
@@ -54,7 +53,7 @@ class OutlookSide:
         self.private_subject = private_subject
         self.window = window
 
-    def _state(self, room: Room, event: Event, instances: list[Event] | None = None) -> ItemState:
+    def _state(self, room: Room, event: GraphEvent, instances: list[GraphEvent] | None = None) -> ItemState:
         booking = event_to_booking(event, room=room.key, instances=instances or ())
         if _declined(event) and not booking.is_cancelled:
             booking = booking.model_copy(update={"status": BookingStatus.CANCELLED})
