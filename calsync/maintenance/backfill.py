@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 
 from calsync.booking.protocol import BookingSystem
 from calsync.errors import CalsyncError, ConcurrencyError, MassDeletionGuardTripped
-from calsync.maintenance.reconcile import Seen, outlook_seen
+from calsync.maintenance.reconcile import Seen, outlook_seen, outlook_side_for
 from calsync.model import ChangeHint, HintReason, Side
 from calsync.model.mapping import MappingRow
 from calsync.settings import Room, Settings
@@ -46,6 +46,7 @@ from calsync.store.mappings import MappingStore
 if TYPE_CHECKING:
     from calsync.outlook.graph_client import GraphCalendar
     from calsync.sync.engine import SyncEngine
+    from calsync.sync.outlook_side import OutlookSide
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ def plan_room(room: str, outlook: Sequence[Seen], booking: Sequence[StampedSeen]
                     outlook_ids=tuple(outlook_ids), booking_ids=tuple(booking_ids))  # fmt: skip
 
 
-async def plan_backfill(settings: Settings, graph: GraphCalendar, booking: BookingSystem, tables: TableStore, *,
+async def plan_backfill(settings: Settings, graph: GraphCalendar | OutlookSide, booking: BookingSystem, tables: TableStore, *,
                         clock: Clock, rooms: Sequence[Room] | None = None, concurrency: int = 8) -> BackfillPlan:  # fmt: skip
     """List both sides of every room (or ``rooms``) in the sync window; writes nothing."""
     now = clock()
@@ -119,14 +120,15 @@ async def plan_backfill(settings: Settings, graph: GraphCalendar, booking: Booki
     end = now + dt.timedelta(days=settings.sync_window_future_days)
     mappings = MappingStore(tables)
     slots = asyncio.Semaphore(concurrency)
+    outlook = outlook_side_for(settings, graph, lambda: (start, end))
 
     async def one(room: Room) -> RoomPlan:
         async with slots:
-            delta = await graph.calendar_view_delta(room.mailbox, start, end)
+            delta = (await outlook.changes_since(room, None, window=(start, end))).changed
             records = [StampedSeen(r.id, r.external_ref)
                        async for r in booking.list_bookings(room.booking_room_id, start, end)]  # fmt: skip
             rows = await mappings.list_room(room.key)
-        return plan_room(room.key, outlook_seen(delta.changed), records, rows)
+        return plan_room(room.key, outlook_seen(delta), records, rows)
 
     chosen = list(settings.rooms if rooms is None else rooms)
     return BackfillPlan(tuple(await asyncio.gather(*(one(room) for room in chosen))))
@@ -206,8 +208,8 @@ async def apply_backfill(plan: BackfillPlan, engine: SyncEngine, *, concurrency:
 
 async def plan_backfill_for(engine: SyncEngine, *, rooms: Sequence[Room] | None = None) -> BackfillPlan:
     """``plan_backfill`` over the engine's own Graph adapter, booking client, tables and clock."""
-    graph = getattr(engine.sides[Side.OUTLOOK], "graph", None)
+    outlook = engine.sides[Side.OUTLOOK]
     booking = getattr(engine.sides[Side.BOOKING], "system", None)
-    if graph is None or booking is None:
-        raise CalsyncError("the engine's sides do not expose a Graph adapter and a booking system")
-    return await plan_backfill(engine.settings, graph, booking, engine.tables, clock=engine.clock, rooms=rooms)
+    if not hasattr(outlook, "changes_since") or booking is None:
+        raise CalsyncError("the engine's sides do not list Outlook changes and expose a booking system")
+    return await plan_backfill(engine.settings, outlook, booking, engine.tables, clock=engine.clock, rooms=rooms)

@@ -142,6 +142,7 @@ def translate(exc: BaseException, operation: str) -> SideError:
 def warm_up() -> None:
     """Nothing left to warm: events are parsed by calsync.outlook.wire, not by msgraph-sdk's models."""
 
+
 ERROR_MAP: dict[str, Any] = {"XXX": ODataError}
 """Any error status is parsed as Graph's OData error body (code, message)."""
 MAX_BATCH = 20
