@@ -58,7 +58,7 @@ from calsync.model.booking import (
 from calsync.outlook.patterns import pattern_to_rrule, rrule_to_pattern
 from calsync.outlook.wire import DateTimeTimeZone, EventType, ExtendedProperty, FreeBusyStatus, GraphEvent
 from calsync.outlook.zones import graph_zone_name, windows_to_iana
-from calsync.recurrence import occurrence_starts
+from calsync.recurrence import occurrence_starts, outlook_anchor
 
 UTC = dt.UTC
 
@@ -295,6 +295,7 @@ def event_to_booking(event: GraphEvent, *, room: str, instances: Sequence[GraphE
     if not recurring:
         return base
     rule = pattern_to_rrule(event.recurrence)  # type: ignore[arg-type]
+    base = _anchored(base, rule, event)
     series = _Series(base.model_copy(update={"recurrence": Recurrence(rrule=rule)}))
     exdates: set[dt.datetime | dt.date] = set()
     for text in event.cancelled_occurrences or ():
@@ -321,6 +322,24 @@ def event_to_booking(event: GraphEvent, *, room: str, instances: Sequence[GraphE
     return base.model_copy(
         update={"recurrence": Recurrence(rrule=rule, exdates=tuple(exdates), overrides=tuple(overrides.values()))}
     )
+
+
+def _anchored(base: Booking, rule: str, event: GraphEvent) -> Booking:
+    """The series as Outlook counts it: with INTERVAL > 1 it starts at the first occurrence on or after
+    range.startDate (calsync.recurrence.outlook_anchor), whatever start the master reports."""
+    span = event.recurrence.range if event.recurrence is not None else None
+    if span is None or span.start_date is None or "INTERVAL=" not in rule:
+        return base
+    zone = ZoneInfo(base.time_zone)
+    time_of_day = base.start.astimezone(zone).time() if isinstance(base.start, dt.datetime) else dt.time(0)
+    first = outlook_anchor(rule, span.start_date, time_of_day)
+    if first is None:
+        return base
+    moved = first.date() if base.all_day else first.replace(tzinfo=zone).astimezone(UTC)
+    shift = moved - base.start  # type: ignore[operator]
+    if not shift:
+        return base
+    return base.model_copy(update={"start": base.start + shift, "end": base.end + shift})
 
 
 def _override(

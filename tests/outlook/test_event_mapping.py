@@ -572,3 +572,38 @@ def test_sdk_json_round_trip_keeps_ids_with_slashes_and_unknown_fields() -> None
 def test_series_master_read_without_its_pattern_is_refused_not_taken_for_a_single_event() -> None:
     with pytest.raises(ValidationError, match="without its recurrence"):
         event_to_booking(parse_event(doc("create_event_recurring_series_master.json") | {"recurrence": None}), room="r")
+
+
+def test_a_series_with_interval_over_one_counts_from_the_first_occurrence_on_or_after_start_date() -> None:
+    # patternedRecurrence docs: every 2 months on the first Thursday from 2017-08-29 -> 09-07, 11-02, 01-04
+    source = {
+        "id": "AAMkSeries=", "type": "seriesMaster", "subject": "Bi-monthly",
+        "start": {"dateTime": "2017-08-29T10:00:00.0000000", "timeZone": "UTC"},
+        "end": {"dateTime": "2017-08-29T11:00:00.0000000", "timeZone": "UTC"},
+        "recurrence": {
+            "pattern": {"type": "relativeMonthly", "interval": 2, "daysOfWeek": ["thursday"], "index": "first"},
+            "range": {"type": "numbered", "startDate": "2017-08-29", "numberOfOccurrences": 3,
+                      "recurrenceTimeZone": "UTC"},
+        },
+    }  # fmt: skip
+    booking = event_to_booking(parse_event(source), room="r")
+    starts = [o.start.date().isoformat() for o in expand(booking, *EVER)]
+    assert starts == ["2017-09-07", "2017-11-02", "2018-01-04"]
+    written = booking_to_event(booking, private_subject="P", stamp=None).recurrence
+    assert written is not None and written.range is not None
+    assert written.range.start_date == dt.date(2017, 9, 7)  # Outlook counts from here too
+
+
+def test_the_graph_emulator_expands_an_interval_over_one_from_the_first_occurrence_like_outlook() -> None:
+    from devstack.graph_recurrence import occurrence_starts as emulator_starts
+
+    master = {
+        "start": {"dateTime": "2017-08-29T10:00:00", "timeZone": "UTC"},
+        "end": {"dateTime": "2017-08-29T11:00:00", "timeZone": "UTC"},
+        "recurrence": {
+            "pattern": {"type": "relativeMonthly", "interval": 2, "daysOfWeek": ["thursday"], "index": "first"},
+            "range": {"type": "numbered", "startDate": "2017-08-29", "numberOfOccurrences": 3},
+        },
+    }
+    assert [s.date().isoformat() for s, _ in emulator_starts(master, *EVER)] == ["2017-09-07", "2017-11-02",
+                                                                                  "2018-01-04"]  # fmt: skip
