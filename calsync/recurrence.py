@@ -246,6 +246,20 @@ def _dateutil_rule(parts: dict[str, str], dtstart: dt.datetime, zone: str) -> rr
     return rule
 
 
+def outlook_anchor(rrule_text: str, start_date: dt.date, local_time: dt.time) -> dt.datetime | None:
+    """The first occurrence on or after ``start_date`` (at ``local_time``), ignoring INTERVAL and the range.
+
+    Outlook counts a pattern's intervals from there (patternedRecurrence's range.startDate),
+    not from startDate's own week, month or year; a series read from Graph starts at it.
+    Graph docs: every 2 months on the first Thursday from 2017-08-29 gives 2017-09-07,
+    2017-11-02, 2018-01-04 (https://learn.microsoft.com/graph/api/resources/patternedrecurrence).
+    """
+    parts = {k: v for k, v in parse_parts(rrule_text).items() if k not in ("INTERVAL", "COUNT", "UNTIL")}
+    dtstart = dt.datetime.combine(start_date, local_time)
+    first = rrulestr(_join(parts), dtstart=dtstart).after(dtstart, inc=True)  # type: ignore[union-attr]
+    return first
+
+
 def canonical_rrule(text: str, start: dt.date | dt.datetime, zone: str) -> str:
     """``normalise_rrule`` plus the parts DTSTART implies, and UNTIL as a local date.
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from calsync.outlook.graph_client import GraphCalendar
     from calsync.queues.publisher import HintPublisher
     from calsync.sync.engine import SyncEngine
+    from calsync.sync.outlook_side import OutlookSide
     from calsync.sync.sides import CalendarSide
 
 
@@ -39,6 +40,7 @@ class Services:
     window: SyncWindow
     graph: GraphCalendar
     booking: BookingSystem
+    outlook: OutlookSide  # the Outlook side, which also lists for reconcile and backfill (delta, calendar view)
     sides: dict[Side, CalendarSide]
     _engine: SyncEngine | None = field(default=None, repr=False)
 
@@ -56,11 +58,9 @@ class Services:
         await tables.ensure_tables()
         graph = GraphCalendar.from_settings(settings)
         booking = booking_system_from_settings(settings)
-        sides: dict[Side, CalendarSide] = {
-            Side.OUTLOOK: OutlookSide(graph, private_subject=settings.private_subject, window=window),
-            Side.BOOKING: BookingSide(booking),
-        }
-        return cls(settings, tables, now, window, graph, booking, sides)
+        outlook = OutlookSide(graph, private_subject=settings.private_subject, window=window)
+        sides: dict[Side, CalendarSide] = {Side.OUTLOOK: outlook, Side.BOOKING: BookingSide(booking)}
+        return cls(settings, tables, now, window, graph, booking, outlook, sides)
 
     @property
     def engine(self) -> SyncEngine:
@@ -75,8 +75,8 @@ class Services:
         """Subscriptions and reconciliation over these services, publishing onto ``publisher``."""
         from calsync.maintenance.jobs import MaintenanceService
 
-        return MaintenanceService.build(self.settings, self.graph, self.booking, self.tables, publisher,
-                                        clock=self.clock)  # fmt: skip
+        return MaintenanceService.build(self.settings, self.graph, self.outlook, self.booking, self.tables, publisher,
+                                        clock=self.clock, window=self.window)  # fmt: skip
 
     async def close(self) -> None:
         """Close both sides' HTTP clients and the table client."""

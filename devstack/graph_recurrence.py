@@ -86,6 +86,20 @@ def _rule(pattern: dict, rng: dict, dtstart: dt.datetime) -> du.rrule:
     return du.rrule(_FREQ[kind], **kwargs)
 
 
+def _anchor(pattern: dict, rng: dict, dtstart: dt.datetime) -> dt.datetime:
+    """Where Outlook starts counting intervals: the first occurrence on or after range.startDate.
+
+    With interval > 1 the count starts there, not at startDate's own week, month or year: the
+    patternedRecurrence docs' example, every 2 months on the first Thursday from 2017-08-29,
+    gives 2017-09-07, 2017-11-02, 2018-01-04
+    (https://learn.microsoft.com/graph/api/resources/patternedrecurrence, relative monthly).
+    """
+    if int(pattern.get("interval") or 1) <= 1:
+        return dtstart
+    first = _rule(pattern | {"interval": 1}, {"type": "noEnd"}, dtstart).after(dtstart, inc=True)
+    return first or dtstart
+
+
 def occurrence_starts(
     master: dict, window_start: dt.datetime, window_end: dt.datetime
 ) -> Iterator[tuple[dt.datetime, dt.datetime]]:
@@ -102,7 +116,7 @@ def occurrence_starts(
         first_local = parse_local(master["start"]["dateTime"])
         duration = parse_local(master["end"]["dateTime"]) - first_local
     start_date = dt.date.fromisoformat(rng["startDate"]) if rng.get("startDate") else first_local.date()
-    dtstart = dt.datetime.combine(start_date, first_local.time())
+    dtstart = _anchor(recurrence["pattern"], rng, dt.datetime.combine(start_date, first_local.time()))
     rule = _rule(recurrence["pattern"], rng, dtstart)
     # Bounds in local wall time, widened by a day each side, then filtered exactly in UTC.
     lo = (window_start - duration).astimezone(tz).replace(tzinfo=None) - dt.timedelta(days=1)

@@ -44,8 +44,9 @@ from calsync.store.client import TableStore
 from calsync.store.mappings import MappingStore
 
 if TYPE_CHECKING:
-    from calsync.outlook.graph_client import GraphCalendar
     from calsync.sync.engine import SyncEngine
+    from calsync.sync.outlook_side import OutlookSide
+    from calsync.sync.window import SyncWindow
     from calsync.wiring import Services
 
 log = logging.getLogger(__name__)
@@ -112,22 +113,21 @@ def plan_room(room: str, outlook: Sequence[Seen], booking: Sequence[StampedSeen]
                     outlook_ids=tuple(outlook_ids), booking_ids=tuple(booking_ids))  # fmt: skip
 
 
-async def plan_backfill(settings: Settings, graph: GraphCalendar, booking: BookingSystem, tables: TableStore, *,
-                        clock: Clock, rooms: Sequence[Room] | None = None, concurrency: int = 8) -> BackfillPlan:  # fmt: skip
+async def plan_backfill(settings: Settings, outlook: OutlookSide, booking: BookingSystem, tables: TableStore, *,
+                        window: SyncWindow, rooms: Sequence[Room] | None = None,
+                        concurrency: int = 8) -> BackfillPlan:  # fmt: skip
     """List both sides of every room (or ``rooms``) in the sync window; writes nothing."""
-    now = clock()
-    start = now - dt.timedelta(days=settings.sync_window_past_days)
-    end = now + dt.timedelta(days=settings.sync_window_future_days)
+    start, end = window.bounds()
     mappings = MappingStore(tables)
     slots = asyncio.Semaphore(concurrency)
 
     async def one(room: Room) -> RoomPlan:
         async with slots:
-            delta = await graph.calendar_view_delta(room.mailbox, start, end)
+            delta = (await outlook.changes_since(room, None, window=(start, end))).changed
             records = [StampedSeen(r.id, r.external_ref)
                        async for r in booking.list_bookings(room.booking_room_id, start, end)]  # fmt: skip
             rows = await mappings.list_room(room.key)
-        return plan_room(room.key, outlook_seen(delta.changed), records, rows)
+        return plan_room(room.key, outlook_seen(delta), records, rows)
 
     chosen = list(settings.rooms if rooms is None else rooms)
     return BackfillPlan(tuple(await asyncio.gather(*(one(room) for room in chosen))))
@@ -206,6 +206,6 @@ async def apply_backfill(plan: BackfillPlan, engine: SyncEngine, *, concurrency:
 
 
 async def plan_backfill_for(services: Services, *, rooms: Sequence[Room] | None = None) -> BackfillPlan:
-    """``plan_backfill`` over the process's Graph adapter, booking client, tables and clock."""
-    return await plan_backfill(services.settings, services.graph, services.booking, services.tables,
-                               clock=services.clock, rooms=rooms)  # fmt: skip
+    """``plan_backfill`` over the process's Outlook side, booking system, tables and clock."""
+    return await plan_backfill(services.settings, services.outlook, services.booking, services.tables,
+                               window=services.window, rooms=rooms)  # fmt: skip

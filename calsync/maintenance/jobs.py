@@ -34,6 +34,8 @@ from calsync.store.records import SubscriptionStore
 
 if TYPE_CHECKING:
     from calsync.outlook.graph_client import GraphCalendar
+    from calsync.sync.outlook_side import OutlookSide
+    from calsync.sync.window import SyncWindow
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +51,11 @@ class MaintenanceService:
     clock: Clock
 
     @classmethod
-    def build(cls, settings: Settings, graph: GraphCalendar, booking: BookingSystem, tables: TableStore,
-              publisher: HintPublisher, *, clock: Clock) -> MaintenanceService:  # fmt: skip
+    def build(cls, settings: Settings, graph: GraphCalendar, outlook: OutlookSide, booking: BookingSystem,
+              tables: TableStore, publisher: HintPublisher, *, clock: Clock,
+              window: SyncWindow) -> MaintenanceService:  # fmt: skip
         keeper = SubscriptionKeeper(settings, graph, SubscriptionStore(tables), clock=clock)
-        reconciler = Reconciler(settings, graph, booking, tables, publisher, clock=clock)
+        reconciler = Reconciler(settings, outlook, booking, tables, publisher, clock=clock, window=window)
         return cls(settings, keeper, reconciler, publisher, clock)
 
     def room(self, key: str) -> Room | None:

@@ -53,9 +53,9 @@ from calsync.store.mappings import MappingStore
 from calsync.store.records import Cursor, CursorKind, CursorStore
 
 if TYPE_CHECKING:
-    from msgraph.generated.models.event import Event
-
-    from calsync.outlook.graph_client import DeltaResult, GraphCalendar
+    from calsync.sync.outlook_side import Changes, OutlookSide
+    from calsync.sync.state import ItemState
+    from calsync.sync.window import SyncWindow
 
 log = logging.getLogger(__name__)
 
@@ -137,16 +137,9 @@ def changed_since_mapping(changed: Sequence[Seen], removed: Sequence[str], mappi
     return hints
 
 
-def outlook_seen(events: Sequence[Event]) -> list[Seen]:
-    """Delta events as items: an occurrence or exception stands for its series (version unknown)."""
-    seen: dict[str, Seen] = {}
-    for event in events:
-        if event.series_master_id:
-            seen[event.series_master_id] = Seen(event.series_master_id, None)
-        elif event.id:
-            series = getattr(event.type, "value", event.type) == "seriesMaster"
-            seen.setdefault(event.id, Seen(event.id, None if series else event.change_key))
-    return list(seen.values())
+def outlook_seen(items: Sequence[ItemState]) -> list[Seen]:
+    """Listed Outlook items (OutlookSide.changes_since: series once, version None) as Seen."""
+    return [Seen(item.item_id, item.version) for item in items]
 
 
 def _version_on(mapping: MappingRow, side: Side) -> str | None:
@@ -186,11 +179,10 @@ class FeedReport:
 class Reconciler:
     """Turns what each side says changed (or differs) into ChangeHints (see the module docstring)."""
 
-    def __init__(self, settings: Settings, graph: GraphCalendar, booking: BookingSystem, tables: TableStore,
-                 publisher: HintPublisher, *, clock: Clock, full_compare_every: dt.timedelta = FULL_COMPARE_EVERY,
-                 concurrency: int = 8) -> None:  # fmt: skip
+    def __init__(self, settings: Settings, outlook: OutlookSide, booking: BookingSystem, tables: TableStore,
+                 publisher: HintPublisher, *, clock: Clock, window: SyncWindow,
+                 full_compare_every: dt.timedelta = FULL_COMPARE_EVERY, concurrency: int = 8) -> None:  # fmt: skip
         self.settings = settings
-        self.graph = graph
         self.booking = booking
         self.publisher = publisher
         self.cursors = CursorStore(tables)
@@ -198,11 +190,8 @@ class Reconciler:
         self.clock = clock
         self.full_compare_every = full_compare_every
         self.concurrency = concurrency
-
-    def window(self) -> tuple[dt.datetime, dt.datetime]:
-        now = self.clock()
-        return (now - dt.timedelta(days=self.settings.sync_window_past_days),
-                now + dt.timedelta(days=self.settings.sync_window_future_days))  # fmt: skip
+        self.outlook = outlook
+        self.window = window
 
     # --- one room -------------------------------------------------------------------------------------
     async def reconcile_room(self, room: Room, *, full: bool = False) -> ReconcileReport:
@@ -217,7 +206,7 @@ class Reconciler:
                 full, reason = True, "periodic"
         if not full and cursor is not None:
             try:
-                delta = await self.graph.calendar_view_delta(room.mailbox, delta_link=cursor.value)
+                delta = await self.outlook.changes_since(room, cursor.value)
             except SyncStateExpired:
                 log.warning("room %s: Graph no longer knows the deltaLink (410); doing a full compare", room.key)
                 full, reason = True, "deltaLink expired (410)"
@@ -225,7 +214,7 @@ class Reconciler:
                 return await self._incremental(room, delta)
         return await self._full_compare(room, reason)
 
-    async def _incremental(self, room: Room, delta: DeltaResult) -> ReconcileReport:
+    async def _incremental(self, room: Room, delta: Changes) -> ReconcileReport:
         changed = outlook_seen(delta.changed)
         items: list[tuple[str, ChangeKind]] = []
         if changed or delta.removed:
@@ -237,7 +226,7 @@ class Reconciler:
 
     async def _full_compare(self, room: Room, reason: str) -> ReconcileReport:
         start, end = self.window()
-        delta = await self.graph.calendar_view_delta(room.mailbox, start, end)
+        delta = await self.outlook.changes_since(room, None, window=(start, end))
         records = [r async for r in self.booking.list_bookings(room.booking_room_id, start, end)]
         mappings = await self.mappings.list_room(room.key)
         result = compare(outlook_seen(delta.changed), [Seen(r.id, r.version) for r in records], mappings)

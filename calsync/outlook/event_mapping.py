@@ -1,4 +1,4 @@
-"""Microsoft Graph ``Event`` <-> calsync's canonical ``Booking``, both ways, pure.
+"""Microsoft Graph events (``calsync.outlook.wire.GraphEvent``) <-> calsync's canonical ``Booking``, both ways, pure.
 
 Reading (``event_to_booking``), for singleInstance and seriesMaster events:
 
@@ -44,13 +44,6 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from msgraph.generated.models.date_time_time_zone import DateTimeTimeZone
-from msgraph.generated.models.event import Event
-from msgraph.generated.models.event_type import EventType
-from msgraph.generated.models.free_busy_status import FreeBusyStatus
-from msgraph.generated.models.sensitivity import Sensitivity as GraphSensitivity
-from msgraph.generated.models.single_value_legacy_extended_property import SingleValueLegacyExtendedProperty
-
 from calsync.errors import ValidationError
 from calsync.model.booking import (
     Booking,
@@ -63,9 +56,9 @@ from calsync.model.booking import (
     SourceIds,
 )
 from calsync.outlook.patterns import pattern_to_rrule, rrule_to_pattern
-from calsync.outlook.serialization import event_to_dict
+from calsync.outlook.wire import DateTimeTimeZone, EventType, ExtendedProperty, FreeBusyStatus, GraphEvent
 from calsync.outlook.zones import graph_zone_name, windows_to_iana
-from calsync.recurrence import occurrence_starts
+from calsync.recurrence import occurrence_starts, outlook_anchor
 
 UTC = dt.UTC
 
@@ -105,7 +98,7 @@ def stamp_filter(booking_id: str) -> str:
     )
 
 
-def stamp_of(event: Event) -> str | None:
+def stamp_of(event: GraphEvent) -> str | None:
     """The booking-system id calsync stamped on ``event``, if it carries the stamp."""
     for prop in event.single_value_extended_properties or ():
         if (prop.id or "").lower() == STAMP_PROPERTY_ID.lower() and prop.value:
@@ -113,12 +106,11 @@ def stamp_of(event: Event) -> str | None:
     return None
 
 
-def removed_reason(event: Event) -> str | None:
+def removed_reason(event: GraphEvent) -> str | None:
     """``"deleted"`` or ``"changed"`` for a delta entry marked "@removed", else None."""
-    removed = (event.additional_data or {}).get("@removed")
-    if removed is None:
+    if event.removed is None:
         return None
-    return str(removed.get("reason", "deleted")) if isinstance(removed, dict) else "deleted"
+    return str(event.removed.get("reason", "deleted"))
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -157,7 +149,7 @@ def _day(when: DateTimeTimeZone | None, what: str, zone: str) -> dt.date:
     return moved.date()
 
 
-def _zone_of(event: Event, strict: bool) -> str:
+def _zone_of(event: GraphEvent, strict: bool) -> str:
     candidates = []
     if event.recurrence is not None and event.recurrence.range is not None:
         candidates.append(event.recurrence.range.recurrence_time_zone)
@@ -178,7 +170,15 @@ def _enum_value(value: Any) -> str | None:
     return None if value is None else str(getattr(value, "value", value))
 
 
-def _status(event: Event) -> BookingStatus:
+def _sensitivity(event: GraphEvent) -> Sensitivity:
+    value = _enum_value(event.sensitivity) or "normal"
+    try:
+        return Sensitivity(value)
+    except ValueError:
+        raise ValidationError(f"event {event.id!r} has sensitivity {value[:40]!r}, not one Graph documents") from None
+
+
+def _status(event: GraphEvent) -> BookingStatus:
     if event.is_cancelled:
         return BookingStatus.CANCELLED
     if _enum_value(event.show_as) == FreeBusyStatus.Tentative.value:
@@ -186,21 +186,20 @@ def _status(event: Event) -> BookingStatus:
     return BookingStatus.CONFIRMED
 
 
-def _organizer(event: Event) -> Organizer:
+def _organizer(event: GraphEvent) -> Organizer:
     address = event.organizer.email_address if event.organizer else None
     if address is None:
         return Organizer()
     return Organizer(name=address.name or None, email=address.address or None)
 
 
-def _event_type(event: Event) -> str:
+def _event_type(event: GraphEvent) -> str:
     return _enum_value(event.type) or EventType.SingleInstance.value
 
 
-def _occurrence_id_date(event: Event) -> dt.date | None:
+def _occurrence_id_date(event: GraphEvent) -> dt.date | None:
     """The original date in a (beta) occurrenceId "OID.<master id>.<YYYY-MM-DD>"."""
-    text = event.additional_data.get("occurrenceId") if event.additional_data else None
-    return _oid_date(text) if isinstance(text, str) else None
+    return _oid_date(event.occurrence_id) if event.occurrence_id else None
 
 
 def _oid_date(text: str) -> dt.date | None:
@@ -224,7 +223,7 @@ class _Series:
         found = self._starts(day, day + dt.timedelta(days=1))
         return found[0] if found else None
 
-    def original(self, instance: Event) -> dt.datetime | dt.date:
+    def original(self, instance: GraphEvent) -> dt.datetime | dt.date:
         """The original start of an exception or cancelled instance, as the Booking keys it."""
         if instance.original_start is not None:
             value = instance.original_start
@@ -251,19 +250,23 @@ class _Series:
         return list(occurrence_starts(self.booking, lo, hi))
 
 
-def _bounds(event: Event, all_day: bool, zone: str) -> tuple[dt.datetime | dt.date, dt.datetime | dt.date]:
+def _bounds(event: GraphEvent, all_day: bool, zone: str) -> tuple[dt.datetime | dt.date, dt.datetime | dt.date]:
     if all_day:
         return _day(event.start, "start", zone), _day(event.end, "end", zone)
     return _instant(event.start, "start"), _instant(event.end, "end")
 
 
-def event_to_booking(event: Event, *, room: str, instances: Sequence[Event] = ()) -> Booking:
+def event_to_booking(event: GraphEvent, *, room: str, instances: Sequence[GraphEvent] = ()) -> Booking:
     """The canonical Booking for a singleInstance or seriesMaster event (see module docstring).
 
     ``instances`` are the series' instances as /instances returns them (occurrences are
     ignored; exceptions become overrides; cancelled ones EXDATEs), in addition to the
     master's own cancelledOccurrences and exceptionOccurrences.
     """
+    if event.id and event.type is None and (event.recurrence or event.series_master_id or event.original_start):
+        # Graph always sends `type` with these: without it calsync cannot tell a series from one of its
+        # occurrences, and reading it as a single event would copy one meeting where a series is meant
+        raise ValidationError(f"event {event.id!r} carries recurrence data but no type; refusing to guess what it is")
     kind = _event_type(event)
     if kind not in (EventType.SingleInstance.value, EventType.SeriesMaster.value):
         raise ValidationError(
@@ -284,7 +287,7 @@ def event_to_booking(event: Event, *, room: str, instances: Sequence[Event] = ()
         all_day=all_day,
         time_zone=zone,
         organizer=_organizer(event),
-        sensitivity=Sensitivity(_enum_value(event.sensitivity) or "normal"),
+        sensitivity=_sensitivity(event),
         status=_status(event),
         kind=BookingKind.BLOCK if BLOCK_CATEGORY in categories else BookingKind.MEETING,
         ids=SourceIds(outlook=event.id, booking=stamp_of(event)),
@@ -292,6 +295,7 @@ def event_to_booking(event: Event, *, room: str, instances: Sequence[Event] = ()
     if not recurring:
         return base
     rule = pattern_to_rrule(event.recurrence)  # type: ignore[arg-type]
+    base = _anchored(base, rule, event)
     series = _Series(base.model_copy(update={"recurrence": Recurrence(rrule=rule)}))
     exdates: set[dt.datetime | dt.date] = set()
     for text in event.cancelled_occurrences or ():
@@ -320,8 +324,26 @@ def event_to_booking(event: Event, *, room: str, instances: Sequence[Event] = ()
     )
 
 
+def _anchored(base: Booking, rule: str, event: GraphEvent) -> Booking:
+    """The series as Outlook counts it: with INTERVAL > 1 it starts at the first occurrence on or after
+    range.startDate (calsync.recurrence.outlook_anchor), whatever start the master reports."""
+    span = event.recurrence.range if event.recurrence is not None else None
+    if span is None or span.start_date is None or "INTERVAL=" not in rule:
+        return base
+    zone = ZoneInfo(base.time_zone)
+    time_of_day = base.start.astimezone(zone).time() if isinstance(base.start, dt.datetime) else dt.time(0)
+    first = outlook_anchor(rule, span.start_date, time_of_day)
+    if first is None:
+        return base
+    moved = first.date() if base.all_day else first.replace(tzinfo=zone).astimezone(UTC)
+    shift = moved - base.start  # type: ignore[operator]
+    if not shift:
+        return base
+    return base.model_copy(update={"start": base.start + shift, "end": base.end + shift})
+
+
 def _override(
-    instance: Event, original: dt.datetime | dt.date, master: Booking, all_day: bool, zone: str
+    instance: GraphEvent, original: dt.datetime | dt.date, master: Booking, all_day: bool, zone: str
 ) -> OccurrenceOverride | None:
     """The override an exception instance stands for; None when it differs in nothing calsync syncs."""
     start, end = _bounds(instance, all_day, zone)
@@ -354,21 +376,21 @@ def _subject(booking: Booking, subject: str | None, private_subject: str) -> str
     return private_subject if booking.sensitivity.hides_subject else subject
 
 
-def booking_to_event(booking: Booking, *, private_subject: str, stamp: str | None) -> Event:
-    """The Event to POST for ``booking`` (EXDATEs and overrides follow via plan_instance_changes)."""
-    event = Event(
+def booking_to_event(booking: Booking, *, private_subject: str, stamp: str | None) -> GraphEvent:
+    """The GraphEvent to POST for ``booking`` (EXDATEs and overrides follow via plan_instance_changes)."""
+    event = GraphEvent(
         subject=_subject(booking, booking.subject, private_subject),
         start=_when(booking.start, booking.time_zone),
         end=_when(booking.end, booking.time_zone),
         is_all_day=booking.all_day,
-        sensitivity=GraphSensitivity(booking.sensitivity.value),
+        sensitivity=booking.sensitivity.value,
         show_as=FreeBusyStatus.Tentative if booking.status is BookingStatus.TENTATIVE else FreeBusyStatus.Busy,
         categories=[BLOCK_CATEGORY] if booking.kind is BookingKind.BLOCK else [],
     )
     if booking.recurrence is not None:
         event.recurrence = rrule_to_pattern(booking.recurrence.rrule, _local_start(booking), booking.time_zone)
     if stamp is not None:
-        event.single_value_extended_properties = [SingleValueLegacyExtendedProperty(id=STAMP_PROPERTY_ID, value=stamp)]
+        event.single_value_extended_properties = [ExtendedProperty(id=STAMP_PROPERTY_ID, value=stamp)]
     return event
 
 
@@ -381,16 +403,16 @@ def _local_start(booking: Booking) -> dt.datetime | dt.date:
 _PATCHED = ("subject", "sensitivity", "showAs", "categories", "isAllDay", "start", "end", "recurrence")
 
 
-def event_patch(current: Booking, desired: Booking, *, private_subject: str) -> Event | None:
-    """An Event with only the fields in which ``desired`` differs from ``current``; None if none.
+def event_patch(current: Booking, desired: Booking, *, private_subject: str) -> GraphEvent | None:
+    """A GraphEvent with only the fields in which ``desired`` differs from ``current``; None if none.
 
     Fields are compared as they would be written, so a private booking whose hidden
     subject changed needs no PATCH. Start and end always travel together, with
     isAllDay when that changes; a series whose start moves gets its recurrence too
     (range.startDate). Status cancelled, EXDATEs and overrides are not PATCHed here.
     """
-    now = event_to_dict(booking_to_event(current, private_subject=private_subject, stamp=None))
-    want = event_to_dict(booking_to_event(desired, private_subject=private_subject, stamp=None))
+    now = booking_to_event(current, private_subject=private_subject, stamp=None).to_dict()
+    want = booking_to_event(desired, private_subject=private_subject, stamp=None).to_dict()
     changed = {name for name in _PATCHED if now.get(name) != want.get(name)}
     if changed & {"start", "end", "isAllDay"}:
         changed |= {"start", "end"}
@@ -399,7 +421,7 @@ def event_patch(current: Booking, desired: Booking, *, private_subject: str) -> 
     if not changed:
         return None
     full = booking_to_event(desired, private_subject=private_subject, stamp=None)
-    patch = Event()
+    patch = GraphEvent()
     for name, attribute in (
         ("subject", "subject"),
         ("sensitivity", "sensitivity"),
@@ -413,7 +435,7 @@ def event_patch(current: Booking, desired: Booking, *, private_subject: str) -> 
         if name in changed:
             setattr(patch, attribute, getattr(full, attribute))
     if "recurrence" in changed and full.recurrence is None:
-        patch.additional_data["recurrence"] = None  # a series turned into a single event
+        patch.clear("recurrence")  # a series turned into a single event
     return patch
 
 
@@ -429,11 +451,11 @@ class InstanceChange:
     action: InstanceAction
     instance_id: str
     original_start: dt.datetime | dt.date
-    patch: Event | None = None
+    patch: GraphEvent | None = None
 
 
 def plan_instance_changes(
-    desired: Booking, instances: Sequence[Event], *, private_subject: str = "Private booking"
+    desired: Booking, instances: Sequence[GraphEvent], *, private_subject: str = "Private booking"
 ) -> list[InstanceChange]:
     """What to do to ``instances`` (from /instances) so the Outlook series has ``desired``'s EXDATEs and overrides.
 
@@ -462,7 +484,7 @@ def plan_instance_changes(
         subject = override.subject if override and override.subject is not None else desired.subject
         written = _subject(desired, subject, private_subject)
         now_start, now_end = _bounds(instance, desired.all_day, desired.time_zone)
-        patch = Event()
+        patch = GraphEvent()
         if (now_start, now_end) != (start, end):
             patch.start = _when(start, desired.time_zone)
             patch.end = _when(end, desired.time_zone)
@@ -473,7 +495,7 @@ def plan_instance_changes(
     return changes
 
 
-def _start_key(instance: Event, booking: Booking) -> dt.datetime | dt.date:
+def _start_key(instance: GraphEvent, booking: Booking) -> dt.datetime | dt.date:
     start, _ = _bounds(instance, booking.all_day, booking.time_zone)
     return start
 

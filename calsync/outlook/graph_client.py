@@ -20,34 +20,30 @@ Conflict (409/412: changed meanwhile), PermissionDenied (401/403), TransientErro
 from __future__ import annotations
 
 import asyncio
-import copy
 import datetime as dt
+import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import TypeVar
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 from kiota_abstractions.api_error import APIError
-from kiota_abstractions.base_request_configuration import RequestConfiguration
-from kiota_abstractions.headers_collection import HeadersCollection
+from kiota_abstractions.method import Method
+from kiota_abstractions.request_information import RequestInformation
 from kiota_http.kiota_client_factory import KiotaClientFactory
 from kiota_http.middleware import RetryHandler
 from kiota_http.middleware.options import RetryHandlerOption
 from msgraph import GraphRequestAdapter, GraphServiceClient
-from msgraph.generated.models.event import Event
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.subscription import Subscription
-from msgraph.generated.users.item.calendar_view.delta.delta_request_builder import DeltaRequestBuilder
-from msgraph.generated.users.item.events.events_request_builder import EventsRequestBuilder
-from msgraph.generated.users.item.events.item.decline.decline_post_request_body import DeclinePostRequestBody
-from msgraph.generated.users.item.events.item.event_item_request_builder import EventItemRequestBuilder
-from msgraph.generated.users.item.events.item.instances.instances_request_builder import InstancesRequestBuilder
 from msgraph_core import GraphClientFactory
 from msgraph_core.middleware import GraphTelemetryHandler
 
 from calsync.errors import (
+    CalsyncError,
     Conflict,
     NotFound,
     PermissionDenied,
@@ -55,10 +51,12 @@ from calsync.errors import (
     SyncStateExpired,
     Throttled,
     TransientError,
+    ValidationError,
 )
 from calsync.outlook.credentials import authentication_provider, graph_credential
 from calsync.outlook.event_mapping import EVENT_SELECT, EXCEPTIONS_EXPAND, INSTANCE_SELECT, STAMP_PROPERTY_ID
-from calsync.outlook.middleware import BoundedRetryHandler, PreferHeadersHandler
+from calsync.outlook.middleware import BoundedRetryHandler, PreferHeadersHandler, ResponseSizeLimit
+from calsync.outlook.wire import GraphEvent, parse_event, parse_items, parse_page, to_json
 from calsync.settings import Settings
 
 SIDE = "outlook"
@@ -75,9 +73,10 @@ T = TypeVar("T")
 class DeltaResult:
     """One complete calendarView delta round: what changed, what went, and where to resume."""
 
-    changed: list[Event]
+    changed: list[GraphEvent]
     removed: list[str]
     delta_link: str
+    skipped: list[ValidationError] = field(default_factory=list)  # items Graph sent that calsync cannot read
 
 
 @dataclass(frozen=True)
@@ -141,15 +140,31 @@ def translate(exc: BaseException, operation: str) -> SideError:
 
 
 def warm_up() -> None:
-    """Pay msgraph-sdk's one-time cost now instead of in the first sync.
+    """Nothing left to warm: events are parsed by calsync.outlook.wire, not by msgraph-sdk's models."""
 
-    The first Event the SDK parses imports ~1,200 generated model modules (the Entity
-    discriminator table), which takes 1.5-2 s; a worker can call this at start-up.
-    """
-    from kiota_serialization_json.json_parse_node_factory import JsonParseNodeFactory
 
-    node = JsonParseNodeFactory().get_root_parse_node("application/json", b'{"id": "warm-up"}')
-    node.get_object_value(Event)
+ERROR_MAP: dict[str, Any] = {"XXX": ODataError}
+"""Any error status is parsed as Graph's OData error body (code, message)."""
+MAX_BATCH = 20
+"""Requests per JSON batch (https://learn.microsoft.com/graph/json-batching, "Batch size limitations")."""
+
+
+@dataclass(frozen=True)
+class BatchRequest:
+    """One request of a JSON batch: method, URL relative to the version root, optional JSON body."""
+
+    method: str
+    url: str
+    body: dict[str, Any] | None = None
+    headers: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """One answer of a batch, in request order: the parsed event (or None) or the calsync error."""
+
+    event: GraphEvent | None = None
+    error: CalsyncError | None = None
 
 
 def build_http_client(settings: Settings) -> httpx.AsyncClient:
@@ -163,6 +178,7 @@ def build_http_client(settings: Settings) -> httpx.AsyncClient:
         middleware.append(handler)
     middleware.append(PreferHeadersHandler())
     middleware.append(GraphTelemetryHandler())
+    middleware.append(ResponseSizeLimit())  # last: next to the transport, so every attempt is capped
     return GraphClientFactory.create_with_custom_middleware(middleware, client=client)
 
 
@@ -177,13 +193,16 @@ class GraphCalendar:
         call_timeout: float = 90.0,
         stamp_property_id: str | None = None,
         on_close: Callable[[], Awaitable[None]] | None = None,
+        max_retry_wait: float = 30.0,
     ) -> None:
         self.client = client
         self.max_concurrency = max_concurrency_per_mailbox
         self.call_timeout = call_timeout
         self.stamp_property_id = stamp_property_id or STAMP_PROPERTY_ID
         self._on_close = on_close
+        self.max_retry_wait = max_retry_wait
         self._slots: dict[str, asyncio.Semaphore] = {}
+        self._read_query_cache: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, *, stamp_property_id: str | None = None) -> GraphCalendar:
@@ -205,6 +224,7 @@ class GraphCalendar:
             call_timeout=settings.graph_timeout_seconds * 2 + settings.graph_max_retry_wait_seconds,
             stamp_property_id=stamp_property_id,
             on_close=close,
+            max_retry_wait=settings.graph_max_retry_wait_seconds,
         )
 
     async def aclose(self) -> None:
@@ -229,7 +249,7 @@ class GraphCalendar:
             yield
 
     async def _call(self, operation: str, mailbox: str | None, make: Callable[[], Awaitable[T]]) -> T:
-        """Run one SDK call in the mailbox's slot, under the deadline, with errors translated."""
+        """Run one SDK call in the mailbox's slot, under the deadline (slow bodies included), errors translated."""
         try:
             async with self._slot(mailbox), asyncio.timeout(self.call_timeout):
                 return await make()
@@ -237,61 +257,109 @@ class GraphCalendar:
             error = translate(exc, operation)
             log.info("graph %s on %s: %s (status %s)", operation, mailbox, type(error).__name__, error.status)
             raise error from None
+        except CalsyncError:
+            raise
+        except (httpx.HTTPError, ValueError, TypeError, KeyError, RecursionError, UnicodeError) as exc:
+            # what the SDK raises on an answer it cannot read (e.g. an error body that is not OData JSON)
+            log.info("graph %s on %s: unreadable answer (%s)", operation, mailbox, type(exc).__name__)
+            raise TransientError(f"Graph {operation}: unreadable answer ({type(exc).__name__})", side=SIDE,
+                                 status=None) from None  # fmt: skip
 
-    def _events(self, mailbox: str) -> EventsRequestBuilder:
-        return self.client.users.by_user_id(mailbox).events
+    # --- raw requests: URLs built once per shape, bodies parsed by calsync.outlook.wire -------------
+    @property
+    def base_url(self) -> str:
+        return str(self.client.request_adapter.base_url).rstrip("/")
 
-    def _event(self, mailbox: str, event_id: str) -> EventItemRequestBuilder:
-        return self._events(mailbox).by_event_id(event_id)
+    def _user(self, mailbox: str) -> str:
+        return f"/users/{quote(mailbox, safe='@')}"
+
+    def _event_path(self, mailbox: str, event_id: str) -> str:
+        return f"{self._user(mailbox)}/events/{quote(event_id, safe='')}"
+
+    async def _send(
+        self, operation: str, mailbox: str | None, method: Method, url: str, *, body: bytes | None = None,
+        headers: Sequence[tuple[str, str]] = (),
+    ) -> bytes | None:  # fmt: skip
+        """One request through the SDK's adapter (auth, middleware, retries); the raw body or None (204/empty)."""
+
+        def make() -> Awaitable[bytes | None]:
+            info = RequestInformation(method=method)
+            info.url = url if url.startswith("http") else self.base_url + url
+            info.headers.try_add("Accept", "application/json")
+            for name, value in headers:
+                info.headers.add(name, value)
+            if body is not None:
+                info.set_stream_content(body, "application/json")
+            return self.client.request_adapter.send_primitive_async(info, "bytes", ERROR_MAP)
+
+        return await self._call(operation, mailbox, make)
+
+    async def _get_event(self, operation: str, mailbox: str, url: str, *, body: bytes | None = None,
+                         method: Method = Method.GET, headers: Sequence[tuple[str, str]] = ()) -> GraphEvent:  # fmt: skip
+        raw = await self._send(operation, mailbox, method, url, body=body, headers=headers)
+        if raw is None:
+            # only 404/410 mean gone (issue #13): a 200 without a body is a broken answer, to retry
+            raise TransientError(f"Graph answered {operation} with an empty body", side=SIDE, status=200)
+        return parse_event(raw)
+
+    async def _pages(self, operation: str, mailbox: str, url: str, headers: Sequence[tuple[str, str]] = ()
+                     ) -> AsyncIterator[tuple[list[GraphEvent], list[ValidationError], str | None]]:  # fmt: skip
+        """Each page of a collection, nextLinks followed: its events, its unreadable items, its deltaLink."""
+        next_url: str | None = url
+        while next_url:
+            raw = await self._send(operation, mailbox, Method.GET, next_url, headers=headers)
+            if raw is None:
+                raise TransientError(f"Graph answered {operation} with an empty page", side=SIDE, status=200)
+            page = parse_page(raw, operation)
+            events, bad = parse_items(page.value, f"{operation} item")
+            yield events, bad, page.delta_link
+            next_url = page.next_link
 
     def _stamp_expand(self) -> str:
         return f"singleValueExtendedProperties($filter=id eq '{self.stamp_property_id}')"
 
+    def _read_query(self) -> str:
+        if self._read_query_cache is None:
+            self._read_query_cache = _query(
+                {"$select": READ_SELECT, "$expand": f"{self._stamp_expand()},{EXCEPTIONS_EXPAND}"}
+            )
+        return self._read_query_cache
+
     # --- events ---------------------------------------------------------------------------------------
-    async def get_event(self, mailbox: str, event_id: str) -> Event:
+    def read_url(self, mailbox: str, event_id: str) -> str:
+        """The URL (below the version root) get_event reads, for a batch of reads."""
+        return f"{self._event_path(mailbox, event_id)}?{self._read_query()}"
+
+    async def get_event(self, mailbox: str, event_id: str) -> GraphEvent:
         """The event (single, series master or instance) as the mapping reads it.
 
         Selects READ_SELECT (event_mapping.EVENT_SELECT and a few more) and expands calsync's stamp property and, for a
         series master, its exceptionOccurrences (cancelledOccurrences come with the master).
-        Raises NotFound, Throttled, PermissionDenied, TransientError.
+        Raises NotFound (404/410 only), Throttled, PermissionDenied, TransientError (also: an empty or
+        unparsable 200), ValidationError (an event whose fields do not fit).
         """
-        config = RequestConfiguration(
-            query_parameters=EventItemRequestBuilder.EventItemRequestBuilderGetQueryParameters(
-                select=READ_SELECT.split(","), expand=[self._stamp_expand(), EXCEPTIONS_EXPAND]
-            )
-        )
-        event = await self._call("get event", mailbox, lambda: self._event(mailbox, event_id).get(config))
-        if event is None:
-            raise NotFound(f"Graph returned no event for {event_id!r}", side=SIDE, status=None)
-        return event
+        return await self._get_event("get event", mailbox, self.read_url(mailbox, event_id))
 
     async def list_instances(
         self, mailbox: str, series_id: str, window_start: dt.datetime, window_end: dt.datetime
-    ) -> list[Event]:
+    ) -> list[GraphEvent]:
         """Occurrences and exceptions of a series in the window (cancelled ones are absent),
         with event_mapping.INSTANCE_SELECT, ready for event_to_booking(instances=...).
 
-        Raises NotFound (no such series), Throttled, PermissionDenied, TransientError, SideError (not a series).
+        Raises NotFound (no such series), Throttled, PermissionDenied, TransientError, SideError (not a series),
+        ValidationError (an instance calsync cannot read: a series read without it would be wrong).
         """
-        config = RequestConfiguration(
-            query_parameters=InstancesRequestBuilder.InstancesRequestBuilderGetQueryParameters(
-                start_date_time=_graph_time(window_start),
-                end_date_time=_graph_time(window_end),
-                select=INSTANCE_SELECT.split(","),
-            )
-        )
-        builder = self._event(mailbox, series_id).instances
-        events: list[Event] = []
-        page = await self._call("list instances", mailbox, lambda: builder.get(config))
-        while page is not None:
-            events.extend(page.value or [])
-            next_link = page.odata_next_link
-            if not next_link:
-                break
-            page = await self._call("list instances", mailbox, lambda link=next_link: builder.with_url(link).get())
+        query = _query({"startDateTime": _graph_time(window_start), "endDateTime": _graph_time(window_end),
+                        "$select": INSTANCE_SELECT})  # fmt: skip
+        url = f"{self._event_path(mailbox, series_id)}/instances?{query}"
+        events: list[GraphEvent] = []
+        async for page, bad, _ in self._pages("list instances", mailbox, url):
+            if bad:
+                raise bad[0]
+            events.extend(page)
         return events
 
-    async def find_event_by_stamp(self, mailbox: str, booking_id: str) -> Event | None:
+    async def find_event_by_stamp(self, mailbox: str, booking_id: str) -> GraphEvent | None:
         """The event calsync stamped with ``booking_id`` (the booking system's id), or None.
 
         Raises Throttled, PermissionDenied, TransientError.
@@ -300,61 +368,57 @@ class GraphCalendar:
         stamp_filter = (
             f"singleValueExtendedProperties/any(ep: ep/id eq '{self.stamp_property_id}' and ep/value eq '{value}')"
         )
-        config = RequestConfiguration(
-            query_parameters=EventsRequestBuilder.EventsRequestBuilderGetQueryParameters(
-                filter=stamp_filter, select=READ_SELECT.split(","), expand=[self._stamp_expand()]
-            )
-        )
-        page = await self._call("find event by stamp", mailbox, lambda: self._events(mailbox).get(config))
-        found = list(page.value or []) if page is not None else []
+        query = _query({"$filter": stamp_filter, "$select": READ_SELECT, "$expand": self._stamp_expand()})
+        found: list[GraphEvent] = []
+        async for page, bad, _ in self._pages("find event by stamp", mailbox, f"{self._user(mailbox)}/events?{query}"):
+            found.extend(page)
+            for error in bad:
+                log.warning("graph: skipped an unreadable event stamped %r in %s: %s", booking_id, mailbox, error)
         if len(found) > 1:
             log.warning("graph: %d events in %s carry the same calsync stamp", len(found), mailbox)
         found.sort(key=lambda e: (e.created_date_time or dt.datetime.max.replace(tzinfo=dt.UTC), e.id or ""))
         return found[0] if found else None
 
-    async def create_event(self, mailbox: str, event: Event, transaction_id: str) -> Event:
-        """Create ``event`` (which should carry calsync's stamp) with Graph's transactionId set on a copy.
+    def create_body(self, event: GraphEvent, transaction_id: str) -> dict[str, Any]:
+        """The JSON object create_event POSTs: ``event`` with Graph's transactionId (the caller's event unchanged)."""
+        return {**event.to_dict(), "transactionId": transaction_id}
+
+    async def create_event(self, mailbox: str, event: GraphEvent, transaction_id: str) -> GraphEvent:
+        """Create ``event`` (which should carry calsync's stamp) with Graph's transactionId.
 
         A retry with the same transaction_id gives back the event created the first time.
         Raises Throttled, PermissionDenied, TransientError, SideError (rejected payload).
         """
-        body = copy.copy(event)  # the caller's Event stays as it was; it may be shared
-        body.transaction_id = transaction_id
-        created = await self._call("create event", mailbox, lambda: self._events(mailbox).post(body))
-        if created is None:
-            raise TransientError("Graph returned no body for a created event", side=SIDE, status=None)
-        return created
+        body = json.dumps(self.create_body(event, transaction_id)).encode()
+        url = f"{self._user(mailbox)}/events"
+        return await self._get_event("create event", mailbox, url, body=body, method=Method.POST)
 
-    async def update_event(self, mailbox: str, event_id: str, patch: Event, *, etag: str | None = None) -> Event:
+    async def update_event(self, mailbox: str, event_id: str, patch: GraphEvent, *, etag: str | None = None
+                           ) -> GraphEvent:  # fmt: skip
         """PATCH only the fields set in ``patch``; with ``etag`` (an @odata.etag or changeKey) as If-Match.
 
         Raises Conflict (412: changed meanwhile), NotFound, Throttled, PermissionDenied, TransientError.
         """
-        config = RequestConfiguration()
-        if etag:
-            config.headers.add("If-Match", _if_match(etag))
-        updated = await self._call("update event", mailbox, lambda: self._event(mailbox, event_id).patch(patch, config))
-        if updated is None:
-            raise TransientError("Graph returned no body for an updated event", side=SIDE, status=None)
-        return updated
+        headers = [("If-Match", _if_match(etag))] if etag else []
+        return await self._get_event("update event", mailbox, self._event_path(mailbox, event_id),
+                                     body=to_json(patch), method=Method.PATCH, headers=headers)  # fmt: skip
 
     async def delete_event(self, mailbox: str, event_id: str, *, etag: str | None = None) -> None:
         """Delete an event (an instance id cancels that occurrence).
 
         Raises NotFound, Conflict (412 with etag), Throttled, PermissionDenied, TransientError.
         """
-        config = RequestConfiguration()
-        if etag:
-            config.headers.add("If-Match", _if_match(etag))
-        await self._call("delete event", mailbox, lambda: self._event(mailbox, event_id).delete(config))
+        headers = [("If-Match", _if_match(etag))] if etag else []
+        await self._send("delete event", mailbox, Method.DELETE, self._event_path(mailbox, event_id), headers=headers)
 
     async def decline_event(self, mailbox: str, event_id: str, comment: str) -> None:
         """Decline the meeting as the room, sending the organiser the response with ``comment``.
 
         Raises NotFound, Throttled, PermissionDenied, TransientError, SideError (e.g. the room organises it).
         """
-        body = DeclinePostRequestBody(comment=comment, send_response=True)
-        await self._call("decline event", mailbox, lambda: self._event(mailbox, event_id).decline.post(body))
+        body = json.dumps({"comment": comment, "sendResponse": True}).encode()
+        url = f"{self._event_path(mailbox, event_id)}/decline"
+        await self._send("decline event", mailbox, Method.POST, url, body=body)
 
     async def calendar_view_delta(
         self,
@@ -369,51 +433,89 @@ class GraphCalendar:
 
         Without ``delta_link`` a full round for the window; with it, the changes since.
         An item changed and then removed within the round is reported as removed only.
+        An item calsync cannot read is logged and reported in ``skipped``; the round goes on.
         Raises SyncStateExpired (410: start a fresh round without delta_link), NotFound,
         Throttled, PermissionDenied, TransientError.
         """
-        builder = self.client.users.by_user_id(mailbox).calendar_view.delta
-        headers = HeadersCollection()
-        if page_size:
-            headers.add("Prefer", f"odata.maxpagesize={page_size}")
+        headers = [("Prefer", f"odata.maxpagesize={page_size}")] if page_size else []
         if delta_link:
-            first = builder.with_url(delta_link)
-            config: RequestConfiguration = RequestConfiguration(headers=headers)
+            url = delta_link
         else:
             if window_start is None or window_end is None:
                 raise ValueError("a first delta round needs window_start and window_end")
-            first = builder
-            config = RequestConfiguration(
-                headers=headers,
-                query_parameters=DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters(
-                    start_date_time=_graph_time(window_start), end_date_time=_graph_time(window_end)
-                ),
-            )
-        changed: dict[str, Event] = {}
+            query = _query({"startDateTime": _graph_time(window_start), "endDateTime": _graph_time(window_end)})
+            url = f"{self._user(mailbox)}/calendarView/delta?{query}"
+        changed: dict[str, GraphEvent] = {}
         removed: dict[str, None] = {}
-        page = await self._call("calendarView delta", mailbox, lambda: first.get(config))
-        while True:
-            if page is None:
-                raise TransientError("Graph returned an empty delta page", side=SIDE, status=None)
-            for item in page.value or []:
+        skipped: list[ValidationError] = []
+        async for page, bad, link in self._pages("calendarView delta", mailbox, url, headers):
+            for error in bad:
+                log.warning("graph delta of %s: skipped an item calsync cannot read: %s", mailbox, error)
+            skipped.extend(bad)
+            for item in page:
                 if item.id is None:
                     continue
-                if "@removed" in (item.additional_data or {}):
+                if item.removed is not None:
                     changed.pop(item.id, None)
                     removed[item.id] = None
                 else:
                     removed.pop(item.id, None)
                     changed[item.id] = item
-            if page.odata_delta_link:
-                return DeltaResult(list(changed.values()), list(removed), page.odata_delta_link)
-            if not page.odata_next_link:
-                raise TransientError("Graph delta page had neither nextLink nor deltaLink", side=SIDE, status=None)
-            next_page = builder.with_url(page.odata_next_link)
-            page = await self._call(
-                "calendarView delta",
-                mailbox,
-                lambda b=next_page: b.get(RequestConfiguration(headers=headers)),
-            )
+            if link:
+                return DeltaResult(list(changed.values()), list(removed), link, skipped)
+        raise TransientError("Graph delta page had neither nextLink nor deltaLink", side=SIDE, status=None)
+
+    # --- JSON batching ---------------------------------------------------------------------------------
+    async def batch(self, mailbox: str, requests: Sequence[BatchRequest], *, max_rounds: int = 4) -> list[BatchResult]:
+        """Send ``requests`` (all for ``mailbox``) as JSON batches of at most MAX_BATCH, answers in request order.
+
+        Each batch holds one of the mailbox's slots (so at most GRAPH_MAX_CONCURRENCY_PER_MAILBOX
+        batches are in flight for a mailbox). Items answered 429/503/504 are sent again in a
+        later batch after the longest Retry-After among them, within the retry budget; an item
+        that still fails gets its calsync error in its result. A whole batch that fails raises.
+        https://learn.microsoft.com/graph/json-batching ("Batch size limitations", throttling per request).
+        """
+        results: list[BatchResult | None] = [None] * len(requests)
+        pending = list(range(len(requests)))
+        waited = 0.0
+        for round_no in range(max_rounds):
+            chunks = [pending[i : i + MAX_BATCH] for i in range(0, len(pending), MAX_BATCH)]
+            answers = await asyncio.gather(*(self._batch_once(mailbox, [(i, requests[i]) for i in c]) for c in chunks))
+            pending, wait = [], 0.0
+            for answer in answers:
+                for index, result, retry_after in answer:
+                    if retry_after is not None and round_no + 1 < max_rounds:
+                        pending.append(index)
+                        wait = max(wait, retry_after)
+                    results[index] = result
+            if not pending:
+                break
+            if waited + wait > self.max_retry_wait:
+                break
+            waited += wait
+            await asyncio.sleep(wait)
+        return [r if r is not None else BatchResult(error=TransientError("no answer", side=SIDE)) for r in results]
+
+    async def _batch_once(self, mailbox: str, items: list[tuple[int, BatchRequest]]
+                          ) -> list[tuple[int, BatchResult, float | None]]:  # fmt: skip
+        body = {"requests": [
+            {"id": str(index), "method": r.method, "url": r.url, **({"body": r.body} if r.body is not None else {}),
+             "headers": {**({"Content-Type": "application/json"} if r.body is not None else {}), **(r.headers or {})}}
+            for index, r in items
+        ]}  # fmt: skip
+        raw = await self._send("batch", mailbox, Method.POST, "/$batch", body=json.dumps(body).encode())
+        if raw is None:
+            raise TransientError("Graph answered a batch with an empty body", side=SIDE, status=200)
+        page = _parse_batch(raw)
+        by_id = {str(answer.get("id")): answer for answer in page if isinstance(answer, dict)}
+        out: list[tuple[int, BatchResult, float | None]] = []
+        for index, request in items:
+            answer = by_id.get(str(index))
+            if answer is None:
+                out.append((index, BatchResult(error=TransientError("batch answer missing", side=SIDE)), 0.0))
+                continue
+            out.append(_batch_item(index, request, answer))
+        return out
 
     # --- subscriptions -------------------------------------------------------------------------------
     async def create_subscription(
@@ -488,3 +590,46 @@ class GraphCalendar:
                 break
             page = await self._call("list rooms", None, lambda link=page.odata_next_link: builder.with_url(link).get())
         return rooms
+
+
+def _query(params: dict[str, str]) -> str:
+    """A query string as kiota's templates encode it (RFC 3986 percent-encoding; '$' and ',' kept)."""
+    return "&".join(f"{quote(k, safe='$')}={quote(v, safe=',$')}" for k, v in params.items())
+
+
+def _parse_batch(raw: bytes) -> list[Any]:
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise TransientError(f"Graph batch answer is not JSON ({type(exc).__name__})", side=SIDE, status=200) from None
+    responses = data.get("responses") if isinstance(data, dict) else None
+    if not isinstance(responses, list):
+        raise TransientError("Graph batch answer has no responses array", side=SIDE, status=200)
+    return responses
+
+
+def _batch_item(index: int, request: BatchRequest, answer: dict[str, Any]) -> tuple[int, BatchResult, float | None]:
+    """One batch answer as a result; the third value is the wait before a retry (None: final)."""
+    status = answer.get("status")
+    headers = {str(k).lower(): v for k, v in (answer.get("headers") or {}).items()}
+    body = answer.get("body")
+    if isinstance(status, int) and 200 <= status < 300:
+        if status == 204 or request.method == "DELETE":
+            return index, BatchResult(), None
+        if not isinstance(body, dict):
+            return index, BatchResult(error=TransientError("batch item answered without a body", side=SIDE,
+                                                           status=status)), None  # fmt: skip
+        try:
+            return index, BatchResult(event=parse_event(body)), None
+        except (TransientError, ValidationError) as exc:
+            return index, BatchResult(error=exc), None
+    error = body.get("error") if isinstance(body, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    exc = APIError(message=str(message or ""), response_status_code=status if isinstance(status, int) else None,
+                   response_headers=headers)  # fmt: skip
+    translated = translate(exc, f"batch {request.method.lower()}")
+    translated.fields["code"] = code
+    if isinstance(translated, Throttled):
+        return index, BatchResult(error=translated), translated.retry_after if translated.retry_after else 1.0
+    return index, BatchResult(error=translated), None

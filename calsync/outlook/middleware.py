@@ -6,18 +6,37 @@ to the Prefer header of every request, keeping preferences set per request (such
 Retry-After honoured, exponential backoff otherwise) with one addition kiota lacks:
 the total time one request may spend waiting across its retries is capped. When the
 next wait would go over the budget, the throttled response is returned as it is and
-the adapter turns it into Throttled.
+the adapter turns it into Throttled. It also reads Retry-After as a decimal number of
+seconds: Graph's own throttling example sends "Retry-After: 2.128", which kiota's parser
+(integers and HTTP dates only) drops, falling back to a 0.25-1.25 s backoff
+(https://learn.microsoft.com/graph/throttling, "Sample response").
+
+``ResponseSizeLimit`` sits next to the transport and refuses a response whose
+Content-Length, or whose body as it streams in, goes over a byte cap: a peer that
+claims 3 GB is refused before anything is buffered (issue #13).
 """
 
 from __future__ import annotations
+
+import math
 
 import httpx
 from kiota_http.middleware import RetryHandler
 from kiota_http.middleware.middleware import BaseMiddleware
 from kiota_http.middleware.options import RetryHandlerOption
 
+from calsync.errors import SideError
+
 PREFERENCES = ('outlook.timezone="UTC"', 'IdType="ImmutableId"')
 _WAITED = "calsync_retry_waited"
+MAX_RESPONSE_BYTES = 16 * 2**20
+"""The largest Graph response calsync reads (a page of 100 full events is ~0.2 MB)."""
+
+
+class ResponseTooLarge(SideError):
+    """Graph (or whatever answered in its place) sent a response over the byte cap; not retryable."""
+
+    http_status = 502
 
 
 def merge_prefer(existing: str | None, required: tuple[str, ...] = PREFERENCES) -> str:
@@ -64,3 +83,48 @@ class BoundedRetryHandler(RetryHandler):
             return RetryHandlerOption.MAX_DELAY
         extensions[_WAITED] = waited + wait
         return wait
+
+    def _parse_retry_after(self, retry_after: str) -> float | None:
+        """Seconds to wait: decimal seconds ("2.128") or kiota's forms (integer, "n,m", HTTP date)."""
+        try:
+            seconds = float(retry_after.strip())
+        except ValueError:
+            return super()._parse_retry_after(retry_after)
+        if not math.isfinite(seconds):
+            return None
+        return max(0.0, seconds)
+
+
+class ResponseSizeLimit(BaseMiddleware):
+    """Refuses responses over ``limit`` bytes, by their Content-Length or as their body streams in."""
+
+    def __init__(self, limit: int = MAX_RESPONSE_BYTES) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def _refuse(self, request: httpx.Request, size: str) -> ResponseTooLarge:
+        return ResponseTooLarge(
+            f"Graph response to {request.method} {request.url.path[:120]} is larger than {self.limit} bytes ({size})",
+            side="outlook", status=None, limit=self.limit,
+        )  # fmt: skip
+
+    async def send(self, request: httpx.Request, transport: httpx.AsyncBaseTransport) -> httpx.Response:
+        response = await super().send(request, transport)
+        claimed = response.headers.get("content-length", "")
+        if claimed.strip().isdigit() and int(claimed) > self.limit:
+            await response.aclose()
+            raise self._refuse(request, f"Content-Length {claimed[:20]}")
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async for chunk in response.aiter_raw():
+                size += len(chunk)
+                if size > self.limit:
+                    raise self._refuse(request, "streamed")
+                chunks.append(chunk)
+        finally:
+            await response.aclose()
+        return httpx.Response(
+            response.status_code, headers=response.headers, content=b"".join(chunks), request=request,
+            extensions=response.extensions,
+        )  # fmt: skip

@@ -32,19 +32,23 @@ recurrenceTimeZone the series' zone (Windows name when lossless, see zones).
 from __future__ import annotations
 
 import datetime as dt
-
-from msgraph.generated.models.day_of_week import DayOfWeek
-from msgraph.generated.models.patterned_recurrence import PatternedRecurrence
-from msgraph.generated.models.recurrence_pattern import RecurrencePattern
-from msgraph.generated.models.recurrence_pattern_type import RecurrencePatternType
-from msgraph.generated.models.recurrence_range import RecurrenceRange
-from msgraph.generated.models.recurrence_range_type import RecurrenceRangeType
-from msgraph.generated.models.week_index import WeekIndex
+from enum import StrEnum
+from typing import TypeVar
 
 from calsync.errors import UnsupportedRecurrence, ValidationError
+from calsync.outlook.wire import (
+    DayOfWeek,
+    PatternedRecurrence,
+    RecurrencePattern,
+    RecurrencePatternType,
+    RecurrenceRange,
+    RecurrenceRangeType,
+    WeekIndex,
+)
 from calsync.outlook.zones import graph_zone_name
 from calsync.recurrence import WEEKDAYS, canonical_rrule, normalise_rrule, parse_parts
 
+E = TypeVar("E", bound=StrEnum)
 _DAY_TO_RRULE = {
     DayOfWeek.Monday: "MO",
     DayOfWeek.Tuesday: "TU",
@@ -64,10 +68,19 @@ _SHORT_MONTH_DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 # --- Graph -> RRULE -------------------------------------------------------------------------
 
 
+def _enum(kind: type[E], value: object, what: str) -> E:
+    """``value`` as a member of ``kind`` (Graph's names, compared case-blind); ValidationError otherwise."""
+    text = str(value)
+    for member in kind:
+        if member.value.lower() == text.lower():
+            return member
+    raise ValidationError(f"recurrence {what} {text[:40]!r} is not one of {', '.join(m.value for m in kind)}")
+
+
 def _days(pattern: RecurrencePattern, kind: str) -> list[str]:
     if not pattern.days_of_week:
         raise ValidationError(f"{kind} recurrence pattern has no daysOfWeek")
-    return [_DAY_TO_RRULE[DayOfWeek(day)] for day in pattern.days_of_week]
+    return [_DAY_TO_RRULE[_enum(DayOfWeek, day, "day")] for day in pattern.days_of_week]
 
 
 def _month_day_parts(day: int | None, kind: str) -> str:
@@ -82,7 +95,7 @@ def _month_day_parts(day: int | None, kind: str) -> str:
 
 
 def _relative_parts(pattern: RecurrencePattern, kind: str) -> str:
-    position = _INDEX_TO_POS[WeekIndex(pattern.index or WeekIndex.First)]
+    position = _INDEX_TO_POS[_enum(WeekIndex, pattern.index or WeekIndex.First, "index")]
     return f"BYDAY={','.join(_days(pattern, kind))};BYSETPOS={position}"
 
 
@@ -97,7 +110,7 @@ def pattern_to_rrule(recurrence: PatternedRecurrence) -> str:
     pattern, span = recurrence.pattern, recurrence.range
     if pattern is None or pattern.type is None:
         raise ValidationError("recurrence has no pattern type")
-    kind = RecurrencePatternType(pattern.type)
+    kind = _enum(RecurrencePatternType, pattern.type, "pattern type")
     interval = pattern.interval if pattern.interval is not None else 1
     if interval < 1:
         raise ValidationError(f"{kind.value} recurrence pattern has interval {interval}; expected 1 or more")
@@ -105,7 +118,7 @@ def pattern_to_rrule(recurrence: PatternedRecurrence) -> str:
     if kind is RecurrencePatternType.Daily:
         parts.insert(0, "FREQ=DAILY")
     elif kind is RecurrencePatternType.Weekly:
-        first = _DAY_TO_RRULE[DayOfWeek(pattern.first_day_of_week or DayOfWeek.Sunday)]
+        first = _DAY_TO_RRULE[_enum(DayOfWeek, pattern.first_day_of_week or DayOfWeek.Sunday, "firstDayOfWeek")]
         parts[:0] = ["FREQ=WEEKLY", f"BYDAY={','.join(_days(pattern, kind.value))}", f"WKST={first}"]
     elif kind is RecurrencePatternType.AbsoluteMonthly:
         parts[:0] = ["FREQ=MONTHLY", _month_day_parts(pattern.day_of_month, kind.value)]
@@ -126,7 +139,7 @@ def pattern_to_rrule(recurrence: PatternedRecurrence) -> str:
 def _range_parts(span: RecurrenceRange | None) -> list[str]:
     if span is None or span.type is None:
         return []
-    kind = RecurrenceRangeType(span.type)
+    kind = _enum(RecurrenceRangeType, span.type, "range type")
     if kind is RecurrenceRangeType.EndDate:
         if span.end_date is None:
             raise ValidationError("recurrence range of type endDate has no endDate")

@@ -1,4 +1,4 @@
-"""Outlook as a CalendarSide: the Graph adapter plus the Event <-> Booking mapping, seen by the engine.
+"""Outlook as a CalendarSide: the Graph adapter plus the GraphEvent <-> Booking mapping, seen by the engine.
 
 Graph requests per operation: ``read`` is one GET for a single event (plus one
 /instances page for a series, whose exceptions and cancellations live on its
@@ -6,6 +6,12 @@ instances); ``create`` one POST (transactionId = the idempotency key; a series
 with EXDATEs or moved occurrences then lists and fixes its instances); ``update``
 one PATCH with If-Match on the stored changeKey for a single event (a series is
 read first so only what changed is patched); ``delete`` one DELETE.
+
+Listing (for reconcile and onboarding, not the engine's per-hint path): ``changes_since``
+is one calendarView delta round (from a deltaLink, or over a window) as ItemStates
+known by id and changeKey; ``list_window(content=True)`` reads every listed item's
+content with JSON batches (20 reads per request, per-item retries), so reconcile and
+backfill never see Graph's models.
 
 An event the room has declined counts as cancelled: from the room's point of
 view it no longer holds the room. A hint for an occurrence or exception reads its
@@ -15,11 +21,11 @@ series master, which is what calsync maps.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from msgraph.generated.models.event import Event
-
-from calsync.errors import NotFound
+from calsync.errors import CalsyncError, NotFound
 from calsync.model import Booking, BookingStatus, Side, content_hash
 from calsync.outlook.event_mapping import (
     InstanceAction,
@@ -29,20 +35,48 @@ from calsync.outlook.event_mapping import (
     plan_instance_changes,
     stamp_of,
 )
-from calsync.outlook.graph_client import GraphCalendar
+from calsync.outlook.graph_client import BatchRequest, GraphCalendar
+from calsync.outlook.wire import GraphEvent
 from calsync.settings import Room
 from calsync.sync.state import ItemState
 
 Window = Callable[[], tuple[dt.datetime, dt.datetime]]
+log = logging.getLogger(__name__)
 
 
-def _declined(event: Event) -> bool:
+@dataclass(frozen=True)
+class Changes:
+    """One delta round: items changed (by id and changeKey, content not read), ids removed, where to resume.
+
+    An occurrence or exception stands for its series, listed once by master id with version None
+    (an occurrence does not carry the master's changeKey). ``skipped``: items Graph sent that
+    calsync cannot read (reported and left out; the round goes on).
+    """
+
+    changed: list[ItemState]
+    removed: list[str]
+    delta_link: str
+    skipped: int = 0
+
+
+def _listed(events: list[GraphEvent]) -> list[ItemState]:
+    seen: dict[str, ItemState] = {}
+    for event in events:
+        if event.series_master_id:
+            seen[event.series_master_id] = ItemState.from_mapping(Side.OUTLOOK, event.series_master_id, None)
+        elif event.id:
+            version = None if _is_series(event) else event.change_key
+            seen.setdefault(event.id, ItemState.from_mapping(Side.OUTLOOK, event.id, version))
+    return list(seen.values())
+
+
+def _declined(event: GraphEvent) -> bool:
     status = event.response_status
     response = getattr(status.response, "value", status.response) if status is not None else None
     return response == "declined"
 
 
-def _is_series(event: Event) -> bool:
+def _is_series(event: GraphEvent) -> bool:
     return getattr(event.type, "value", event.type) == "seriesMaster"
 
 
@@ -54,7 +88,7 @@ class OutlookSide:
         self.private_subject = private_subject
         self.window = window
 
-    def _state(self, room: Room, event: Event, instances: list[Event] | None = None) -> ItemState:
+    def _state(self, room: Room, event: GraphEvent, instances: list[GraphEvent] | None = None) -> ItemState:
         booking = event_to_booking(event, room=room.key, instances=instances or ())
         if _declined(event) and not booking.is_cancelled:
             booking = booking.model_copy(update={"status": BookingStatus.CANCELLED})
@@ -81,11 +115,52 @@ class OutlookSide:
             return None
         return await self.read(room, event.id)
 
-    async def list_window(self, room: Room, start: dt.datetime, end: dt.datetime) -> list[ItemState]:
-        """The room's items in the window as ids only (content not read): series appear once, by master id."""
-        result = await self.graph.calendar_view_delta(room.mailbox, start, end)
-        ids = dict.fromkeys(event.series_master_id or event.id for event in result.changed if event.id)
-        return [ItemState.from_mapping(self.side, item_id, None) for item_id in ids if item_id]
+    async def changes_since(self, room: Room, delta_link: str | None, *,
+                            window: tuple[dt.datetime, dt.datetime] | None = None) -> Changes:  # fmt: skip
+        """The room's changes since ``delta_link``, or (None) every item in ``window`` (default: the sync window).
+
+        Raises SyncStateExpired (the deltaLink is gone: call again without it), Throttled, TransientError.
+        """
+        if delta_link:
+            result = await self.graph.calendar_view_delta(room.mailbox, delta_link=delta_link)
+        else:
+            result = await self.graph.calendar_view_delta(room.mailbox, *(window or self.window()))
+        return Changes(_listed(result.changed), result.removed, result.delta_link, len(result.skipped))
+
+    async def list_window(self, room: Room, start: dt.datetime, end: dt.datetime, *,
+                          content: bool = False) -> list[ItemState]:  # fmt: skip
+        """The room's items in the window, series once by master id.
+
+        Without ``content``: ids and changeKeys only (one delta round). With it: every item read
+        as ``read`` would (stamp, response, series instances), the reads sent as JSON batches; an
+        item gone meanwhile comes back with booking None, one calsync cannot read is logged and left out.
+        """
+        listed = (await self.changes_since(room, None, window=(start, end))).changed
+        if not content:
+            return listed
+        return await self.read_many(room, [item.item_id for item in listed])
+
+    async def read_many(self, room: Room, item_ids: list[str]) -> list[ItemState]:
+        """``read`` for many items, batched (a series' instances are listed with one more request each)."""
+        requests = [BatchRequest("GET", self.graph.read_url(room.mailbox, item_id)) for item_id in item_ids]
+        results = await self.graph.batch(room.mailbox, requests)
+        states: list[ItemState] = []
+        for item_id, result in zip(item_ids, results, strict=True):
+            try:
+                if result.error is not None:
+                    raise result.error
+                event = result.event
+                if event is None or (event.series_master_id and not _is_series(event)) or _is_series(event):
+                    states.append(await self.read(room, item_id))  # an instance, or a series: its instances too
+                else:
+                    states.append(self._state(room, event))
+            except NotFound:
+                states.append(ItemState(side=self.side, item_id=item_id, booking=None))
+            except CalsyncError as exc:
+                if exc.retryable:
+                    raise
+                log.warning("room %s: Outlook item %s left out of the listing: %s", room.key, item_id, exc)
+        return states
 
     async def create(self, room: Room, booking: Booking, *, stamp: str, idempotency_key: str) -> ItemState:
         event = booking_to_event(booking, private_subject=self.private_subject, stamp=stamp)

@@ -128,7 +128,9 @@ def test_documented_exception_becomes_an_override_of_the_occurrence_it_moved() -
 
 def test_documented_cancelled_and_exception_occurrences_of_a_master() -> None:
     payload = doc("get_series_master_expansion_beta.json")
-    # The example's $select leaves out the pattern; its dates are Thursdays from 23 April 2020.
+    # The example's $select leaves out the pattern and the type (calsync selects both); its dates are
+    # Thursdays from 23 April 2020.
+    payload["type"] = "seriesMaster"
     payload["recurrence"] = {
         "pattern": {"type": "weekly", "interval": 1, "daysOfWeek": ["thursday"], "firstDayOfWeek": "sunday"},
         "range": {"type": "noEnd", "startDate": "2020-04-23", "recurrenceTimeZone": "UTC"},
@@ -488,12 +490,11 @@ def test_patch_holds_only_what_changed() -> None:
     assert event_patch(current, current, private_subject="Private booking") is None
     retitled = event_patch(current, _single(subject="Board meeting (moved)"), private_subject="P")
     assert retitled is not None and event_to_dict(retitled) == {
-        "@odata.type": "#microsoft.graph.event",
         "subject": "Board meeting (moved)",
     }
     later = event_patch(current, _single(end=dt.datetime(2024, 6, 3, 9, tzinfo=UTC)), private_subject="P")
     assert later is not None
-    assert set(event_to_dict(later)) == {"@odata.type", "start", "end"}
+    assert set(event_to_dict(later)) == {"start", "end"}
 
 
 def test_patch_of_a_private_booking_ignores_its_hidden_subject() -> None:
@@ -502,7 +503,6 @@ def test_patch_of_a_private_booking_ignores_its_hidden_subject() -> None:
     made_private = event_patch(_single(), current, private_subject="P")
     assert made_private is not None
     assert event_to_dict(made_private) == {
-        "@odata.type": "#microsoft.graph.event",
         "subject": "P",
         "sensitivity": "private",
     }
@@ -518,7 +518,7 @@ def test_patch_of_a_series_start_carries_the_recurrence_and_dropping_it_sends_nu
     assert patch["recurrence"]["pattern"]["daysOfWeek"] == ["tuesday"]
     assert patch["recurrence"]["range"]["startDate"] == "2024-06-04"
     single = event_to_dict(event_patch(current, _single(), private_subject="P"))  # type: ignore[arg-type]
-    assert single == {"@odata.type": "#microsoft.graph.event", "recurrence": None}
+    assert single == {"recurrence": None}
 
 
 def test_stamp_filter_quotes_the_id() -> None:
@@ -572,3 +572,38 @@ def test_sdk_json_round_trip_keeps_ids_with_slashes_and_unknown_fields() -> None
 def test_series_master_read_without_its_pattern_is_refused_not_taken_for_a_single_event() -> None:
     with pytest.raises(ValidationError, match="without its recurrence"):
         event_to_booking(parse_event(doc("create_event_recurring_series_master.json") | {"recurrence": None}), room="r")
+
+
+def test_a_series_with_interval_over_one_counts_from_the_first_occurrence_on_or_after_start_date() -> None:
+    # patternedRecurrence docs: every 2 months on the first Thursday from 2017-08-29 -> 09-07, 11-02, 01-04
+    source = {
+        "id": "AAMkSeries=", "type": "seriesMaster", "subject": "Bi-monthly",
+        "start": {"dateTime": "2017-08-29T10:00:00.0000000", "timeZone": "UTC"},
+        "end": {"dateTime": "2017-08-29T11:00:00.0000000", "timeZone": "UTC"},
+        "recurrence": {
+            "pattern": {"type": "relativeMonthly", "interval": 2, "daysOfWeek": ["thursday"], "index": "first"},
+            "range": {"type": "numbered", "startDate": "2017-08-29", "numberOfOccurrences": 3,
+                      "recurrenceTimeZone": "UTC"},
+        },
+    }  # fmt: skip
+    booking = event_to_booking(parse_event(source), room="r")
+    starts = [o.start.date().isoformat() for o in expand(booking, *EVER)]
+    assert starts == ["2017-09-07", "2017-11-02", "2018-01-04"]
+    written = booking_to_event(booking, private_subject="P", stamp=None).recurrence
+    assert written is not None and written.range is not None
+    assert written.range.start_date == dt.date(2017, 9, 7)  # Outlook counts from here too
+
+
+def test_the_graph_emulator_expands_an_interval_over_one_from_the_first_occurrence_like_outlook() -> None:
+    from devstack.graph_recurrence import occurrence_starts as emulator_starts
+
+    master = {
+        "start": {"dateTime": "2017-08-29T10:00:00", "timeZone": "UTC"},
+        "end": {"dateTime": "2017-08-29T11:00:00", "timeZone": "UTC"},
+        "recurrence": {
+            "pattern": {"type": "relativeMonthly", "interval": 2, "daysOfWeek": ["thursday"], "index": "first"},
+            "range": {"type": "numbered", "startDate": "2017-08-29", "numberOfOccurrences": 3},
+        },
+    }
+    assert [s.date().isoformat() for s, _ in emulator_starts(master, *EVER)] == ["2017-09-07", "2017-11-02",
+                                                                                  "2018-01-04"]  # fmt: skip

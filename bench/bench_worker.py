@@ -1,0 +1,146 @@
+"""The worker's own cost: CPU per synced change, changes/s across 8 rooms, peak RSS, Graph requests per change.
+
+Both emulators run in processes of their own (bench/remote.py) and Azurite is a
+Node process, so this process is the worker alone: the loopback functions host (the
+webhooks), the in-process queue and the sync engine. Figures:
+
+- CPU ms per synced change, per direction: ``time.process_time()`` of this process
+  over K edits made one at a time, each waited for until the pipeline is quiet, so
+  the figure holds the change itself, the notification of calsync's own write (the
+  suppressed echo) and the webhook handling. Also the echo alone: a notification
+  for an item whose hash the mapping already holds.
+- Graph requests per synced change (goal 1) and for the suppressed echo (goal <= 1).
+- Throughput: ``ROOMS`` rooms, N bookings and N meetings each made at once, then N
+  edits on each side, sessions in parallel as the host runs them (changes/s, CPU ms
+  per change over the whole run).
+- Peak RSS of this process.
+
+    .venv/bin/python bench/bench_worker.py [N_PER_ROOM_PER_SIDE] [K]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import resource
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.remote import RemoteStack
+from calsync.settings import Room
+
+ROOMS = tuple(Room(key=f"room-{i}", mailbox=f"room-{i}@contoso.example", booking_room_id=f"R-{i}", name=f"Room {i}")
+              for i in range(8))  # fmt: skip
+
+
+def booking(day: int, minute: int, title: str) -> dict:
+    hour, minute = 7 + minute // 60, minute % 60
+    return {"title": title, "start": f"2027-01-{day:02d}T{hour:02d}:{minute:02d}:00+00:00",
+            "end": f"2027-01-{day:02d}T{hour:02d}:{minute + 10:02d}:00+00:00", "time_zone": "UTC",
+            "organizer": {"name": "Ada", "email": "ada@contoso.example"}}  # fmt: skip
+
+
+def meeting(day: int, minute: int, title: str) -> dict:
+    hour, minute = 14 + minute // 60, minute % 60
+    return {"subject": title, "start": {"dateTime": f"2027-02-{day:02d}T{hour:02d}:{minute:02d}:00", "timeZone": "UTC"},
+            "end": {"dateTime": f"2027-02-{day:02d}T{hour:02d}:{minute + 10:02d}:00", "timeZone": "UTC"}}  # fmt: skip
+
+
+def calendar_requests(stack: RemoteStack) -> Counter[str]:
+    return Counter(r.method for r in stack.graph.requests if "/events" in r.path or "/calendarView" in r.path)
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def line(label: str, measured: str, goal: str) -> None:
+    print(f"  {label:<58} {measured:>16}   goal {goal}")
+
+
+async def per_change(stack: RemoteStack, k: int) -> None:
+    room = ROOMS[0]
+    made = stack.booking.user_create_booking(room.booking_room_id, **booking(28, 0, "probe"))
+    event = stack.graph.user_create_event(room.mailbox, meeting(28, 0, "probe"))
+    await stack.settle()
+
+    stack.graph.clear_requests()
+    stack.booking.user_update_booking(made["id"], title="probe edited once")
+    await stack.settle()
+    b2o = calendar_requests(stack)
+    stack.graph.clear_requests()
+    stack.graph.user_update_event(room.mailbox, event["id"], {"subject": "probe edited once"})
+    await stack.settle()
+    o2b = calendar_requests(stack)
+
+    cpu0 = time.process_time()
+    for i in range(k):
+        stack.booking.user_update_booking(made["id"], title=f"probe {i}")
+        await stack.settle()
+    b2o_cpu = (time.process_time() - cpu0) * 1000 / k
+    cpu0 = time.process_time()
+    for i in range(k):
+        stack.graph.user_update_event(room.mailbox, event["id"], {"subject": f"probe {i}"})
+        await stack.settle()
+    o2b_cpu = (time.process_time() - cpu0) * 1000 / k
+    # the echo alone: a notification for an event whose content the mapping already holds
+    cpu0 = time.process_time()
+    for _ in range(k):
+        stack.graph.user_update_event(room.mailbox, event["id"], {"subject": f"probe {k - 1}"})
+        await stack.settle()
+    echo_cpu = (time.process_time() - cpu0) * 1000 / k
+
+    writes = b2o["POST"] + b2o["PATCH"] + b2o["DELETE"]
+    print("per synced change (one edit at a time, pipeline quiet after each):")
+    line("Graph writes for booking -> Outlook", str(writes), "1")
+    line("Graph GETs for the suppressed echo of that write", str(b2o["GET"]), "<= 1")
+    line("Graph requests for Outlook -> booking", str(sum(o2b.values())), "1")
+    line("worker CPU ms, booking -> Outlook (with its echo)", f"{b2o_cpu:.1f} ms", "<= 3 ms")
+    line("worker CPU ms, Outlook -> booking (with its echo)", f"{o2b_cpu:.1f} ms", "<= 3 ms")
+    line("worker CPU ms, a suppressed echo", f"{echo_cpu:.1f} ms", "<= 3 ms")
+
+
+async def throughput(stack: RemoteStack, n: int) -> None:
+    cpu0, started = time.process_time(), time.perf_counter()
+    made, events = [], []
+    for room in ROOMS:
+        made += [stack.booking.user_create_booking(room.booking_room_id, **booking(1 + i % 27, (i // 27) * 12,
+                                                                                   f"booking {i}"))
+                 for i in range(n)]  # fmt: skip
+        events += [(room.mailbox, stack.graph.user_create_event(room.mailbox, meeting(1 + i % 27, (i // 27) * 12,
+                                                                                       f"meeting {i}")))
+                   for i in range(n)]  # fmt: skip
+    await stack.settle(timeout=900)
+    creates, creates_cpu = time.perf_counter() - started, time.process_time() - cpu0
+    cpu0, started = time.process_time(), time.perf_counter()
+    for record in made:
+        stack.booking.user_update_booking(record["id"], title=record["title"] + " (edited)")
+    for mailbox, event in events:
+        stack.graph.user_update_event(mailbox, event["id"], {"subject": event["subject"] + " (edited)"})
+    await stack.settle(timeout=900)
+    edits, edits_cpu = time.perf_counter() - started, time.process_time() - cpu0
+    changes = 2 * n * len(ROOMS)
+    stats = stack.queue.stats()
+    print(f"throughput, {len(ROOMS)} rooms in parallel ({changes} creates, then {changes} edits, both sides):")
+    line("creates: changes synced per second, end to end", f"{changes / creates:.1f}/s", ">= 100/s")
+    line("edits: changes synced per second, end to end", f"{changes / edits:.1f}/s", ">= 100/s")
+    line("worker CPU ms per change (creates)", f"{creates_cpu * 1000 / changes:.1f} ms", "<= 3 ms")
+    line("worker CPU ms per change (edits)", f"{edits_cpu * 1000 / changes:.1f} ms", "<= 3 ms")
+    print(f"  queue: {stats.delivered} deliveries, {stats.abandoned} retried, {stats.dead_lettered} dead-lettered")
+
+
+async def main(n: int, k: int) -> None:
+    logging.disable(logging.WARNING)
+    async with RemoteStack(rooms=ROOMS, queue_options={"max_concurrent_sessions": 16}) as stack:
+        await per_change(stack, k)
+        await throughput(stack, n)
+        line("peak RSS of the worker process", f"{peak_rss_mib():.0f} MiB", "<= 250 MiB")
+
+
+if __name__ == "__main__":
+    args = [int(a) for a in sys.argv[1:]]
+    asyncio.run(main(args[0] if args else 25, args[1] if len(args) > 1 else 20))
