@@ -34,6 +34,9 @@ class MappingRow(BaseModel):
     outlook_version: str | None = None
     booking_version: str | None = None
     series: bool = False
+    outlook_role: str | None = None  # who organises the Outlook item (calsync.sync.state.OrganizerRole)
+    origin_created_at: dt.datetime | None = None  # when the origin was created (first-come compares these)
+    generation: int = 0  # bumped when a copy deleted behind calsync's back is created again (a fresh create key)
     created_at: dt.datetime
     updated_at: dt.datetime
     etag: str | None = None

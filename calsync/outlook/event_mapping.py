@@ -75,7 +75,7 @@ BLOCK_CATEGORY = "Room unavailable (calsync)"
 EVENT_SELECT = (
     "id,changeKey,type,subject,start,end,isAllDay,isCancelled,sensitivity,showAs,organizer,categories,"
     "originalStartTimeZone,originalEndTimeZone,recurrence,seriesMasterId,originalStart,cancelledOccurrences,"
-    "responseStatus,createdDateTime,lastModifiedDateTime"
+    "responseStatus,createdDateTime,lastModifiedDateTime,isOrganizer,iCalUId"
 )
 """``$select`` of every field the mapping reads (with ``$expand`` ``STAMP_EXPAND``)."""
 

@@ -186,6 +186,8 @@ class GraphEvent(_Wire):
     cancelled_occurrences: list[str] | None = None
     exception_occurrences: list[GraphEvent] | None = None
     response_status: ResponseStatus | None = None
+    is_organizer: bool | None = None  # False: the room's copy of a meeting someone else organises (EXCHANGE.md)
+    i_cal_uid: str | None = Field(default=None, alias="iCalUId")
     created_date_time: dt.datetime | None = None
     last_modified_date_time: dt.datetime | None = None
     single_value_extended_properties: list[ExtendedProperty] | None = None

@@ -10,7 +10,7 @@ trail, newest first; a room hold is the mass-deletion guard's stop sign.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
+import hashlib
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
@@ -61,6 +61,7 @@ class ConflictRecord(BaseModel):
     loser_side: Side
     loser_id: str
     reason: str
+    kind: str = "overlap"  # overlap: two bookings for one room; concurrent-edit: both copies edited before a sync
     resolved: bool = False
 
 
@@ -147,25 +148,32 @@ class SubscriptionStore:
 
 
 class ConflictStore:
-    """Audit trail of conflicts per room, newest first (RowKey = inverted time + uuid)."""
+    """Audit trail of conflicts per room, newest first.
+
+    The RowKey is derived from what conflicted (kind, loser, winner), so the engine can
+    record a conflict *before* it declines the loser, and a redelivered hint whose
+    decline response was lost records it again in the same row instead of a second one.
+    """
 
     def __init__(self, tables: TableStore) -> None:
         self._table = tables.table("Conflicts")
 
     async def add(self, record: ConflictRecord) -> ConflictRecord:
-        inverted = 10**13 - int(record.detected_at.timestamp() * 1000)
-        conflict_id = f"{inverted:013d}-{uuid.uuid4().hex[:8]}"
+        """Record (or record again, idempotently) one conflict."""
+        what = f"{record.kind}\x1f{record.loser_side.value}\x1f{record.loser_id}\x1f{record.winner_id}"
+        conflict_id = f"{record.kind}-{hashlib.sha256(what.encode()).hexdigest()[:24]}"
         record = record.model_copy(update={"conflict_id": conflict_id})
         entity = _entity(record, encode_key(record.room), conflict_id, exclude={"room", "conflict_id"})
         async with translate_errors("recording a conflict"):
-            await self._table.create_entity(entity)
+            await self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
         return record
 
     async def list(self, room: str, *, open_only: bool = False) -> list[ConflictRecord]:
         query = "PartitionKey eq @pk" + (" and resolved eq false" if open_only else "")
         async with translate_errors("listing conflicts"):
             entities = self._table.query_entities(query, parameters={"pk": encode_key(room)})
-            return [ConflictRecord(room=room, conflict_id=e["RowKey"], **_data(e)) async for e in entities]
+            records = [ConflictRecord(room=room, conflict_id=e["RowKey"], **_data(e)) async for e in entities]
+        return sorted(records, key=lambda r: r.detected_at, reverse=True)
 
 
 class RoomHoldStore:

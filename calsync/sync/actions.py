@@ -7,8 +7,9 @@ or, when a write met a vanished or changed copy, a ``WriteFailed`` that the pure
 ``plan.after_failure`` turns into the next action: the choice of what to do then is
 not made here. This module imports no SDK; the context does the I/O.
 
-Vocabulary (``ActionKind``): create, update, delete, decline (the source lost a
-conflict), conflict (the source won: the rival is declined, then the copy written),
+Vocabulary (``ActionKind``): create, update, delete (a copy calsync owns), release
+(decline a person's meeting or reject a booking whose copy was cancelled: an original
+is never deleted), decline (the source lost a conflict), conflict (the source won: the rival is declined, then the copy written),
 adopt (a stamped copy was found: only the mapping is rebuilt), forget (both sides
 gone: drop the mapping), skip-echo, skip-unchanged, held (the room is stopped by
 the mass-deletion guard), trip-guard (this deletion would be part of a wipe).
@@ -16,13 +17,14 @@ the mass-deletion guard), trip-guard (this deletion would be part of a wipe).
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar
 
 from calsync.errors import Conflict as VersionConflict
 from calsync.errors import MassDeletionGuardTripped, NotFound
-from calsync.model import Side
+from calsync.model import Booking, Side
 from calsync.model.mapping import MappingRow
 from calsync.sync.state import HoldView, ItemState
 from calsync.sync.translate import desired_copy
@@ -35,6 +37,7 @@ class ActionKind(StrEnum):
     CREATE = "create"
     UPDATE = "update"
     DELETE = "delete"
+    RELEASE = "release"
     DECLINE = "decline"
     CONFLICT = "conflict"
     ADOPT = "adopt"
@@ -45,8 +48,8 @@ class ActionKind(StrEnum):
     TRIP_GUARD = "trip-guard"
 
 
-WRITING_ACTIONS = frozenset({ActionKind.CREATE, ActionKind.UPDATE, ActionKind.DELETE, ActionKind.DECLINE,
-                             ActionKind.CONFLICT})  # fmt: skip
+WRITING_ACTIONS = frozenset({ActionKind.CREATE, ActionKind.UPDATE, ActionKind.DELETE, ActionKind.RELEASE,
+                             ActionKind.DECLINE, ActionKind.CONFLICT})  # fmt: skip
 """Actions that write to a calendar (sync lag is measured for these)."""
 
 
@@ -128,13 +131,14 @@ class Create(Action):
     source: ItemState
     mapping: MappingRow | None
     idempotency_key: str
+    generation: int = 0  # how many times this reservation's copy was created again after a deletion
 
     async def run(self, ctx: Effects) -> Outcome:
         assert self.source.booking is not None
         desired = desired_copy(self.source.booking, private_subject=ctx.policy.private_subject)
         target = ctx.side(self.source.side.other)
         copy = await target.create(ctx.room, desired, stamp=self.source.item_id, idempotency_key=self.idempotency_key)
-        saved = await ctx.save(self.source, copy, self.mapping)
+        saved = await ctx.save(self.source, copy, self.mapping, generation=self.generation)
         return Outcome(self.kind, self.reason, saved.outlook_id, saved.booking_id)
 
 
@@ -142,15 +146,20 @@ class Create(Action):
 class Update(Action):
     kind = ActionKind.UPDATE
     telemetry = "update"
-    source: ItemState
+    source: ItemState  # what the counterpart must show (the origin, or a copy whose edit flows back)
     mapping: MappingRow | None
-    counterpart: ItemState
+    counterpart: ItemState  # the item written
     retried: bool = False  # already re-applied once after a version conflict: a second one is raised
+    desired: Booking | None = None  # what to write, when not simply the source's copy (an edit flowing back)
+    concurrent: bool = False  # both copies were edited before a sync: the origin wins, and it is recorded
 
     async def run(self, ctx: Effects) -> Outcome | WriteFailed:
         assert self.source.booking is not None
-        desired = desired_copy(self.source.booking, private_subject=ctx.policy.private_subject)
+        desired = self.desired or desired_copy(self.source.booking, private_subject=ctx.policy.private_subject)
         target = ctx.side(self.counterpart.side)
+        if self.concurrent:
+            await ctx.record_conflict(winner=self.source, loser=self.counterpart, reason=self.reason,
+                                      kind="concurrent-edit")  # fmt: skip
         try:
             copy = await target.update(ctx.room, self.counterpart, desired)
         except NotFound:
@@ -205,40 +214,79 @@ class Delete(Action):
 
 
 @dataclass(frozen=True)
+class ReleaseOrigin(Action):
+    """A copy was cancelled on its side: release the original the only way its owner allows.
+
+    A person's meeting is declined as the room (its organiser is told why); a booking is
+    rejected with the reason. Neither is ever deleted (DESIGN invariant 7).
+    """
+
+    kind = ActionKind.RELEASE
+    telemetry = "release"
+    origin: ItemState
+    mapping: MappingRow
+    copy_side: Side  # where the cancellation happened
+    rearm_guard: bool = False  # as Delete's
+
+    async def run(self, ctx: Effects) -> Outcome:
+        if self.rearm_guard:
+            await ctx.release_hold()
+        await ctx.side(self.origin.side).decline(ctx.room, self.origin, self.reason)
+        await ctx.mappings.delete(self.mapping)
+        await ctx.record_deletion(self.copy_side)
+        return Outcome(self.kind, self.reason, *ids(self.origin.side, self.origin.item_id, None))
+
+
+@dataclass(frozen=True)
+class Loser:
+    """Who gives up the room after an overlap, and how (chosen by ownership in calsync.sync.plan)."""
+
+    origin: ItemState  # the original reservation: its organiser is told
+    by_decline: bool  # decline a person's meeting / reject a booking; False: delete a room-organised event
+    item: ItemState  # the loser as it showed in the overlap (the origin itself, or calsync's copy of it)
+
+
+async def _give_up(ctx: Effects, loser: Loser, winner: ItemState, reason: str) -> None:
+    """Record the conflict first (a lost response then still ends recorded), release the loser, drop its copies."""
+    await ctx.record_conflict(winner=winner, loser=loser.origin, reason=reason)
+    side = ctx.side(loser.origin.side)
+    if loser.by_decline:
+        await side.decline(ctx.room, loser.origin, reason)
+    else:
+        with contextlib.suppress(NotFound):
+            await side.delete(ctx.room, loser.origin)
+    if loser.item.item_id != loser.origin.item_id:
+        await ctx.remove_copy(loser.item)  # calsync's own copy of the loser
+    await ctx.remove_copy_of(loser.origin)
+
+
+@dataclass(frozen=True)
 class Decline(Action):
-    """The source lost an overlap: decline it where it was made, and remove its copy if it had one."""
+    """The source lost an overlap: release its origin (decline or reject with the reason), remove its copies."""
 
     kind = ActionKind.DECLINE
     telemetry = "decline"
-    source: ItemState
-    mapping: MappingRow | None
+    loser: Loser
     winner: ItemState
-    counterpart: ItemState | None
 
     async def run(self, ctx: Effects) -> Outcome:
-        await ctx.side(self.source.side).decline(ctx.room, self.source, self.reason)
-        if self.mapping is not None and self.counterpart is not None:
-            await ctx.remove_copy(self.counterpart)
-            await ctx.mappings.delete(self.mapping)
-        await ctx.record_conflict(winner=self.winner, loser=self.source, reason=self.reason)
-        return Outcome(self.kind, self.reason, *ids(self.source.side, self.source.item_id, None))
+        await _give_up(ctx, self.loser, self.winner, self.reason)
+        item = self.loser.item
+        return Outcome(self.kind, self.reason, *ids(item.side, item.item_id, None))
 
 
 @dataclass(frozen=True)
 class Conflict(Action):
-    """The source wins an overlap: decline the rival on its side, remove the rival's copy, then write the source."""
+    """The source wins an overlap: release the rival's origin, remove the rival's copies, then write the source."""
 
     kind = ActionKind.CONFLICT
     telemetry = "conflict"
-    rival: ItemState
+    loser: Loser
     winner: ItemState
     then: Create | Update
 
     async def run(self, ctx: Effects) -> Outcome | WriteFailed:
-        rival = self.rival
-        await ctx.side(rival.side).decline(ctx.room, rival, self.reason)
-        await ctx.remove_copy_of(rival)
-        await ctx.record_conflict(winner=self.winner, loser=rival, reason=self.reason)
+        await _give_up(ctx, self.loser, self.winner, self.reason)
         result = await self.then.run(ctx)
         if isinstance(result, WriteFailed):
             return result

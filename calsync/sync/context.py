@@ -63,19 +63,29 @@ class SyncContext:
 
     # --- the mapping ------------------------------------------------------------------------------
 
-    async def save(self, source: ItemState, copy: ItemState, mapping: MappingRow | None) -> MappingRow:
-        """Write the mapping with both sides' hashes (what calsync saw at the source, wrote at the target)."""
+    async def save(self, source: ItemState, copy: ItemState, mapping: MappingRow | None, *,
+                   generation: int | None = None) -> MappingRow:  # fmt: skip
+        """Write the mapping with both sides' hashes (what calsync saw at the source, wrote at the target).
+
+        A new mapping also keeps who organises the Outlook item and when the origin was
+        created (first-come compares origins, not copies).
+        """
         now = self.clock()
         outlook, booking = (source, copy) if source.side is Side.OUTLOOK else (copy, source)
-        values = {
+        values: dict[str, object] = {
             "outlook_id": outlook.item_id, "booking_id": booking.item_id,
             "outlook_hash": outlook.content_hash, "booking_hash": booking.content_hash,
             "outlook_version": outlook.version, "booking_version": booking.version,
             "series": bool(source.booking and source.booking.recurrence), "updated_at": now,
         }  # fmt: skip
+        if outlook.role is not None:
+            values["outlook_role"] = outlook.role.value
+        if generation is not None:
+            values["generation"] = generation
         if mapping is None:
             row = MappingRow(room=self.room.key, mapping_id=mapping_id_for(source.side, source.item_id),
-                             origin=source.side, created_at=now, **values)  # fmt: skip
+                             origin=source.side, origin_created_at=source.created_at, created_at=now,
+                             **values)  # type: ignore[arg-type]  # fmt: skip
             return await self.mappings.create(row)
         return await self.mappings.update(mapping.model_copy(update=values), mapping)
 
@@ -105,15 +115,16 @@ class SyncContext:
             await self.remove_copy(ItemState.from_mapping(item.side.other, copy_id, mapping.version_on(item.side.other)))
         await self.mappings.delete(mapping)
 
-    async def record_conflict(self, *, winner: ItemState, loser: ItemState, reason: str) -> None:
+    async def record_conflict(self, *, winner: ItemState, loser: ItemState, reason: str,
+                              kind: str = "overlap") -> None:  # fmt: skip
         policy = self.policy.conflict_policy
         record = ConflictRecord(
             room=self.room.key, detected_at=self.clock(), policy=policy, winner_side=winner.side,
-            winner_id=winner.item_id, loser_side=loser.side, loser_id=loser.item_id, reason=reason,
+            winner_id=winner.item_id, loser_side=loser.side, loser_id=loser.item_id, reason=reason, kind=kind,
         )  # fmt: skip
         await self.stores.conflicts.add(record)
         metrics.record_conflict(room=self.room.key, policy=policy.value, winner=winner.side.value)
-        log.warning("conflict in room %s: %s %s declined, %s %s keeps the room (%s)", self.room.key,
+        log.warning("%s in room %s: %s %s gives way, %s %s wins (%s)", kind, self.room.key,
                     loser.side.value, loser.item_id, winner.side.value, winner.item_id, policy.value)  # fmt: skip
 
     # --- the mass-deletion guard's memory -----------------------------------------------------------

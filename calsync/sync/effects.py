@@ -37,7 +37,8 @@ class Effects(Protocol):
     def observed(self, source: ItemState) -> None:
         """Tell the log context about a source just read (its id; a private subject is never logged)."""
 
-    async def save(self, source: ItemState, copy: ItemState, mapping: MappingRow | None) -> MappingRow:
+    async def save(self, source: ItemState, copy: ItemState, mapping: MappingRow | None, *,
+                   generation: int | None = None) -> MappingRow:
         """Write the mapping with both sides' hashes and versions."""
         ...
 
@@ -47,7 +48,8 @@ class Effects(Protocol):
     async def remove_copy_of(self, item: ItemState) -> None:
         """Remove the copy of a declined rival, and its mapping."""
 
-    async def record_conflict(self, *, winner: ItemState, loser: ItemState, reason: str) -> None: ...
+    async def record_conflict(self, *, winner: ItemState, loser: ItemState, reason: str,
+                              kind: str = "overlap") -> None: ...
     async def read_hold(self) -> HoldView: ...
     async def recent_deletions(self, side: Side) -> int: ...
     async def record_deletion(self, side: Side) -> None: ...

@@ -38,7 +38,7 @@ from calsync.outlook.event_mapping import (
 from calsync.outlook.graph_client import BatchRequest, GraphCalendar
 from calsync.outlook.wire import GraphEvent
 from calsync.settings import Room
-from calsync.sync.state import ItemState
+from calsync.sync.state import ItemState, OrganizerRole
 
 Window = Callable[[], tuple[dt.datetime, dt.datetime]]
 log = logging.getLogger(__name__)
@@ -76,6 +76,21 @@ def _declined(event: GraphEvent) -> bool:
     return response == "declined"
 
 
+def role_of(event: GraphEvent, room: Room, *, stamped: bool) -> OrganizerRole:
+    """Who organises the event in the room's calendar (EXCHANGE.md "Who owns an event in a room calendar").
+
+    ``isOrganizer`` false means the room's copy of someone's meeting. When Graph leaves it
+    out, an event calsync stamped or one whose organiser is the room itself is the room's;
+    anything else is treated as a person's meeting, the safe reading (never patched).
+    """
+    if event.is_organizer is not None:
+        return OrganizerRole.ROOM if event.is_organizer else OrganizerRole.PERSON
+    address = event.organizer.email_address.address if event.organizer and event.organizer.email_address else None
+    if stamped or (address or "").lower() == room.mailbox.lower():
+        return OrganizerRole.ROOM
+    return OrganizerRole.PERSON
+
+
 def _is_series(event: GraphEvent) -> bool:
     return getattr(event.type, "value", event.type) == "seriesMaster"
 
@@ -92,9 +107,11 @@ class OutlookSide:
         booking = event_to_booking(event, room=room.key, instances=instances or ())
         if _declined(event) and not booking.is_cancelled:
             booking = booking.model_copy(update={"status": BookingStatus.CANCELLED})
+        stamp = stamp_of(event)
         return ItemState(
             side=self.side, item_id=event.id or "", booking=booking, content_hash=content_hash(booking),
-            version=event.change_key, created_at=event.created_date_time, stamp=stamp_of(event),
+            version=event.change_key, created_at=event.created_date_time, stamp=stamp,
+            role=role_of(event, room, stamped=stamp is not None),
         )  # fmt: skip
 
     async def read(self, room: Room, item_id: str) -> ItemState:

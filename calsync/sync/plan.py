@@ -31,6 +31,8 @@ from calsync.sync.actions import (
     Failure,
     Forget,
     Held,
+    Loser,
+    ReleaseOrigin,
     SkipEcho,
     SkipUnchanged,
     TripGuard,
@@ -39,8 +41,9 @@ from calsync.sync.actions import (
 )
 from calsync.sync.guard import HoldState, needs_listing, verdict
 from calsync.sync.overlap import rivals
-from calsync.sync.state import Facts, ItemState, Policy, TargetView
-from calsync.sync.translate import same_reservation
+from calsync.sync.ownership import authority, origin_created, outlook_role, released_by_decline
+from calsync.sync.state import Facts, ItemState, OrganizerRole, Policy, TargetView
+from calsync.sync.translate import flow_back, same_reservation
 
 # --- what to read next, then the action -------------------------------------------------------------
 
@@ -89,7 +92,15 @@ def decide(facts: Facts, policy: Policy) -> reads.Read | Action:
             return TripGuard(judged.reason, side=source.side, gone=judged.gone, total=judged.total)
         rearm = facts.hold.state is HoldState.EXPIRED
 
+    if source.exists and mapping is not None and counterpart is not None and source.side is not authority(
+            mapping, source):  # fmt: skip
+        # the source is a copy and it changed: what does its original say now?
+        if not facts.origin_read:
+            return reads.ReadOrigin(counterpart.side, counterpart.item_id)
+        return plan(source, mapping, TargetView(facts.origin), policy)
+
     overlapping: list[ItemState] = []
+    rival_origin = None
     if source.exists and target is Side.BOOKING:
         # the booking system's items around the source: rivals, and a stamped copy if the mapping was lost
         if facts.listing is None:
@@ -97,9 +108,14 @@ def decide(facts: Facts, policy: Policy) -> reads.Read | Action:
         if counterpart is None:
             counterpart = next((i for i in facts.listing if i.stamp == source.item_id and i.exists), None)
         overlapping = _rivals(source, facts.listing, counterpart, facts.window)
+        if overlapping and overlapping[0].stamp:
+            # the rival is calsync's copy of another Outlook meeting: its organiser is the one to tell
+            if not facts.rival_origin_read:
+                return reads.ReadRivalOrigin(overlapping[0].stamp)
+            rival_origin = facts.rival_origin
 
-    action = plan(source, mapping, TargetView(counterpart, overlapping), policy)
-    if rearm and isinstance(action, Delete):
+    action = plan(source, mapping, TargetView(counterpart, overlapping, rival_origin), policy)
+    if rearm and isinstance(action, Delete | ReleaseOrigin):
         action = dataclasses.replace(action, rearm_guard=True)
     return action
 
@@ -113,8 +129,16 @@ def plan(source: ItemState, mapping: MappingRow | None, target: TargetView, poli
             # gone or cancelled, never synced: nothing exists elsewhere
             return SkipUnchanged("source gone and never synced")
         if mapping is not None and counterpart is not None and counterpart.exists:
-            # deleted or cancelled at the source: remove the copy
-            return Delete("source deleted or cancelled", source=source, mapping=mapping, counterpart=counterpart)
+            if source.side is authority(mapping, counterpart):
+                # the original was deleted or cancelled: remove calsync's copy
+                return Delete("source deleted or cancelled", source=source, mapping=mapping, counterpart=counterpart)
+            if released_by_decline(counterpart):
+                # a copy was cancelled on its side: decline the person's meeting / reject the booking, never delete it
+                return ReleaseOrigin(_release_reason(source.side), origin=counterpart, mapping=mapping,
+                                     copy_side=source.side)  # fmt: skip
+            # a copy was cancelled on its side; its original is a room-organised event, which may be deleted
+            return Delete("copy cancelled; room-organised original removed", source=source, mapping=mapping,
+                          counterpart=counterpart)  # fmt: skip
         if mapping is None:
             # gone at the source, its stamped copy has no mapping to drop: the next full compare sees the copy
             return SkipUnchanged("source gone; its copy is not mapped")
@@ -133,16 +157,66 @@ def plan(source: ItemState, mapping: MappingRow | None, target: TargetView, poli
         return Update("found the stamped copy with older content", source=source, mapping=None,
                       counterpart=counterpart)  # fmt: skip
 
+    if mapping is not None and counterpart is not None and counterpart.read and source.side is not authority(
+            mapping, source):  # fmt: skip
+        return _copy_changed(source, mapping, counterpart, policy)
+
     write = _write(source, mapping, counterpart)
     rival = next((i for i in target.overlapping if i.exists and not _same_item(i, counterpart)), None)
     if rival is not None:
-        if winner_of(source, rival, policy.conflict_policy) is rival:
-            # the source overlaps a booking on the other side that keeps the room: decline the source
-            return Decline(_conflict_reason(rival, policy), source=source, mapping=mapping, winner=rival,
-                           counterpart=counterpart)  # fmt: skip
-        # the source keeps the room: decline the rival on its side, then write the source across
-        return Conflict(_conflict_reason(source, policy), rival=rival, winner=source, then=write)
+        mine = dataclasses.replace(source, created_at=origin_created(source, mapping))
+        rival_loser = _rival_loser(rival, target.rival_origin)
+        theirs = dataclasses.replace(rival, created_at=rival_loser.origin.created_at)
+        if winner_of(mine, theirs, policy.conflict_policy) is theirs:
+            # the source overlaps a booking on the other side that keeps the room: its origin gives way
+            return Decline(_conflict_reason(rival, policy), loser=_source_loser(source), winner=rival)
+        # the source keeps the room: the rival's origin gives way, then the source is written across
+        return Conflict(_conflict_reason(source, policy), loser=rival_loser, winner=source, then=write)
     return write
+
+
+def _copy_changed(source: ItemState, mapping: MappingRow, origin: ItemState, policy: Policy) -> Action:
+    """The source is a copy that changed on its side (``origin``: its original, just read)."""
+    if not origin.exists:
+        # the original is gone or cancelled: remove calsync's copy
+        return Delete("the original is gone", source=origin, mapping=mapping, counterpart=source)
+    if origin.content_hash != mapping.hash_on(origin.side):
+        # both the original and its copy changed before a sync: the original wins, the copy is rewritten
+        return Update("both copies changed before a sync; the original wins", source=origin, mapping=mapping,
+                      counterpart=source, concurrent=True)  # fmt: skip
+    if origin.side is Side.OUTLOOK and origin.role is OrganizerRole.PERSON:
+        # a person's meeting cannot be edited by calsync: the copy goes back to what the meeting says
+        return Update("a copy of a person's Outlook meeting was changed; reverted to the meeting",
+                      source=origin, mapping=mapping, counterpart=source)  # fmt: skip
+    # an edit of a copy flows back to its original, except what only the original decides (a private title)
+    assert source.booking is not None and origin.booking is not None
+    desired = flow_back(source.booking, origin.booking, private_subject=policy.private_subject)
+    return Update("the copy was edited; the edit flows back to the original", source=source, mapping=mapping,
+                  counterpart=origin, desired=desired)  # fmt: skip
+
+
+def _source_loser(source: ItemState) -> Loser:
+    """The Outlook source lost: a person's meeting is declined, calsync's copy's booking rejected."""
+    if source.stamp:
+        return Loser(origin=ItemState.from_mapping(source.side.other, source.stamp, None), by_decline=True,
+                     item=source)  # fmt: skip
+    return Loser(origin=source, by_decline=released_by_decline(source), item=source)
+
+
+def _rival_loser(rival: ItemState, rival_origin: ItemState | None) -> Loser:
+    """The rival booking lost: rejected if it is an original; its Outlook original released if it is a copy."""
+    if not rival.stamp:
+        return Loser(origin=rival, by_decline=True, item=rival)
+    if rival_origin is None or not rival_origin.exists:
+        # an orphaned copy of calsync's: nobody to tell, just remove it
+        return Loser(origin=rival, by_decline=False, item=rival)
+    return Loser(origin=rival_origin, by_decline=released_by_decline(rival_origin), item=rival)
+
+
+def _release_reason(copy_side: Side) -> str:
+    if copy_side is Side.BOOKING:
+        return "The booking of this room was cancelled in the booking system."
+    return "The reservation was removed from the room's Outlook calendar."
 
 
 def _write(source: ItemState, mapping: MappingRow | None, counterpart: ItemState | None) -> Create | Update:
@@ -154,7 +228,10 @@ def _write(source: ItemState, mapping: MappingRow | None, counterpart: ItemState
 
 
 def _create(source: ItemState, mapping: MappingRow | None, reason: str) -> Create:
-    return Create(reason, source=source, mapping=mapping, idempotency_key=copy_key(source, mapping))
+    """A create; a copy made again after a deletion gets the next generation, so a fresh idempotency key."""
+    generation = 0 if mapping is None else mapping.generation + 1
+    return Create(reason, source=source, mapping=mapping, idempotency_key=copy_key(source, mapping, generation),
+                  generation=generation)  # fmt: skip
 
 
 # --- after a failed write ---------------------------------------------------------------------------
@@ -167,11 +244,14 @@ def after_failure(action: Action, failed: WriteFailed) -> Action | None:
         # the rival is already declined: only the write remains to recover
         return after_failure(action.then, failed)
     if isinstance(action, Update):
+        if action.desired is not None and (failed.failure is Failure.GONE or current is None or current.booking is None):
+            # the original vanished while its copy's edit flowed back: the next hint of the copy removes it
+            return SkipUnchanged("the original vanished while the copy's edit was flowing back")
         if failed.failure is Failure.GONE or current is None or current.booking is None:
             # the copy was deleted behind calsync's back (or vanished during the update): recreate it
             return _create(action.source, action.mapping, "copy deleted behind calsync's back; recreated")
         # both sides changed: the source's edit is applied on the copy's current version, once
-        return dataclasses.replace(action, counterpart=current, retried=True,
+        return dataclasses.replace(action, counterpart=current, retried=True, concurrent=True,
                                    reason=f"both sides changed; applying the {action.source.side} edit")  # fmt: skip
     if isinstance(action, Delete):
         if failed.failure is Failure.GONE or current is None or current.booking is None:
@@ -212,18 +292,20 @@ def _conflict_reason(winner: ItemState, policy: Policy) -> str:
 # --- small pure helpers -----------------------------------------------------------------------------
 
 
-def copy_key(source: ItemState, mapping: MappingRow | None) -> str:
-    """The idempotency key of a copy's create: the same for every retry of one reservation's copy."""
+def copy_key(source: ItemState, mapping: MappingRow | None, generation: int = 0) -> str:
+    """The idempotency key of a copy's create: the same for every retry of one generation of one copy."""
     origin = mapping.origin if mapping is not None else source.side
     origin_id = source.item_id if mapping is None else (mapping.id_on(origin) or source.item_id)
-    return "calsync-" + mapping_id_for(origin, origin_id)
+    key = "calsync-" + mapping_id_for(origin, origin_id)
+    return key if generation == 0 else f"{key}-g{generation}"
 
 
 def _counterpart(mapping: MappingRow | None, target: Side, found: ItemState | None) -> ItemState | None:
     mapped_id = mapping.id_on(target) if mapping is not None else None
     if mapping is not None and mapped_id:
-        # the mapped copy, not fetched: calsync writes it with If-Match on the stored version
-        return ItemState.from_mapping(target, mapped_id, mapping.version_on(target))
+        # the mapped item, not fetched: calsync writes it with If-Match on the stored version
+        item = ItemState.from_mapping(target, mapped_id, mapping.version_on(target))
+        return dataclasses.replace(item, role=outlook_role(mapping)) if target is Side.OUTLOOK else item
     return found if found is not None and found.booking is not None else None
 
 

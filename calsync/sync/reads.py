@@ -114,3 +114,26 @@ class ListForGuard(Read):
         assert facts.tally is not None
         present = {item.item_id for item in await ctx.side(self.side).list_window(ctx.room, *facts.window)}
         return dataclasses.replace(facts, tally=missing_from(facts.tally, present))
+
+
+@dataclass(frozen=True)
+class ReadOrigin(Read):
+    """The authoritative item of a mapping whose copy changed: what the copy must agree with."""
+
+    side: Side
+    item_id: str
+
+    async def fetch(self, ctx: Effects, facts: Facts) -> Facts:
+        origin = await ctx.side(self.side).read(ctx.room, self.item_id)
+        return dataclasses.replace(facts, origin=origin, origin_read=True)
+
+
+@dataclass(frozen=True)
+class ReadRivalOrigin(Read):
+    """The Outlook original of a rival booking that is calsync's copy: who organises it, when it was made."""
+
+    item_id: str
+
+    async def fetch(self, ctx: Effects, facts: Facts) -> Facts:
+        origin = await ctx.side(Side.OUTLOOK).read(ctx.room, self.item_id)
+        return dataclasses.replace(facts, rival_origin=origin, rival_origin_read=True)

@@ -8,11 +8,20 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 from calsync.model import Booking, ChangeHint, Side
 from calsync.model.mapping import MappingRow
 from calsync.settings import ConflictPolicy
 from calsync.sync.guard import GuardLimits, HoldState, Tally
+
+
+class OrganizerRole(StrEnum):
+    """Who organises an Outlook item in a room calendar, which decides what calsync may do to it (EXCHANGE.md)."""
+
+    ROOM = "room"  # created in the room's calendar (by calsync or anyone): calsync may PATCH, cancel, DELETE it
+    PERSON = "person"  # the room's copy of someone's meeting: never PATCH or DELETE; release it only by declining
+    SERVICE = "service"  # organised by calsync's service mailbox: edited through the organiser's event
 
 
 @dataclass(frozen=True)
@@ -27,6 +36,7 @@ class ItemState:
     created_at: dt.datetime | None = None
     stamp: str | None = None  # the other side's id that calsync stamped on this item, if any
     read: bool = True  # False: known only from the mapping row (not fetched, assumed to exist)
+    role: OrganizerRole | None = None  # Outlook items: who organises it (None: the booking side, or not read)
 
     @classmethod
     def from_mapping(cls, side: Side, item_id: str, version: str | None) -> ItemState:
@@ -46,6 +56,7 @@ class TargetView:
 
     counterpart: ItemState | None = None
     overlapping: Sequence[ItemState] = ()
+    rival_origin: ItemState | None = None  # the Outlook original of the first rival, when that rival is a copy
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,10 @@ class Facts:
     found: ItemState | None = None  # the counterpart found by its stamp, when the mapping does not name it
     looked_up: bool = False
     listing: tuple[ItemState, ...] | None = None  # the booking system's items around the source
+    origin: ItemState | None = None  # the authoritative item, read when the source is its copy
+    origin_read: bool = False
+    rival_origin: ItemState | None = None  # the Outlook original of a rival that is itself a copy
+    rival_origin_read: bool = False
     tally: Tally | None = None  # the mass-deletion guard's counts
 
 

@@ -40,3 +40,22 @@ def same_reservation(source: Booking, copy: Booking, *, private_subject: str) ->
 
     desired = desired_copy(source, private_subject=private_subject).model_copy(update={"organizer": Organizer()})
     return content_hash(desired) == content_hash(copy.model_copy(update={"organizer": Organizer(), "ids": SourceIds()}))
+
+
+def flow_back(copy: Booking, origin: Booking, *, private_subject: str) -> Booking:
+    """An edit made on a copy, as it may reach its origin: only the fields a copy may change.
+
+    A copy of a private booking shows the placeholder subject; that mask never travels
+    back (the origin keeps its real subject, its occurrences' too), and the organiser is
+    the origin's. Times, all-day, recurrence and status come from the copy.
+    """
+    edited = copy.model_copy(update={"organizer": origin.organizer, "ids": SourceIds()})
+    if not copy.sensitivity.hides_subject or copy.subject != private_subject:
+        return edited
+    recurrence = edited.recurrence
+    if recurrence is not None and recurrence.overrides:
+        real = {o.original_start: o.subject for o in (origin.recurrence.overrides if origin.recurrence else ())}
+        overrides = tuple(o.model_copy(update={"subject": real.get(o.original_start) if o.subject else None})
+                          for o in recurrence.overrides)  # fmt: skip
+        recurrence = recurrence.model_copy(update={"overrides": overrides})
+    return edited.model_copy(update={"subject": origin.subject, "recurrence": recurrence})

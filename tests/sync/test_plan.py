@@ -102,8 +102,7 @@ def test_overlap_is_resolved_by_policy(policy, source_created, rival_created, ex
     rival = item(Side.BOOKING, "B9", booking("Booked in the system"), created=rival_created)
     action = plan(source, None, TargetView(overlapping=[rival]), Policy(conflict_policy=policy))
     assert action.kind is expected
-    loser = action.source if expected is ActionKind.DECLINE else action.rival
-    assert loser == (source if expected is ActionKind.DECLINE else rival)
+    assert action.loser.origin == (source if expected is ActionKind.DECLINE else rival)
     assert "already booked" in action.reason
 
 

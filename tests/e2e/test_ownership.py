@@ -1,0 +1,109 @@
+"""Ownership (DESIGN invariant 7, EXCHANGE.md): people's meetings in a room calendar, end to end.
+
+A person invites the room; the emulated Calendar Attendant puts the room's copy in the
+room calendar (organiser: the person). calsync may read that copy and decline it, but
+never PATCH or DELETE it: the emulator records any such write as an ownership violation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from devstack.local_stack import LocalStack
+from tests.e2e.helpers import MAILBOX, ROOM_ID, booking_fields, graph_writes, live_bookings, live_events
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+ADA = "ada@contoso.example"
+START = dt.datetime(2026, 12, 9, 9, tzinfo=dt.UTC)
+
+
+def meeting(stack: LocalStack, subject: str = "Design review", *, hours: int = 0, private: bool = False) -> str:
+    """Ada's meeting inviting the room; returns the room copy's id."""
+    stack.graph.set_calendar_processing(MAILBOX, DeleteSubject=False, AddOrganizerToSubject=False)
+    made = stack.graph.person_create_meeting(ADA, subject, START + dt.timedelta(hours=hours),
+                                             START + dt.timedelta(hours=hours + 1), rooms=[MAILBOX],
+                                             private=private)  # fmt: skip
+    copy_id = made.room_copy_ids[MAILBOX.lower()]
+    assert copy_id is not None, "the emulated attendant should have accepted the invitation"
+    return copy_id
+
+
+async def test_a_persons_meeting_syncs_with_its_organiser(stack: LocalStack) -> None:
+    meeting(stack)
+    await stack.settle()
+    [booking] = live_bookings(stack)
+    assert booking["title"] == "Design review"
+    assert booking["organizer"]["email"] == ADA
+    assert stack.graph.ownership_violations == []
+
+
+async def test_moving_the_copy_of_a_persons_meeting_in_the_booking_system_is_reverted(stack: LocalStack) -> None:
+    meeting(stack)
+    await stack.settle()
+    [booking] = live_bookings(stack)
+    writes_before = len(graph_writes(stack))
+
+    stack.booking.user_update_booking(booking["id"], start="2026-12-09T15:00:00+00:00", end="2026-12-09T16:00:00+00:00")
+    await stack.settle()
+
+    [booking] = live_bookings(stack)
+    assert dt.datetime.fromisoformat(booking["start"]) == START  # back to what Ada's meeting says
+    assert len(graph_writes(stack)) == writes_before  # the room's copy was not touched
+    assert stack.graph.ownership_violations == []
+
+
+async def test_cancelling_the_copy_in_the_booking_system_declines_the_meeting_and_tells_the_organiser(
+    stack: LocalStack,
+) -> None:
+    copy_id = meeting(stack)
+    await stack.settle()
+    [booking] = live_bookings(stack)
+
+    stack.booking.user_delete_booking(booking["id"])
+    await stack.settle()
+
+    assert live_events(stack) == []  # the room no longer holds it
+    declines = [m for m in stack.graph.mail_for(ADA) if m.kind == "declined"]
+    assert declines and "cancelled in the booking system" in (declines[-1].comment or "")
+    assert stack.graph.ownership_violations == []
+    assert copy_id  # the room's copy was declined, not deleted by calsync
+
+
+async def test_an_outlook_copy_of_a_private_booking_edited_in_outlook_keeps_the_real_title(stack: LocalStack) -> None:
+    created = stack.booking.user_create_booking(ROOM_ID, **booking_fields(
+        "Layoffs planning", "2026-12-10T09:00:00+01:00", "2026-12-10T10:00:00+01:00", sensitivity="private"))  # fmt: skip
+    await stack.settle()
+    [event] = live_events(stack)
+    assert event["subject"] == "Private booking"
+
+    stack.graph.user_update_event(MAILBOX, event["id"], {
+        "start": {"dateTime": "2026-12-10T11:00:00", "timeZone": "UTC"},
+        "end": {"dateTime": "2026-12-10T12:00:00", "timeZone": "UTC"},
+    })  # fmt: skip
+    await stack.settle()
+
+    [booking] = live_bookings(stack)
+    assert booking["id"] == created["id"]
+    assert booking["title"] == "Layoffs planning"  # the mask never flows back
+    assert dt.datetime.fromisoformat(booking["start"]) == dt.datetime(2026, 12, 10, 11, tzinfo=dt.UTC)
+
+
+async def test_a_losing_persons_meeting_is_declined_never_deleted_and_the_conflict_is_recorded(
+    stack: LocalStack,
+) -> None:
+    stack.booking.user_create_booking(ROOM_ID, **booking_fields(
+        "Booked first", "2026-12-09T10:00:00+01:00", "2026-12-09T11:00:00+01:00"))  # fmt: skip
+    await stack.settle()
+    # Ada's invitation arrives while the room's attendant allows conflicts (the race before a copy exists)
+    stack.graph.set_calendar_processing(MAILBOX, AllowConflicts=True)
+    meeting(stack, "Came second")
+    await stack.settle()
+
+    assert [b["title"] for b in live_bookings(stack)] == ["Booked first"]
+    assert [e["subject"] for e in live_events(stack)] == ["Booked first"]
+    declines = [m for m in stack.graph.mail_for(ADA) if m.kind == "declined"]
+    assert declines and "already booked" in (declines[-1].comment or "")
+    assert stack.graph.ownership_violations == []
