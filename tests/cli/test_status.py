@@ -36,9 +36,9 @@ def subscription(room: str, sub_id: str, expires_at: dt.datetime) -> Subscriptio
     return SubscriptionRecord(subscription_id=sub_id, room=room, resource=f"users/{room}/events", expires_at=expires_at)
 
 
-def conflict(room: str, resolved: bool) -> ConflictRecord:
+def conflict(room: str, loser_id: str, *, resolved: bool) -> ConflictRecord:
     return ConflictRecord(room=room, detected_at=NOW, policy=ConflictPolicy.FIRST_COME, winner_side=Side.OUTLOOK,
-                          winner_id="o1", loser_side=Side.BOOKING, loser_id="b1", reason="overlap",
+                          winner_id="o1", loser_side=Side.BOOKING, loser_id=loser_id, reason="overlap",
                           resolved=resolved)  # fmt: skip
 
 
@@ -51,9 +51,10 @@ async def test_status_shows_each_room_and_a_stopped_room_in_red(cli_env, tables:
     await subscriptions.put(subscription("room-a", "sub-old", NOW + dt.timedelta(hours=1)))
     await subscriptions.put(subscription("room-a", "sub-new", NOW + dt.timedelta(days=2, hours=1)))
     conflicts = ConflictStore(tables)
-    await conflicts.add(conflict("room-a", resolved=False))
-    await conflicts.add(conflict("room-a", resolved=False))
-    await conflicts.add(conflict("room-a", resolved=True))
+    await conflicts.add(conflict("room-a", "b1", resolved=False))
+    await conflicts.add(conflict("room-a", "b1", resolved=False))  # recorded again (a redelivered hint): one row
+    await conflicts.add(conflict("room-a", "b2", resolved=False))
+    await conflicts.add(conflict("room-a", "b3", resolved=True))
     await RoomHoldStore(tables).put(RoomHold(room="room-b", side=Side.BOOKING, missing=8, mapped=10, since=NOW,
                                              reason="8 of 10 synced bookings vanished from booking"))  # fmt: skip
 
