@@ -11,6 +11,7 @@ a failure and throttles the subscription.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import statistics
 import sys
@@ -24,17 +25,28 @@ import azure.functions as func
 from calsync.functions import runtime
 from calsync.functions.indexing import user_functions
 from calsync.settings import load_settings
+from calsync.store.records import SubscriptionRecord
+from calsync.webhooks.subscriptions import SubscriptionDirectory
 from devstack.inprocess_queue import InProcessQueue
 
 CLIENT_STATE = "bench-client-state-0123456789abcdef"
+MAILBOX = "room-a@contoso.example"
+SUBSCRIPTION = "7f105c7d-2dc5-4530-97cd-4e7ae6534c07"
+
+
+async def recorded_subscriptions() -> list[SubscriptionRecord]:
+    """The Subscriptions table as the directory reads it (in memory here: this bench measures the handler)."""
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=2)
+    return [SubscriptionRecord(subscription_id=SUBSCRIPTION, room="room-a", resource=f"/users/{MAILBOX}/events",
+                               expires_at=expires)]  # fmt: skip
 
 
 def request(n: int) -> func.HttpRequest:
     item = f"AAMkAGI2TG93AAA=/+{n:08d}=="
     body = {"value": [{
-        "subscriptionId": "7f105c7d-2dc5-4530-97cd-4e7ae6534c07", "clientState": CLIENT_STATE, "changeType": "updated",
-        "resource": f"Users/abc/Events/{item}", "tenantId": "t",
-        "resourceData": {"@odata.type": "#Microsoft.Graph.Event", "@odata.id": f"Users/abc/Events/{item}",
+        "subscriptionId": SUBSCRIPTION, "clientState": CLIENT_STATE, "changeType": "updated",
+        "resource": f"Users/{MAILBOX}/Events/{item}", "tenantId": "t",
+        "resourceData": {"@odata.type": "#Microsoft.Graph.Event", "@odata.id": f"Users/{MAILBOX}/Events/{item}",
                          "@odata.etag": f'W/"{n}"', "id": item},
     }]}  # fmt: skip
     return func.HttpRequest("POST", "https://calsync.example/api/graph/notifications", params={"room": "room-a"},
@@ -44,10 +56,11 @@ def request(n: int) -> func.HttpRequest:
 async def main(count: int) -> None:
     settings = load_settings(
         tables_connection_string="UseDevelopmentStorage=true", graph_auth_mode="none", graph_client_state=CLIENT_STATE,
-        rooms='[{"key": "room-a", "mailbox": "room-a@contoso.example", "booking_room_id": "R-100"}]',
+        rooms=f'[{{"key": "room-a", "mailbox": "{MAILBOX}", "booking_room_id": "R-100"}}]',
     )  # fmt: skip
     queue = InProcessQueue.from_settings(settings)
-    runtime.installed(runtime.Runtime(settings, publisher=queue)).__enter__()  # for the rest of this process
+    runtime.installed(runtime.Runtime(settings, publisher=queue, subscriptions=SubscriptionDirectory(
+        recorded_subscriptions))).__enter__()  # for the rest of this process  # fmt: skip
     handler = user_functions()["graph_webhook"]
     requests = [request(n) for n in range(count)]
     for warm in requests[:200]:

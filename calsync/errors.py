@@ -9,7 +9,7 @@ The sync engine decides on these types, never on library exceptions.
     ├── ValidationError           a payload or model value is wrong (caller's fault, 400)
     │   └── UnsupportedRecurrence an RRULE the other side cannot express (not retryable)
     ├── AuthenticationError       forged or unsigned input (401/403)
-    ├── StoreError                Table Storage failed
+    ├── StoreError                Table Storage failed (retryable; a webhook answers 503)
     │   └── ConcurrencyError      an ETag-guarded write lost a race (retryable)
     ├── SideError                 a calendar side (Graph or booking system) failed
     │   ├── NotFound              the item is gone (404/410)
@@ -17,7 +17,9 @@ The sync engine decides on these types, never on library exceptions.
     │   ├── Throttled             429/503 after the bounded wait (retryable)
     │   ├── Conflict              changed meanwhile, precondition failed, double booking
     │   ├── PermissionDenied      the app may not do this (operator's fault)
-    │   └── TransientError        5xx, timeouts, connection errors (retryable)
+    │   ├── PeerContractError     answered outside the contract: a redirect, an oversized body (not retryable)
+    │   │   └── ResponseTooLarge  a body (or its Content-Length) over the client's cap; never retried
+    │   └── TransientError        5xx, timeouts, deadlines, connection errors, a garbled body (retryable)
     ├── QueueError                a queue refused or failed a send, or did not drain (retryable, 503)
     └── MassDeletionGuardTripped  one side suddenly looks empty; sync for the room stops
 """
@@ -66,6 +68,7 @@ class StoreError(CalsyncError):
     """Table Storage refused or failed an operation."""
 
     retryable = True
+    http_status = 503  # a webhook caller (Graph, the booking system) retries later
 
 
 class ConcurrencyError(StoreError):
@@ -116,6 +119,21 @@ class PermissionDenied(SideError):
     """The app is not allowed to do this (missing role, RBAC scope, wrong mailbox)."""
 
     http_status = 403
+
+
+class PeerContractError(SideError):
+    """The side answered outside its contract (a redirect, an oversized body): retrying cannot help.
+
+    A redirect is never followed (not across hosts, never with credentials) and never
+    taken for success: the write it answered did not happen as asked. An operator must
+    fix the side or calsync's base URL.
+    """
+
+    http_status = 502
+
+
+class ResponseTooLarge(PeerContractError):
+    """A response whose body, or whose Content-Length claim, exceeds the client's cap; not read further."""
 
 
 class TransientError(SideError):

@@ -66,6 +66,12 @@ class Room(BaseModel):
     mailbox: str = Field(min_length=3, pattern=r"^[^@\s]+@[^@\s]+$")
     booking_room_id: str = Field(min_length=1)
     name: str | None = None
+    user_id: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+        description="The room mailbox's Entra object id (optional). Graph names the mailbox by this id in a "
+        "notification's resource; when set, graph_webhook refuses notifications naming any other user id.",
+    )
 
 
 class Settings(BaseSettings):

@@ -4,7 +4,7 @@ Functions Core Tools cannot be installed here, so the local run and the end-to-e
 tests use this: a uvicorn server on 127.0.0.1, running on the caller's event loop
 (the in-process queue belongs to that loop), that turns each request into an
 ``azure.functions.HttpRequest`` for the function whose route matches and returns
-its ``HttpResponse``; and ``bind_queues`` subscribes every Service Bus-triggered
+its ``HttpResponse`` (405 for a method the function does not declare); and ``bind_queues`` subscribes every Service Bus-triggered
 function to the in-process queue of the same name (binding expressions such as
 ``%CHANGES_QUEUE%`` are resolved from Settings, as the host resolves app settings).
 """
@@ -50,11 +50,15 @@ class LoopbackFunctionsHost:
         self.port = port or free_port()
         self._functions = user_functions()
         self._routes: dict[str, str] = {}
+        self._methods: dict[str, frozenset[str]] = {}
         for name, bindings in raw_bindings().items():
             for binding in bindings:
                 if binding["type"] == "httpTrigger":
                     self._routes[binding["route"]] = name
-        app = Starlette(routes=[Route(ROUTE_PREFIX + "{route:path}", self._dispatch, methods=["GET", "POST"])])
+                    # the host answers only the methods a function declares (405 otherwise); none declared = all
+                    self._methods[name] = frozenset(m.upper() for m in binding.get("methods") or ())
+        every = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]  # checked per function below
+        app = Starlette(routes=[Route(ROUTE_PREFIX + "{route:path}", self._dispatch, methods=every)])
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off",
                                 access_log=False)  # fmt: skip
         self._server = uvicorn.Server(config)
@@ -98,6 +102,9 @@ class LoopbackFunctionsHost:
         name = self._routes.get(request.path_params["route"])
         if name is None:
             return Response(status_code=404)
+        allowed = self._methods[name]
+        if allowed and request.method.upper() not in allowed:
+            return Response(status_code=405, headers={"Allow": ", ".join(sorted(allowed))})
         body = await request.body()
         http_request = func.HttpRequest(
             method=request.method, url=str(request.url), headers=dict(request.headers),

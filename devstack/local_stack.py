@@ -65,7 +65,8 @@ class LocalStack:
         self.queue: InProcessQueue | None = None
         self.settings: Settings | None = None
         self._services: Services | None = None
-        self._runtime: contextlib.AbstractContextManager[runtime.Runtime] | None = None
+        self._runtime: runtime.Runtime | None = None
+        self._installed: contextlib.AbstractContextManager[runtime.Runtime] | None = None
 
     async def start(self) -> LocalStack:
         if self.azurite is None:
@@ -92,9 +93,9 @@ class LocalStack:
             **self.setting_overrides,
         )  # fmt: skip
         self.queue = InProcessQueue.from_settings(self.settings, **self.queue_options)
-        self._runtime = runtime.installed(runtime.Runtime(self.settings, publisher=self.queue,
-                                                          services_factory=self._open_services))  # fmt: skip
-        self._runtime.__enter__()
+        self._runtime = runtime.Runtime(self.settings, publisher=self.queue, services_factory=self._open_services)
+        self._installed = runtime.installed(self._runtime)
+        self._installed.__enter__()
         self.host = await LoopbackFunctionsHost(self.settings, port=host_port).start()
         self.host.bind_queues(self.queue)
         await self.subscribe_rooms()
@@ -113,21 +114,31 @@ class LocalStack:
         return await runtime.current().engine()
 
     async def subscribe_rooms(self) -> None:
-        """Graph subscriptions for every room (the maintenance timer's job in Azure)."""
+        """Graph subscriptions for every room, recorded in the Subscriptions table as the maintenance
+        timer records them in Azure (graph_webhook accepts only notifications of recorded subscriptions)."""
         from calsync.outlook.graph_client import GraphCalendar
+        from calsync.store.client import TableStore
+        from calsync.store.records import SubscriptionRecord, SubscriptionStore
 
         assert self.settings is not None
         graph = GraphCalendar.from_settings(self.settings)
+        tables = TableStore.from_settings(self.settings)
         try:
+            await tables.ensure_tables()
+            store = SubscriptionStore(tables)
             expiry = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=self.settings.graph_subscription_minutes)
             for room in self.rooms:
-                await graph.create_subscription(
+                created = await graph.create_subscription(
                     room.mailbox, notification_url=f"{self.settings.graph_notification_url}?room={room.key}",
                     lifecycle_notification_url=f"{self.settings.graph_lifecycle_url}?room={room.key}",
                     client_state=self.client_state, expiration=expiry,
                 )  # fmt: skip
+                await store.put(SubscriptionRecord(subscription_id=created.id, room=room.key,
+                                                   resource=created.resource or "",
+                                                   expires_at=created.expiration_date_time or expiry))  # fmt: skip
         finally:
             await graph.aclose()
+            await tables.close()
 
     async def settle(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109 - one budget for the whole settle
         """Wait until both emulators delivered their notifications and the queues are drained, twice in a row."""
@@ -155,9 +166,11 @@ class LocalStack:
                 if b["room_id"] == room_id and b["status"] not in ("cancelled", "rejected")]  # fmt: skip
 
     async def stop(self) -> None:
+        if self._installed is not None:
+            self._installed.__exit__(None, None, None)
+            self._installed = None
         if self._runtime is not None:
-            self._runtime.__exit__(None, None, None)
-            self._runtime = None
+            await self._runtime.aclose()
         if self.host is not None:
             await self.host.stop()
         if self.queue is not None:

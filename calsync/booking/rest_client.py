@@ -1,15 +1,24 @@
 """BookingRestClient: the BookingSystem Protocol over the REST contract of docs/booking-api.yaml (httpx, async).
 
-Sends the API key as a bearer token, applies a per-request timeout, and retries 429, 5xx,
-timeouts and connection errors with exponential backoff and full jitter, honouring
-Retry-After, within a bounded total wait. Every request is safe to retry: creates carry an
-Idempotency-Key, updates and deletes an If-Match. Failures become calsync.errors types,
-keeping the RFC 9457 problem's title and detail in the message:
+Sends the API key as a bearer token and retries 429, 5xx, timeouts and connection errors
+with exponential backoff and full jitter, honouring Retry-After, within a bounded total
+wait. Every request is safe to retry: creates carry an Idempotency-Key, updates and
+deletes an If-Match. Each attempt has one overall deadline (``timeout``) covering the
+request, the headers and the whole body, so a peer trickling a byte at a time cannot hold
+it longer (httpx's own timeouts are per read); and a byte cap (``max_response_bytes``):
+a larger Content-Length claim is refused before reading, a longer body is cut off at the
+cap, and neither is retried. Redirects are never followed (not across hosts, never with
+credentials), and a 3xx is never success: the write it answered did not happen as asked.
+Failures become calsync.errors types, keeping the RFC 9457 problem's title and detail in
+the message:
 
+    2xx with a body that is not JSON (empty, HTML, garbled) -> TransientError (a proxy; retryable)
+    2xx with JSON that breaks the contract -> ValidationError
+    3xx -> PeerContractError (not retryable)  body over the cap -> ResponseTooLarge (not retryable)
     400/422/428 and other 4xx -> ValidationError     401/403 -> PermissionDenied
     404 (410 elsewhere)       -> NotFound            410 on /changes -> ChangeFeedExpired
     409 -> RoomAlreadyBooked   412 -> ChangedMeanwhile
-    429/503 after the bounded wait -> Throttled      other 5xx, timeouts, connection errors -> TransientError
+    429/503 after the bounded wait -> Throttled      other 5xx, timeouts, deadline, connection errors -> TransientError
 """
 
 from __future__ import annotations
@@ -41,7 +50,9 @@ from calsync.booking.protocol import (
 from calsync.errors import (
     CalsyncError,
     NotFound,
+    PeerContractError,
     PermissionDenied,
+    ResponseTooLarge,
     Throttled,
     TransientError,
     ValidationError,
@@ -51,6 +62,8 @@ from calsync.model.booking import Booking
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024  # a page of 100 bookings is ~100 KB
+_BODY_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -90,6 +103,7 @@ class BookingRestClient:
         backoff_cap: float = 8.0,
         max_retry_wait: float = 30.0,
         page_size: int = 100,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -98,8 +112,11 @@ class BookingRestClient:
         if key:
             headers["Authorization"] = f"Bearer {key}"
         self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"), headers=headers, timeout=httpx.Timeout(timeout), transport=transport
+            base_url=base_url.rstrip("/"), headers=headers, timeout=httpx.Timeout(timeout), transport=transport,
+            follow_redirects=False,
         )
+        self.timeout = timeout
+        self.max_response_bytes = max_response_bytes
         self.rooms = room_map or RoomMap()
         self.max_attempts = max(1, max_attempts)
         self.backoff_base = backoff_base
@@ -243,13 +260,29 @@ class BookingRestClient:
 
     @staticmethod
     def _parse(model: type[M], response: httpx.Response) -> M:
+        where_from = f"{response.request.method} {response.request.url.path}"
+        content_type = response.headers.get("content-type", "")
+        if not response.content.strip() or ("json" not in content_type.lower() and content_type):
+            raise TransientError(
+                f"booking system answered {where_from} with {response.status_code} and "
+                f"{'an empty body' if not response.content.strip() else 'a ' + content_type[:60] + ' body'}"
+                f" instead of {model.__name__} JSON",
+                side=SIDE,
+                status=response.status_code,
+            )
         try:
             return model.model_validate_json(response.content)
         except PydanticValidationError as exc:
             first = exc.errors(include_input=False, include_url=False)[0]
+            if first["type"] == "json_invalid":  # truncated or garbled: a proxy or a dropped stream
+                raise TransientError(
+                    f"booking system answered {where_from} with a body that is not valid JSON ({first['msg'][:120]})",
+                    side=SIDE,
+                    status=response.status_code,
+                ) from None
             where = ".".join(str(p) for p in first["loc"]) or "body"
             raise ValidationError(
-                f"booking system answered {response.request.method} {response.request.url.path} with a "
+                f"booking system answered {where_from} with a "
                 f"{model.__name__} that breaks the contract ({where}: {first['msg']})",
                 side=SIDE,
                 status=response.status_code,
@@ -257,6 +290,38 @@ class BookingRestClient:
 
     def _backoff(self, attempt: int) -> float:
         return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))  # noqa: S311 - jitter, not crypto
+
+    async def _send(
+        self, method: str, path: str, *, params: dict[str, Any] | None, json: Any, headers: dict[str, str] | None
+    ) -> httpx.Response:
+        """One attempt under one deadline (request, headers and whole body), reading at most the byte cap."""
+        request = self._http.build_request(method, path, params=params, json=json, headers=headers)
+        async with asyncio.timeout(self.timeout):
+            response = await self._http.send(request, stream=True, follow_redirects=False)
+            try:
+                declared = response.headers.get("content-length", "").strip()
+                if declared.isascii() and declared.isdigit() and int(declared) > self.max_response_bytes:
+                    raise self._too_large(method, path, response, f"claims {int(declared):,} bytes")
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > self.max_response_bytes:
+                        raise self._too_large(method, path, response, "ran past it")
+                    chunks.append(chunk)
+            finally:
+                await response.aclose()
+        kept = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _BODY_HEADERS]
+        return httpx.Response(response.status_code, headers=kept, content=b"".join(chunks), request=request,
+                              extensions=response.extensions)  # fmt: skip
+
+    def _too_large(self, method: str, path: str, response: httpx.Response, how: str) -> ResponseTooLarge:
+        return ResponseTooLarge(
+            f"booking system: {method} {path} -> {response.status_code} with a body over the"
+            f" {self.max_response_bytes:,}-byte cap ({how}); not read further, not retried",
+            side=SIDE,
+            status=response.status_code,
+        )
 
     async def _request(
         self,
@@ -271,20 +336,21 @@ class BookingRestClient:
         for attempt in range(self.max_attempts):
             last = attempt == self.max_attempts - 1
             try:
-                response = await self._http.request(method, path, params=params, json=json, headers=headers)
-            except httpx.TimeoutException as exc:
+                response = await self._send(method, path, params=params, json=json, headers=headers)
+            except (httpx.TimeoutException, TimeoutError) as exc:
                 failure: CalsyncError = TransientError(
-                    f"booking system: {method} {path} timed out ({type(exc).__name__})", side=SIDE
+                    f"booking system: {method} {path} timed out ({type(exc).__name__}; deadline {self.timeout:g} s)",
+                    side=SIDE,
                 )
                 delay = self._backoff(attempt)
-            except httpx.TransportError as exc:
+            except httpx.HTTPError as exc:  # connection errors, dropped streams, undecodable bodies
                 failure = TransientError(
-                    f"booking system: {method} {path} failed to connect or dropped ({type(exc).__name__}: {exc})",
+                    f"booking system: {method} {path} failed to connect or dropped ({type(exc).__name__}: {exc})"[:300],
                     side=SIDE,
                 )
                 delay = self._backoff(attempt)
             else:
-                if response.status_code < 400:
+                if 200 <= response.status_code < 300:
                     return response
                 failure = _error(method, path, response)
                 if response.status_code not in _RETRY_STATUSES:
@@ -319,6 +385,15 @@ def _problem(response: httpx.Response) -> Problem | None:
 def _error(method: str, path: str, response: httpx.Response) -> CalsyncError:
     """The calsync error for an error response, keeping the problem's title and detail."""
     status = response.status_code
+    if 300 <= status < 400 or status < 200:
+        target = response.headers.get("location", "")[:200]
+        return PeerContractError(
+            f"booking system: {method} {path} -> {status} {response.reason_phrase or 'redirect'}"
+            + (f" to {target}" if target else "")
+            + "; calsync follows no redirects (check BOOKING_BASE_URL): the request did not take effect",
+            side=SIDE,
+            status=status,
+        )
     problem = _problem(response)
     title = (problem.title if problem and problem.title else response.reason_phrase) or "error"
     detail = f": {problem.detail}" if problem and problem.detail else ""

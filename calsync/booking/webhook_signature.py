@@ -16,13 +16,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import json
+import re
 import time
 from collections.abc import Mapping, Sequence
 
 from pydantic import SecretStr
 from pydantic import ValidationError as PydanticValidationError
 
+from calsync import json_limits
 from calsync.booking.api_models import WebhookPayload
 from calsync.errors import AuthenticationError, ConfigurationError, ValidationError
 
@@ -31,6 +32,7 @@ SCHEME = "v1"
 DEFAULT_TOLERANCE_SECONDS = 300
 MAX_ACTIVE_SECRETS = 2
 _MAX_SIGNATURES = 8
+MAX_BODY_DEPTH = 8  # the payload is one flat object; room for extension fields, not for a 5,000-deep nest
 
 WebhookEvent = WebhookPayload
 """A verified webhook: {event, booking_id, room_id, version}."""
@@ -63,33 +65,51 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return None
 
 
+_MAX_HEADER_CHARS = 1024
+_ELEMENT = re.compile(r"[ \t]*([A-Za-z0-9_-]{1,16})=([\x21-\x2b\x2d-\x7e]*)[ \t]*", re.ASCII)
+_TIMESTAMP = re.compile(r"[0-9]{1,12}", re.ASCII)
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}", re.ASCII)
+
+
+def _malformed(why: str) -> AuthenticationError:
+    return AuthenticationError(f"malformed {SIGNATURE_HEADER} header: {why}", reason="malformed")
+
+
 def parse_signature_header(value: str) -> tuple[int, list[str]]:
-    """(timestamp, v1 signatures) of a header value; AuthenticationError when malformed."""
+    """(timestamp, v1 signatures) of a header value; AuthenticationError (reason "malformed") otherwise.
+
+    The grammar is strict ASCII: ``element *("," element)``, ``element = key "=" value`` with
+    optional spaces around; ``t`` is 1-12 ASCII digits, ``v1`` is 64 ASCII hex digits.
+    (``str.isdigit`` accepts "²" and other Unicode digits that ``int`` refuses.)
+    """
+    if len(value) > _MAX_HEADER_CHARS:
+        raise _malformed(f"longer than {_MAX_HEADER_CHARS} characters")
+    if not value.isascii():
+        raise _malformed("not ASCII")
     timestamp: int | None = None
     signatures: list[str] = []
     for part in value.split(","):
-        key, sep, item = part.strip().partition("=")
-        if not sep:
-            raise AuthenticationError(f"malformed {SIGNATURE_HEADER} header: element without '='", reason="malformed")
+        if "=" not in part:
+            raise _malformed("element without '='")
+        element = _ELEMENT.fullmatch(part)
+        if element is None:
+            raise _malformed("element is not key=value")
+        key, item = element.groups()
         if key == "t":
-            if timestamp is not None or not item.isdigit() or len(item) > 12:
-                raise AuthenticationError(f"malformed {SIGNATURE_HEADER} header: bad timestamp", reason="malformed")
+            if timestamp is not None or _TIMESTAMP.fullmatch(item) is None:
+                raise _malformed("bad timestamp")
             timestamp = int(item)
         elif key == SCHEME:
-            if len(item) != 64 or any(c not in "0123456789abcdefABCDEF" for c in item):
-                raise AuthenticationError(
-                    f"malformed {SIGNATURE_HEADER} header: {SCHEME} is not 64 hex digits", reason="malformed"
-                )
+            if _HEX64.fullmatch(item) is None:
+                raise _malformed(f"{SCHEME} is not 64 hex digits")
             signatures.append(item.lower())
+            if len(signatures) > _MAX_SIGNATURES:
+                raise _malformed(f"more than {_MAX_SIGNATURES} signatures")
         # other schemes (future versions) are ignored
     if timestamp is None:
-        raise AuthenticationError(f"malformed {SIGNATURE_HEADER} header: no timestamp t=", reason="malformed")
+        raise _malformed("no timestamp t=")
     if not signatures:
-        raise AuthenticationError(f"malformed {SIGNATURE_HEADER} header: no {SCHEME} signature", reason="malformed")
-    if len(signatures) > _MAX_SIGNATURES:
-        raise AuthenticationError(
-            f"malformed {SIGNATURE_HEADER} header: more than {_MAX_SIGNATURES} signatures", reason="malformed"
-        )
+        raise _malformed(f"no {SCHEME} signature")
     return timestamp, signatures
 
 
@@ -101,20 +121,19 @@ def _unix(now: float | dt.datetime | None) -> float:
     return float(now)
 
 
-def verify_webhook(
+def verify_signature(
     headers: Mapping[str, str],
     body: bytes,
     secrets: Sequence[str | SecretStr | bytes],
     *,
     now: float | dt.datetime | None = None,
     tolerance: int = DEFAULT_TOLERANCE_SECONDS,
-) -> WebhookEvent:
-    """Verify a webhook's signature and timestamp, then parse its body.
+) -> tuple[int, str]:
+    """Verify a webhook's signature and timestamp; (timestamp, the matching signature) for replay checks.
 
     Raises ConfigurationError without secrets (or with more than two), AuthenticationError
     for a missing or malformed header, a timestamp outside ±``tolerance`` seconds, or no
-    signature matching any active secret, and ValidationError for a signed body that is
-    not a valid webhook payload.
+    signature matching any active secret.
     """
     if not secrets:
         raise ConfigurationError("no booking webhook secret configured (BOOKING_WEBHOOK_SECRETS)")
@@ -134,16 +153,42 @@ def verify_webhook(
             reason="stale_timestamp",
         )
     expected = [compute_signature(body, secret, timestamp) for secret in secrets]
-    matched = False
+    matched: str | None = None
     for candidate in signatures:
         for good in expected:
             # evaluate every pair, so timing does not reveal which one matched
-            matched |= hmac.compare_digest(candidate.encode("ascii"), good.encode("ascii"))
-    if not matched:
+            if hmac.compare_digest(candidate.encode("ascii"), good.encode("ascii")):
+                matched = good
+    if matched is None:
         raise AuthenticationError(
             "no webhook signature matches an active secret (wrong secret or tampered body)", reason="no_match"
         )
+    return timestamp, matched
+
+
+def parse_webhook_body(body: bytes) -> WebhookEvent:
+    """A signed body as a webhook event, parsed with limits; ValidationError when it is not one."""
+    payload = json_limits.loads(body, max_depth=MAX_BODY_DEPTH, what="webhook body")
     try:
-        return WebhookPayload.model_validate(json.loads(body))
-    except (ValueError, PydanticValidationError) as exc:
-        raise ValidationError(f"webhook body is not a valid booking event: {exc}".splitlines()[0]) from None
+        return WebhookPayload.model_validate(payload)
+    except PydanticValidationError as exc:
+        first = exc.errors(include_input=False, include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise ValidationError(f"webhook body is not a valid booking event: {where}: {first['msg']}") from None
+
+
+def verify_webhook(
+    headers: Mapping[str, str],
+    body: bytes,
+    secrets: Sequence[str | SecretStr | bytes],
+    *,
+    now: float | dt.datetime | None = None,
+    tolerance: int = DEFAULT_TOLERANCE_SECONDS,
+) -> WebhookEvent:
+    """Verify a webhook's signature and timestamp (``verify_signature``), then parse its body.
+
+    Raises what ``verify_signature`` raises, and ValidationError for a signed body that is
+    not a valid webhook payload (not JSON within the limits, or not the contract's shape).
+    """
+    verify_signature(headers, body, secrets, now=now, tolerance=tolerance)
+    return parse_webhook_body(body)

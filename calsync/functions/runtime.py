@@ -22,7 +22,10 @@ from calsync.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from calsync.maintenance.jobs import MaintenanceService
+    from calsync.store.client import TableStore
     from calsync.sync.engine import SyncEngine
+    from calsync.webhooks.replay import ReplayGuard
+    from calsync.webhooks.subscriptions import SubscriptionDirectory
     from calsync.wiring import Services
 
 ServicesFactory = Callable[[Settings], Awaitable["Services"]]
@@ -30,9 +33,13 @@ ServicesFactory = Callable[[Settings], Awaitable["Services"]]
 
 class Runtime:
     def __init__(self, settings: Settings, *, publisher: HintPublisher | None = None,
-                 services_factory: ServicesFactory | None = None) -> None:  # fmt: skip
+                 services_factory: ServicesFactory | None = None, subscriptions: SubscriptionDirectory | None = None,
+                 replays: ReplayGuard | None = None) -> None:  # fmt: skip
         self.settings = settings
         self._publisher = publisher
+        self._tables: TableStore | None = None
+        self._subscriptions = subscriptions
+        self._replays = replays
         self._services_factory = services_factory
         self._services: Services | None = None
         self._services_lock = asyncio.Lock()
@@ -44,6 +51,40 @@ class Runtime:
 
             self._publisher = shared_service_bus_publisher(self.settings)
         return self._publisher
+
+    @property
+    def tables(self) -> TableStore:
+        """The webhooks' own table client (the engine builds its own): subscriptions and replay markers."""
+        if self._tables is None:
+            from calsync.store.client import TableStore
+
+            self._tables = TableStore.from_settings(self.settings)
+        return self._tables
+
+    @property
+    def subscriptions(self) -> SubscriptionDirectory:
+        """calsync's live Graph subscriptions by room, cached (graph_webhook, graph_lifecycle)."""
+        if self._subscriptions is None:
+            from calsync.webhooks.subscriptions import table_directory
+
+            self._subscriptions = table_directory(self.tables)
+        return self._subscriptions
+
+    @property
+    def replays(self) -> ReplayGuard:
+        """Seen booking-webhook signatures (booking_webhook's replay protection)."""
+        if self._replays is None:
+            from calsync.booking.webhook_signature import DEFAULT_TOLERANCE_SECONDS
+            from calsync.webhooks.replay import ReplayGuard
+
+            self._replays = ReplayGuard(self.tables.table("WebhookReplays"), tolerance=DEFAULT_TOLERANCE_SECONDS)
+        return self._replays
+
+    async def aclose(self) -> None:
+        """Close the webhooks' table client, if it was built (the Services close their own)."""
+        if self._tables is not None:
+            await self._tables.close()
+            self._tables = None
 
     def use_publisher(self, publisher: HintPublisher) -> HintPublisher:
         """Swap the publisher (tests that hold hints back); returns the previous one."""

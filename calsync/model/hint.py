@@ -17,6 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from calsync.model.booking import Side, to_utc
 
+MAX_ROOM_CHARS = 128
+MAX_ITEM_ID_CHARS = 1024
+MAX_VERSION_CHARS = 256
+
 
 class ChangeKind(StrEnum):
     CREATED = "created"
@@ -38,16 +42,23 @@ class ChangeHint(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     source: Side
-    room: str = Field(min_length=1, max_length=128)
-    item_id: str = Field(min_length=1, max_length=1024)
+    room: str = Field(min_length=1, max_length=MAX_ROOM_CHARS)
+    item_id: str = Field(min_length=1, max_length=MAX_ITEM_ID_CHARS)
     change_kind: ChangeKind = ChangeKind.UNKNOWN
     reason: HintReason = HintReason.WEBHOOK
     observed_at: dt.datetime
     version: str | None = Field(
         default=None,
-        max_length=256,
+        max_length=MAX_VERSION_CHARS,
         description="The item's version as the notification saw it (booking version, Graph etag), if any.",
     )
+
+    @field_validator("room", "item_id", "version")
+    @classmethod
+    def _valid_unicode(cls, value: str | None) -> str | None:
+        if value is not None and any("\ud800" <= char <= "\udfff" for char in value):
+            raise ValueError("must not contain lone surrogates (not valid Unicode)")
+        return value
 
     @field_validator("observed_at")
     @classmethod

@@ -35,12 +35,12 @@ from opentelemetry.trace import SpanKind, StatusCode
 import calsync.maintenance.jobs as jobs
 from calsync.errors import TransientError
 from calsync.functions import runtime
+from calsync.functions.indexing import user_functions
 from calsync.settings import Settings, load_settings
 from calsync.telemetry import configure_telemetry, reset_telemetry
 from calsync.telemetry.metrics import TIMER_RUNS, TimerOutcome, use_meter_provider
 from calsync.telemetry.redaction import MASK, clear_secrets
 from calsync.telemetry.runs import use_tracer_provider
-from tests.functions.conftest import user_functions
 from tests.test_infra_consistency import ALERTS_BICEP, alert_queries
 
 CLIENT_STATE = "timer-test-client-state-0123456789"

@@ -30,6 +30,12 @@ def room_subscriptions(stack: LocalStack, key: str = "room-a") -> list[dict]:
     return [s for s in stack.graph.subscription_list() if s["notificationUrl"].endswith(f"room={key}")]
 
 
+async def lose_subscription_records(service: MaintenanceService) -> None:
+    """The Subscriptions table forgets what LocalStack recorded (a lost table): Graph still has them."""
+    for record in await service.keeper.store.list():
+        await service.keeper.store.delete(record.subscription_id)
+
+
 def expiry(sub: dict) -> dt.datetime:
     return dt.datetime.fromisoformat(sub["expirationDateTime"].replace("Z", "+00:00"))
 
@@ -37,6 +43,7 @@ def expiry(sub: dict) -> dt.datetime:
 async def test_existing_subscriptions_are_adopted_then_renewed_before_they_expire(
     stack: LocalStack, service: MaintenanceService, clock: ManualClock
 ) -> None:
+    await lose_subscription_records(service)
     results = await service.keeper.ensure_all()
     assert {r.action for r in results} == {SubscriptionAction.ADOPTED}  # LocalStack subscribed: no second one
     [sub] = room_subscriptions(stack)
@@ -122,6 +129,7 @@ async def test_reauthorization_required_is_answered(stack: LocalStack, service: 
 async def test_a_room_without_any_subscription_gets_one_and_a_failing_room_does_not_stop_the_others(
     stack: LocalStack, service: MaintenanceService
 ) -> None:
+    await lose_subscription_records(service)
     for sub in stack.graph.subscription_list():
         stack.graph.subscriptions.delete(sub["id"])
     stack.graph.fail("POST", "/subscriptions", status=500, times=1)  # the first create fails (no retry on POST)
@@ -167,6 +175,7 @@ async def test_a_room_removed_from_the_configuration_loses_its_subscription(
 async def test_a_live_subscription_without_calsyncs_lifecycle_url_is_replaced_not_adopted(
     stack: LocalStack, service: MaintenanceService
 ) -> None:
+    await lose_subscription_records(service)
     [old] = room_subscriptions(stack)
     stack.graph.subscriptions._subs[old["id"]]["lifecycleNotificationUrl"] = None  # made by an older version
     results = {r.room: r for r in await service.keeper.ensure_all()}

@@ -12,7 +12,9 @@ from calsync.booking.webhook_signature import sign_webhook
 from calsync.model import ChangeHint, ChangeKind, HintReason, Side
 from calsync.model.job import JobKind, MaintenanceJob
 from devstack.inprocess_queue import InProcessQueue
-from tests.functions.conftest import CLIENT_STATE, WEBHOOK_SECRET, user_functions
+from tests.webhooks.conftest import CLIENT_STATE, SUB_A, USER_A, WEBHOOK_SECRET, user_functions
+
+pytestmark = [pytest.mark.azurite]
 
 EVENT_ID = "AAMkAGI2TG93AAA=/+x=="
 FUNCTIONS = user_functions()
@@ -27,10 +29,10 @@ def graph_request(body: object, *, route: str = "graph/notifications", room: str
 
 def notification(client_state: str = CLIENT_STATE, change: str = "updated", **extra) -> dict:
     return {
-        "subscriptionId": "7f105c7d-2dc5-4530-97cd-4e7ae6534c07", "clientState": client_state,
-        "changeType": change, "resource": f"Users/abc/Events/{EVENT_ID}", "tenantId": "t",
+        "subscriptionId": SUB_A, "clientState": client_state,
+        "changeType": change, "resource": f"Users/{USER_A}/Events/{EVENT_ID}", "tenantId": "t",
         "subscriptionExpirationDateTime": "2026-11-26T18:23:45.9356913Z",
-        "resourceData": {"@odata.type": "#Microsoft.Graph.Event", "@odata.id": f"Users/abc/Events/{EVENT_ID}",
+        "resourceData": {"@odata.type": "#Microsoft.Graph.Event", "@odata.id": f"Users/{USER_A}/Events/{EVENT_ID}",
                          "@odata.etag": 'W/"DwAAABYAAAA"', "id": EVENT_ID},
         **extra,
     }  # fmt: skip
@@ -99,19 +101,19 @@ async def test_notification_for_an_unconfigured_room_is_acknowledged_and_ignored
 
 async def test_lifecycle_notifications_become_maintenance_jobs(queue: InProcessQueue) -> None:
     events = ["reauthorizationRequired", "subscriptionRemoved", "missed"]
-    body = {"value": [{"subscriptionId": f"s{n}", "clientState": CLIENT_STATE, "lifecycleEvent": e,
+    body = {"value": [{"subscriptionId": SUB_A, "clientState": CLIENT_STATE, "lifecycleEvent": e,
                        "subscriptionExpirationDateTime": "2026-11-26T18:23:45Z", "tenantId": "t"}
-                      for n, e in enumerate(events)]}  # fmt: skip
+                      for e in events]}  # fmt: skip
     response = await FUNCTIONS["graph_lifecycle"](graph_request(body, route="graph/lifecycle"))
     assert response.status_code == 202
     jobs = [MaintenanceJob.model_validate_json(b) for b in await collected(queue, "reconcile")]
     assert [(j.kind, j.room, j.subscription_id) for j in jobs] == [
-        (JobKind.REAUTHORIZE, "room-a", "s0"), (JobKind.RESUBSCRIBE, "room-a", "s1"), (JobKind.RECONCILE, "room-a", "s2"),
+        (JobKind.REAUTHORIZE, "room-a", SUB_A), (JobKind.RESUBSCRIBE, "room-a", SUB_A), (JobKind.RECONCILE, "room-a", SUB_A),
     ]  # fmt: skip
 
 
 async def test_forged_lifecycle_notification_is_refused(queue: InProcessQueue) -> None:
-    body = {"value": [{"subscriptionId": "s", "clientState": "nope", "lifecycleEvent": "missed"}]}
+    body = {"value": [{"subscriptionId": SUB_A, "clientState": "nope", "lifecycleEvent": "missed"}]}
     response = await FUNCTIONS["graph_lifecycle"](graph_request(body, route="graph/lifecycle"))
     assert response.status_code == 401 and queue.stats().sent == 0
 
