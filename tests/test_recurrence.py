@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from calsync.errors import ValidationError
 from calsync.model import Booking, OccurrenceOverride, Recurrence
-from calsync.recurrence import canonical_rrule, expand, normalise_rrule
+from calsync.model.rrule import canonical_rrule, normalise_rrule
+from calsync.recurrence import expand
 
 UTC = dt.UTC
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -169,7 +169,7 @@ class Recurrence(BaseModel):
         from dateutil.rrule import rrulestr
 
         from calsync.errors import CalsyncError
-        from calsync.recurrence import normalise_rrule
+        from calsync.model.rrule import normalise_rrule
 
         try:
             text = normalise_rrule(value)  # calsync's canonical spelling, see calsync.recurrence
@@ -254,7 +254,7 @@ class Booking(BaseModel):
         if self.recurrence is None:
             return self
         from calsync.errors import CalsyncError
-        from calsync.recurrence import canonical_rrule
+        from calsync.model.rrule import canonical_rrule
 
         try:
             rule = canonical_rrule(self.recurrence.rrule, self.start, self.time_zone)

@@ -55,10 +55,11 @@ from calsync.model.booking import (
     Sensitivity,
     SourceIds,
 )
+from calsync.model.rrule import outlook_anchor
 from calsync.outlook.patterns import pattern_to_rrule, rrule_to_pattern
 from calsync.outlook.wire import DateTimeTimeZone, EventType, ExtendedProperty, FreeBusyStatus, GraphEvent
 from calsync.outlook.zones import graph_zone_name, windows_to_iana
-from calsync.recurrence import occurrence_starts, outlook_anchor
+from calsync.recurrence import occurrence_starts
 
 UTC = dt.UTC
 

@@ -36,6 +36,7 @@ from enum import StrEnum
 from typing import TypeVar
 
 from calsync.errors import UnsupportedRecurrence, ValidationError
+from calsync.model.rrule import WEEKDAYS, canonical_rrule, normalise_rrule, parse_parts
 from calsync.outlook.wire import (
     DayOfWeek,
     PatternedRecurrence,
@@ -46,7 +47,6 @@ from calsync.outlook.wire import (
     WeekIndex,
 )
 from calsync.outlook.zones import graph_zone_name
-from calsync.recurrence import WEEKDAYS, canonical_rrule, normalise_rrule, parse_parts
 
 E = TypeVar("E", bound=StrEnum)
 _DAY_TO_RRULE = {

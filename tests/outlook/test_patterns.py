@@ -228,7 +228,7 @@ def supported_rrules(draw: st.DrawFn) -> str:
 
 @given(supported_rrules(), st.dates(dt.date(2024, 1, 1), dt.date(2024, 12, 31)))
 def test_rrule_to_graph_to_rrule_gives_the_canonical_rule(rule: str, start: dt.date) -> None:
-    from calsync.recurrence import canonical_rrule
+    from calsync.model.rrule import canonical_rrule
 
     pattern = rrule_to_pattern(rule, start, "Europe/Berlin")
     assert pattern_to_rrule(pattern) == canonical_rrule(rule, start, "Europe/Berlin")

@@ -24,8 +24,12 @@ from itertools import islice
 from zoneinfo import ZoneInfo
 
 from calsync.errors import UnsupportedRecurrence, ValidationError
-from calsync.recurrence import WEEKDAYS, normalise_rrule, parse_parts
-from calsync.recurrence import _dateutil_rule as dateutil_rule  # the project's one way to build it
+from calsync.model.rrule import (
+    WEEKDAYS,
+    dateutil_rule,  # the project's one way to build it
+    normalise_rrule,
+    parse_parts,
+)
 
 DAILY, WEEKLY, MONTHLY, YEARLY = 1, 2, 3, 4
 MAX_OCCURRENCES = 365
