@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from calsync.errors import Conflict, NotFound, SideError
+from calsync.errors import Conflict, NotFound, SideError, ValidationError
 from calsync.model import Booking, Organizer, Recurrence, Sensitivity, Side, content_hash
 from calsync.settings import Room
 from calsync.sync.sides import CalendarSide
@@ -117,6 +117,31 @@ class CalendarSideContract:
         assert again.item_id == first.item_id
         listed = await t.side.list_window(t.room, at(4, 0), at(5, 0))
         assert [item.item_id for item in listed] == [first.item_id]
+
+    async def test_a_key_reused_with_other_content_or_after_a_delete(self, under_test: SideUnderTest) -> None:
+        """The sides differ here, and the engine must live with both (its keys are per mapping, not per write).
+
+        Outlook (transactionId): the same key gives back the existing event whatever the body, and
+        creates anew once that event is deleted. The booking system (Idempotency-Key): a key reused
+        with another body is refused (422, ValidationError); with the same body it replays the
+        first answer, even when that booking has been deleted since.
+        """
+        t = under_test
+        key, stamp = uuid.uuid4().hex, f"other-{uuid.uuid4().hex}"
+        first = await self.create(t, self.meeting(t.room), stamp=stamp, key=key)
+        if t.is_outlook:
+            same = await self.create(t, self.meeting(t.room, subject="Other body"), stamp=stamp, key=key)
+            assert same.item_id == first.item_id and same.content_hash == first.content_hash
+        else:
+            with pytest.raises(ValidationError):
+                await self.create(t, self.meeting(t.room, subject="Other body"), stamp=stamp, key=key)
+        await t.side.delete(t.room, first)
+        again = await self.create(t, self.meeting(t.room), stamp=stamp, key=key)
+        if t.is_outlook:
+            assert again.item_id != first.item_id and (await t.side.read(t.room, again.item_id)).exists
+        else:
+            assert again.item_id == first.item_id, "the booking system replays the first answer"
+            assert not (await t.side.read(t.room, again.item_id)).exists, "... for a booking that is gone"
 
     # --- update and delete --------------------------------------------------------------------
 
