@@ -1,0 +1,348 @@
+"""The sync engine, one behaviour per test, over the in-memory sides (tests/sync/memory_sides.py) and Azurite.
+
+Each test acts as people would on one side, hands the engine the hint a webhook would
+send, and checks what a person would then see: which bookings exist on each side, what
+was declined, and how many writes calsync made. No emulator; the mapping table is real.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from calsync.errors import MassDeletionGuardTripped
+from calsync.model import Booking, BookingStatus, ChangeHint, HintReason, Organizer, Side
+from calsync.settings import ConflictPolicy, Room, Settings
+from calsync.store.client import TableStore
+from calsync.sync.engine import Outcome, SyncEngine
+from calsync.sync.state import ItemState
+from calsync.sync.translate import same_reservation
+from tests.sync.memory_sides import MemorySide
+
+pytestmark = pytest.mark.azurite
+
+ROOM = Room(key="atlas", mailbox="atlas@contoso.example", booking_room_id="R-100", name="Atlas")
+PRIVATE = "Private booking"
+T0 = dt.datetime(2030, 3, 1, 8, tzinfo=dt.UTC)
+
+
+def at(day: int, hour: int) -> dt.datetime:
+    return dt.datetime(2030, 3, day, hour, tzinfo=dt.UTC)
+
+
+def meeting(day: int = 4, hour: int = 9, subject: str = "Planning", **fields: Any) -> Booking:
+    return Booking(room=ROOM.key, subject=subject, start=at(day, hour), end=at(day, hour + 1),
+                   organizer=Organizer(name="Ada", email="ada@example.com"), **fields)  # fmt: skip
+
+
+class ManualClock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def tick(self, minutes: int = 1) -> None:
+        self.now += dt.timedelta(minutes=minutes)
+
+
+@dataclass
+class World:
+    engine: SyncEngine
+    outlook: MemorySide
+    booking: MemorySide
+    clock: ManualClock
+
+    def side(self, which: Side) -> MemorySide:
+        return self.outlook if which is Side.OUTLOOK else self.booking
+
+    def person_books(self, which: Side, booking: Booking) -> str:
+        self.clock.tick()
+        return self.side(which).user_create(ROOM, booking)
+
+    async def hint(self, which: Side, item_id: str, reason: HintReason = HintReason.WEBHOOK) -> Outcome:
+        self.clock.tick()
+        hint = ChangeHint(source=which, room=ROOM.key, item_id=item_id, reason=reason, observed_at=self.clock())
+        return await self.engine.handle(hint)
+
+    async def synced(self, which: Side, booking: Booking) -> tuple[str, str]:
+        """A person's booking on ``which``, already copied to the other side: (original id, copy id)."""
+        origin = self.person_books(which, booking)
+        await self.hint(which, origin)
+        (copy,) = self.copies_of(origin)
+        self.reset_counts()
+        return origin, copy.item_id
+
+    def copies_of(self, item_id: str) -> list[ItemState]:
+        """The live items on either side that calsync stamped as copies of ``item_id``."""
+        return [item for side in (self.outlook, self.booking) for item in side.live() if item.stamp == item_id]
+
+    def writes(self) -> tuple[int, int]:
+        """(writes to Outlook, writes to the booking system) since the last reset."""
+        return self.outlook.writes, self.booking.writes
+
+    def reset_counts(self) -> None:
+        self.outlook.reset_counts()
+        self.booking.reset_counts()
+
+
+async def make_world(settings: Settings, **overrides: Any) -> World:
+    values = {"rooms": [ROOM], "private_subject": PRIVATE, "mass_delete_min_bookings": 1000, **overrides}
+    configured = settings.model_copy(update=values)
+    tables = TableStore.from_settings(configured)
+    await tables.ensure_tables()
+    clock = ManualClock()
+    outlook = MemorySide(Side.OUTLOOK, clock=clock, private_subject=PRIVATE)
+    booking = MemorySide(Side.BOOKING, clock=clock, private_subject=PRIVATE)
+    engine = SyncEngine(configured, tables, {Side.OUTLOOK: outlook, Side.BOOKING: booking}, clock=clock)
+    return World(engine, outlook, booking, clock)
+
+
+@pytest.fixture
+async def world(settings: Settings) -> AsyncIterator[World]:
+    running = await make_world(settings)
+    yield running
+    await running.engine.close()
+
+
+BOTH_WAYS = pytest.mark.parametrize("origin", [Side.OUTLOOK, Side.BOOKING], ids=["from-outlook", "from-booking"])
+
+
+def one(items: list[ItemState]) -> ItemState:
+    assert len(items) == 1, items
+    return items[0]
+
+
+# --- the three plain directions ------------------------------------------------------------------
+
+
+@BOTH_WAYS
+async def test_a_new_booking_is_copied_to_the_other_side(world: World, origin: Side) -> None:
+    original = world.person_books(origin, meeting(subject="Quarterly review"))
+    await world.hint(origin, original)
+    copy = one(world.side(origin.other).live())
+    assert copy.stamp == original
+    assert same_reservation(world.side(origin).state(world.side(origin).items[original]).booking, copy.booking,
+                            private_subject=PRIVATE)  # fmt: skip
+    assert world.writes() == ((0, 1) if origin is Side.OUTLOOK else (1, 0))
+
+
+@BOTH_WAYS
+async def test_a_private_booking_is_copied_without_its_subject(world: World, origin: Side) -> None:
+    original = world.person_books(origin, meeting(subject="Secret merger", sensitivity="private"))
+    await world.hint(origin, original)
+    copy = one(world.side(origin.other).live())
+    assert copy.booking.subject == PRIVATE
+
+
+@BOTH_WAYS
+async def test_an_edit_moves_the_copy_with_one_write(world: World, origin: Side) -> None:
+    original, copy_id = await world.synced(origin, meeting())
+    world.side(origin).user_update(original, start=at(5, 14), end=at(5, 15), subject="Moved")
+    await world.hint(origin, original)
+    copy = one(world.side(origin.other).live())
+    assert copy.item_id == copy_id and copy.booking.start == at(5, 14) and copy.booking.subject == "Moved"
+    assert world.writes() == ((0, 1) if origin is Side.OUTLOOK else (1, 0))
+
+
+@BOTH_WAYS
+async def test_a_deleted_booking_takes_its_copy_with_it(world: World, origin: Side) -> None:
+    original, copy_id = await world.synced(origin, meeting())
+    world.side(origin).user_delete(original)
+    await world.hint(origin, original)
+    assert copy_id in world.side(origin.other).graveyard
+    assert world.side(origin.other).live() == [] and world.side(origin).live() == []
+    assert world.writes() == ((0, 1) if origin is Side.OUTLOOK else (1, 0))
+
+
+@BOTH_WAYS
+async def test_a_cancelled_booking_takes_its_copy_with_it(world: World, origin: Side) -> None:
+    original, _ = await world.synced(origin, meeting())
+    world.side(origin).user_cancel(original)
+    await world.hint(origin, original)
+    assert world.side(origin.other).live() == []
+
+
+# --- no loops, no duplicates -----------------------------------------------------------------------
+
+
+@BOTH_WAYS
+async def test_the_echo_of_calsyncs_own_write_writes_nothing(world: World, origin: Side) -> None:
+    _, copy_id = await world.synced(origin, meeting())
+    await world.hint(origin.other, copy_id)  # the webhook for the copy calsync just wrote
+    assert world.writes() == (0, 0)
+    assert len(world.outlook.live()) == len(world.booking.live()) == 1
+
+
+@BOTH_WAYS
+async def test_a_duplicated_hint_writes_once(world: World, origin: Side) -> None:
+    original = world.person_books(origin, meeting())
+    await world.hint(origin, original)
+    await world.hint(origin, original)
+    await world.hint(origin, original, HintReason.RECONCILE)
+    assert len(world.side(origin.other).live()) == 1
+    assert world.writes() == ((0, 1) if origin is Side.OUTLOOK else (1, 0))
+
+
+@BOTH_WAYS
+async def test_a_stamped_copy_is_adopted_when_the_mapping_was_lost(world: World, origin: Side) -> None:
+    original, copy_id = await world.synced(origin, meeting())
+    for row in await world.engine.mappings.list_room(ROOM.key):
+        await world.engine.mappings.delete(row)  # the crash between "copy written" and "mapping saved"
+    await world.hint(origin, original, HintReason.RECONCILE)
+    assert world.writes() == (0, 0), "the copy is adopted, not written again"
+    world.side(origin).user_update(original, subject="After the crash")
+    await world.hint(origin, original)
+    copy = one(world.side(origin.other).live())
+    assert copy.item_id == copy_id and copy.booking.subject == "After the crash"
+
+
+async def test_a_create_whose_answer_was_lost_is_not_duplicated_on_retry(world: World) -> None:
+    original = world.person_books(Side.OUTLOOK, meeting())
+    world.booking.lose_next_response(ops={"create"})
+    with pytest.raises(Exception, match="injected"):
+        await world.hint(Side.OUTLOOK, original)
+    await world.hint(Side.OUTLOOK, original)  # the queue delivers it again
+    assert one(world.booking.live()).stamp == original
+
+
+async def test_both_gone_forgets_the_pair_without_writing(world: World) -> None:
+    original, copy_id = await world.synced(Side.OUTLOOK, meeting())
+    world.outlook.user_delete(original)
+    world.booking.user_delete(copy_id)
+    await world.hint(Side.OUTLOOK, original)
+    await world.hint(Side.BOOKING, copy_id)
+    assert world.writes() == (0, 0)
+    assert await world.engine.mappings.list_room(ROOM.key) == []
+
+
+# --- conflicts (first-come: the earlier booking keeps the room) -------------------------------------
+
+
+@BOTH_WAYS
+@pytest.mark.parametrize("winner_hint_first", [False, True], ids=["loser-hint-first", "winner-hint-first"])
+async def test_the_later_of_two_overlapping_bookings_is_declined(world: World, origin: Side,
+                                                                  winner_hint_first: bool) -> None:  # fmt: skip
+    """Overlaps are checked against the booking system, so a booking-system hint may copy a loser into
+    Outlook first; once both hints are in, the later booking is declined and the earlier one is copied."""
+    earlier = world.person_books(origin.other, meeting(subject="First"))
+    later = world.person_books(origin, meeting(subject="Second"))
+    hints = [(origin.other, earlier), (origin, later)]
+    for which, item_id in hints if winner_hint_first else reversed(hints):
+        await world.hint(which, item_id)
+    assert set(world.side(origin).declined) == {later} and world.side(origin.other).declined == {}
+    assert "already booked" in world.side(origin).declined[later]
+    assert world.copies_of(later) == []
+    assert one(world.side(origin).live()).stamp == earlier, "the winner is copied over"
+    assert one(world.side(origin.other).live()).item_id == earlier
+
+
+async def test_a_winning_source_declines_its_rival_and_is_copied_at_once(world: World) -> None:
+    earlier = world.person_books(Side.OUTLOOK, meeting(subject="First"))
+    later = world.person_books(Side.BOOKING, meeting(subject="Second"))
+    await world.hint(Side.OUTLOOK, earlier)
+    assert set(world.booking.declined) == {later}
+    assert one(world.booking.live()).stamp == earlier
+    assert world.writes() == (0, 2), "one decline and one create in the booking system"
+
+
+async def test_outlook_wins_policy_declines_the_booking_system_side(settings: Settings) -> None:
+    world = await make_world(settings, conflict_policy=ConflictPolicy.OUTLOOK_WINS)
+    try:
+        earlier = world.person_books(Side.BOOKING, meeting(subject="Booked first"))
+        later = world.person_books(Side.OUTLOOK, meeting(subject="Outlook later"))
+        await world.hint(Side.OUTLOOK, later)
+        assert set(world.booking.declined) == {earlier}
+        assert one(world.booking.live()).stamp == later
+    finally:
+        await world.engine.close()
+
+
+# --- writes that meet a changed target --------------------------------------------------------------
+
+
+async def test_an_edit_recreates_a_copy_deleted_behind_calsyncs_back_in_outlook(world: World) -> None:
+    original, copy_id = await world.synced(Side.BOOKING, meeting())
+    world.outlook.items.pop(copy_id)  # an admin removed the event; no hint reached calsync
+    world.booking.user_update(original, subject="Edited")
+    await world.hint(Side.BOOKING, original)
+    copy = one(world.outlook.live())
+    assert copy.item_id != copy_id and copy.booking.subject == "Edited" and copy.stamp == original
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "engine defect: a copy recreated after NotFound reuses the first create's Idempotency-Key "
+    "('calsync-' + mapping id); the booking system refuses a key reused with another body (422, "
+    "ValidationError) and replays the deleted booking for the same body, so the copy is never recreated"))  # fmt: skip
+async def test_an_edit_recreates_a_copy_deleted_behind_calsyncs_back_in_the_booking_system(world: World) -> None:
+    original, copy_id = await world.synced(Side.OUTLOOK, meeting())
+    world.booking.items.pop(copy_id)  # deleted in the booking system; no hint reached calsync
+    world.outlook.user_update(original, subject="Edited")
+    await world.hint(Side.OUTLOOK, original)
+    copy = one(world.booking.live())
+    assert copy.item_id != copy_id and copy.booking.subject == "Edited" and copy.stamp == original
+
+
+async def test_an_edit_is_applied_over_a_copy_changed_meanwhile(world: World) -> None:
+    original, copy_id = await world.synced(Side.OUTLOOK, meeting())
+    world.booking.user_update(copy_id, subject="Typed in the booking system")  # its hint is still queued
+    world.outlook.user_update(original, start=at(4, 15), end=at(4, 16))
+    await world.hint(Side.OUTLOOK, original)
+    copy = one(world.booking.live())
+    assert copy.item_id == copy_id and copy.booking.start == at(4, 15) and copy.booking.subject == "Planning"
+    assert world.writes() == (0, 1)
+
+
+async def test_a_delete_removes_a_copy_changed_meanwhile(world: World) -> None:
+    original, copy_id = await world.synced(Side.OUTLOOK, meeting())
+    world.booking.user_update(copy_id, subject="Typed in the booking system")
+    world.outlook.user_delete(original)
+    await world.hint(Side.OUTLOOK, original)
+    assert world.booking.live() == []
+
+
+# --- the mass-deletion guard -------------------------------------------------------------------------
+
+
+async def test_the_mass_deletion_guard_holds_the_room_and_deletes_nothing(settings: Settings) -> None:
+    world = await make_world(settings, mass_delete_min_bookings=5, mass_delete_threshold=0.5)
+    try:
+        originals = [(await world.synced(Side.OUTLOOK, meeting(day=day)))[0] for day in range(4, 10)]
+        for original in originals[:4]:
+            world.outlook.user_delete(original)  # most of the room vanishes from Outlook at once
+        with pytest.raises(MassDeletionGuardTripped):
+            await world.hint(Side.OUTLOOK, originals[0])
+        assert len(world.booking.live()) == 6 and world.writes() == (0, 0)
+        newcomer = world.person_books(Side.OUTLOOK, meeting(day=12))
+        with pytest.raises(MassDeletionGuardTripped):  # a held room refuses every hint until confirmed
+            await world.hint(Side.OUTLOOK, newcomer)
+        with pytest.raises(MassDeletionGuardTripped):
+            await world.hint(Side.BOOKING, world.booking.live()[0].item_id)
+        assert len(world.booking.live()) == 6 and world.writes() == (0, 0)
+    finally:
+        await world.engine.close()
+
+
+async def test_a_few_deletions_pass_the_guard(settings: Settings) -> None:
+    world = await make_world(settings, mass_delete_min_bookings=5, mass_delete_threshold=0.5)
+    try:
+        originals = [(await world.synced(Side.OUTLOOK, meeting(day=day)))[0] for day in range(4, 10)]
+        world.outlook.user_delete(originals[0])
+        await world.hint(Side.OUTLOOK, originals[0])
+        assert len(world.booking.live()) == 5
+    finally:
+        await world.engine.close()
+
+
+async def test_status_values_are_what_people_see(world: World) -> None:
+    """A declined Outlook booking reads as cancelled; the original stays in the room's calendar."""
+    earlier = world.person_books(Side.BOOKING, meeting(subject="First"))
+    later = world.person_books(Side.OUTLOOK, meeting(subject="Second"))
+    await world.hint(Side.OUTLOOK, later)
+    state = world.outlook.state(world.outlook.items[later])
+    assert state.booking.status is BookingStatus.CANCELLED
+    assert earlier in world.booking.items

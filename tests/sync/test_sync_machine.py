@@ -1,0 +1,364 @@
+"""A Hypothesis state machine over the real SyncEngine: random people, a lossy queue, flaky sides.
+
+Modelled on vdirsyncer's SyncMachine (tests/unit/sync/test_sync.py): rules make people create,
+edit, cancel and delete single bookings and weekly series (all-day and private ones too, in two
+rooms) on either side; the webhook hints they cause are delivered late, twice, out of order or
+never; the sides fail transiently, throttle, or lose the answer to a write they made. The
+``settle`` rule then delivers what is pending and runs full compares (a hint for every item on
+both sides and every mapping row's ids, again until a round writes nothing) and checks:
+
+- both sides show the same reservations: every live item has exactly one live partner on the
+  other side (linked by calsync's stamp) showing the same reservation (``same_reservation``);
+- nothing a person booked is lost, unless a person removed it (or its copy), the conflict policy
+  declined it (or its copy), or the room's Calendar Attendant refused the invitation;
+- quiescence: one more full compare writes nothing.
+
+The sides are tests/sync/memory_sides.MemorySide (checked against the real sides by
+tests/sync/test_side_contract.py); the mapping table is real (Azurite). The mass-deletion guard is
+off here (people may delete most of a small room); tests/sync/test_engine.py covers it.
+
+CI runs a bounded number of examples; set CALSYNC_MACHINE_EXAMPLES (e.g. 2000) for a long run.
+Shrunk failures are kept as regular tests at the end of this file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import uuid
+from collections.abc import Coroutine
+from typing import Any, ClassVar
+
+import pytest
+from hypothesis import HealthCheck, Phase
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
+
+from calsync.errors import CalsyncError, Conflict, Throttled, TransientError
+from calsync.model import Booking, ChangeHint, HintReason, Organizer, Recurrence, Sensitivity, Side
+from calsync.settings import ConflictPolicy, Room, Settings
+from calsync.store.client import TableStore
+from calsync.sync.engine import SyncEngine
+from calsync.sync.state import ItemState
+from calsync.sync.translate import same_reservation
+from tests.sync.memory_sides import WRITE_OPS, MemorySide, Stored
+
+EXAMPLES = int(os.environ.get("CALSYNC_MACHINE_EXAMPLES", "0")) or None
+CI_EXAMPLES, CI_STEPS = 12, 30
+PRIVATE = "Private booking"
+T0 = dt.datetime(2030, 3, 1, 8, tzinfo=dt.UTC)
+ATTENDANT = "declined by the Calendar Attendant"
+SIDES = st.sampled_from([Side.OUTLOOK, Side.BOOKING])
+BOOKING_FIELDS = {
+    "side": SIDES, "room": st.integers(0, 1), "shape": st.sampled_from(["single", "all-day", "weekly", "weekly-exdate"]),
+    "day": st.integers(4, 6), "hour": st.integers(8, 11), "hours": st.integers(1, 2), "private": st.booleans(),
+}  # fmt: skip
+BOOKINGS = st.fixed_dictionaries(BOOKING_FIELDS)
+
+
+class ManualClock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def tick(self, minutes: int = 1) -> None:
+        self.now += dt.timedelta(minutes=minutes)
+
+
+class Harness:
+    """One event loop and one TableStore on the session's Azurite, shared by every example of a run."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.loop = asyncio.new_event_loop()
+        self.tables = TableStore.from_settings(settings)
+        self.run(self.tables.ensure_tables())
+
+    def run(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
+        return self.loop.run_until_complete(coroutine)
+
+    def close(self) -> None:
+        self.run(self.tables.close())
+        self.loop.close()
+
+
+def booking_for(room: Room, shape: str, day: int, hour: int, hours: int, private: bool, n: int) -> Booking:
+    fields: dict[str, Any] = {
+        "room": room.key, "subject": f"Secret {n}" if private else f"Meeting {n}",
+        "sensitivity": Sensitivity.PRIVATE if private else Sensitivity.NORMAL, "time_zone": "Europe/Berlin",
+        "organizer": Organizer(name="Ada", email="ada@example.com"),
+    }  # fmt: skip
+    if shape == "all-day":
+        return Booking(start=dt.date(2030, 3, day), end=dt.date(2030, 3, day + 1), all_day=True, **fields)
+    start = dt.datetime(2030, 3, day, hour, tzinfo=dt.UTC)
+    if shape == "single":
+        return Booking(start=start, end=start + dt.timedelta(hours=hours), **fields)
+    exdates = (start + dt.timedelta(weeks=1),) if shape == "weekly-exdate" else ()
+    recurrence = Recurrence(rrule="FREQ=WEEKLY;COUNT=3", exdates=exdates)
+    return Booking(start=start, end=start + dt.timedelta(hours=hours), recurrence=recurrence, **fields)
+
+
+def edited(booking: Booking, change: str) -> dict[str, Any]:
+    """The fields a person changes: move by an hour (a day when all-day), retitle, or lengthen."""
+    if change == "retitle":
+        return {"subject": booking.subject + "*"}
+    step = dt.timedelta(days=1) if booking.all_day else dt.timedelta(hours=1)
+    changes: dict[str, Any] = {"end": booking.end + step}
+    if change == "move":
+        changes["start"] = booking.start + step
+        if booking.recurrence is not None:  # like Outlook, moving a series drops its exceptions
+            changes["recurrence"] = booking.recurrence.model_copy(update={"exdates": ()})
+    return changes
+
+
+class SyncMachine(RuleBasedStateMachine):
+    harness: ClassVar[Harness]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock = ManualClock()
+        tag = uuid.uuid4().hex[:8]
+        self.rooms = [Room(key=f"{name}-{tag}", mailbox=f"{name}-{tag}@contoso.example",
+                           booking_room_id=f"R-{name}-{tag}", name=name) for name in ("atlas", "boreas")]  # fmt: skip
+        self.sides = {side: MemorySide(side, clock=self.clock, private_subject=PRIVATE) for side in Side}
+        self.engine: SyncEngine | None = None
+        self.pending: list[ChangeHint] = []
+        self.user_items: list[tuple[Side, str]] = []
+        self.user_removed: set[str] = set()
+        self.dead: list[tuple[ChangeHint, CalsyncError]] = []
+        self.created = 0
+
+    # --- setup -------------------------------------------------------------------------------
+
+    @initialize(policy=st.sampled_from(list(ConflictPolicy)), first=st.lists(BOOKINGS, max_size=4))
+    def start_engine(self, policy: ConflictPolicy, first: list[dict[str, Any]]) -> None:
+        settings = self.harness.settings.model_copy(update={
+            "rooms": self.rooms, "conflict_policy": policy, "private_subject": PRIVATE,
+            "mass_delete_min_bookings": 1_000_000,
+        })  # fmt: skip
+        self.engine = SyncEngine(settings, self.harness.tables, self.sides, clock=self.clock)
+        for values in first:  # a room rarely starts empty
+            self.person_books(**values)
+
+    # --- people ------------------------------------------------------------------------------
+
+    def notify(self, side: Side, room: Room, item_id: str) -> None:
+        self.clock.tick()
+        self.pending.append(ChangeHint(source=side, room=room.key, item_id=item_id, observed_at=self.clock()))
+
+    def editable(self, side: Side) -> list[Stored]:
+        """What a person may change: their own meetings in Outlook; any booking in the booking system."""
+        items = sorted(self.sides[side].items.values(), key=lambda s: s.item_id)
+        return [s for s in items if side is Side.BOOKING or not s.by_calsync]
+
+    def room_of(self, stored: Stored) -> Room:
+        return next(room for room in self.rooms if room.key == stored.room)
+
+    @rule(**BOOKING_FIELDS)
+    def person_books(self, side: Side, room: int, shape: str, day: int, hour: int, hours: int, private: bool):
+        self.clock.tick()
+        self.created += 1
+        booking = booking_for(self.rooms[room], shape, day, hour, hours, private, self.created)
+        try:
+            item_id = self.sides[side].user_create(self.rooms[room], booking)
+        except Conflict:
+            return  # the booking system refuses a double booking to people too
+        self.user_items.append((side, item_id))
+        self.notify(side, self.rooms[room], item_id)
+
+    @rule(side=SIDES, pick=st.integers(0, 63), change=st.sampled_from(["move", "retitle", "lengthen"]))
+    def person_edits(self, side: Side, pick: int, change: str) -> None:
+        candidates = self.editable(side)
+        if not candidates:
+            return
+        stored = candidates[pick % len(candidates)]
+        self.clock.tick()
+        try:
+            self.sides[side].user_update(stored.item_id, **edited(stored.booking, change))
+        except Conflict:
+            return
+        self.notify(side, self.room_of(stored), stored.item_id)
+
+    @rule(side=SIDES, pick=st.integers(0, 63), cancel=st.booleans())
+    def person_removes(self, side: Side, pick: int, cancel: bool) -> None:
+        candidates = self.editable(side)
+        if not candidates:
+            return
+        stored = candidates[pick % len(candidates)]
+        self.clock.tick()
+        if cancel:
+            self.sides[side].user_cancel(stored.item_id)
+        else:
+            self.sides[side].user_delete(stored.item_id)
+        self.user_removed.add(stored.item_id)
+        self.notify(side, self.room_of(stored), stored.item_id)
+
+    # --- the queue ---------------------------------------------------------------------------
+
+    def deliver(self, hint: ChangeHint) -> None:
+        assert self.engine is not None
+        self.clock.tick()
+        try:
+            self.harness.run(self.engine.handle(hint))
+        except CalsyncError as exc:
+            if exc.retryable:
+                self.pending.append(hint)  # Service Bus delivers it again later
+            else:
+                self.dead.append((hint, exc))  # dead-lettered; the next reconcile looks again
+
+    @precondition(lambda self: self.pending)
+    @rule(pick=st.integers(0, 63))
+    def deliver_one(self, pick: int) -> None:
+        """Deliver a pending hint, not necessarily the oldest (reordering)."""
+        self.deliver(self.pending.pop(pick % len(self.pending)))
+
+    @precondition(lambda self: self.pending)
+    @rule()
+    def deliver_twice(self) -> None:
+        hint = self.pending.pop(0)
+        self.deliver(hint)
+        self.deliver(hint)
+
+    @precondition(lambda self: self.pending)
+    @rule(pick=st.integers(0, 63))
+    def drop(self, pick: int) -> None:
+        self.pending.pop(pick % len(self.pending))
+
+    @rule(side=SIDES, kind=st.sampled_from(["transient", "throttled", "lost-response"]), times=st.integers(1, 2),
+          op=st.sampled_from(sorted(WRITE_OPS | {"read", "list_window"})))  # fmt: skip
+    def side_fails(self, side: Side, kind: str, times: int, op: str) -> None:
+        if kind == "lost-response":
+            if op in WRITE_OPS:
+                self.sides[side].lose_next_response(times, ops={op})
+        else:
+            self.sides[side].fail_next(times, error=Throttled if kind == "throttled" else TransientError, ops={op})
+
+    # --- settling and the invariants ------------------------------------------------------------
+
+    def writes(self) -> int:
+        return sum(side.writes for side in self.sides.values())
+
+    def full_compare(self) -> list[tuple[ChangeHint, CalsyncError]]:
+        """A hint for every item on both sides and every mapping row's ids (what reconcile does)."""
+        assert self.engine is not None
+        errors = []
+        for room in self.rooms:
+            targets = {(side, s.item_id): None for side in Side for s in self.sides[side].items.values()
+                       if s.room == room.key}  # fmt: skip
+            for row in self.harness.run(self.engine.mappings.list_room(room.key)):
+                for side in Side:
+                    if row.id_on(side):
+                        targets[side, row.id_on(side)] = None
+            for side, item_id in targets:
+                self.clock.tick()
+                hint = ChangeHint(source=side, room=room.key, item_id=item_id, reason=HintReason.RECONCILE,
+                                  observed_at=self.clock())  # fmt: skip
+                try:
+                    self.harness.run(self.engine.handle(hint))
+                except CalsyncError as exc:
+                    errors.append((hint, exc))
+        return errors
+
+    @rule()
+    def settle(self) -> None:
+        for side in self.sides.values():
+            side.clear_faults()
+        for _ in range(300):
+            if not self.pending:
+                break
+            self.deliver(self.pending.pop(0))
+        assert not self.pending, f"hints keep failing with no faults injected: {self.pending[:3]}"
+        errors: list[tuple[ChangeHint, CalsyncError]] = []
+        for _ in range(6):
+            before = self.writes()
+            errors = self.full_compare()
+            if self.writes() == before and not errors:
+                break
+        else:
+            raise AssertionError(f"no quiescence after 6 full compares; last errors: {errors[:3]}")
+        self.check_same_reservations()
+        self.check_nothing_lost()
+        before = self.writes()
+        assert self.full_compare() == [] and self.writes() == before, "a repeated settle wrote again"
+
+    def teardown(self) -> None:
+        if self.engine is not None:
+            self.settle()
+
+    def live(self, side: Side, room: Room) -> list[ItemState]:
+        return self.sides[side].live(room.key)
+
+    def check_same_reservations(self) -> None:
+        for room in self.rooms:
+            outlook, booking = self.live(Side.OUTLOOK, room), self.live(Side.BOOKING, room)
+            for mine, theirs in ((outlook, booking), (booking, outlook)):
+                for item in mine:
+                    partners = [t for t in theirs if t.stamp == item.item_id or item.stamp == t.item_id]
+                    assert len(partners) == 1, (
+                        f"{item.side} {item.item_id} ({item.booking.subject}) has {len(partners)} live partners "
+                        f"in {room.key}: {[p.item_id for p in partners]}")  # fmt: skip
+                    other = partners[0]
+                    assert same_reservation(item.booking, other.booking, private_subject=PRIVATE) or same_reservation(
+                        other.booking, item.booking, private_subject=PRIVATE
+                    ), f"{item.item_id} and its partner {other.item_id} differ:\n{item.booking}\n{other.booking}"
+
+    def check_nothing_lost(self) -> None:
+        for side, item_id in self.user_items:
+            own = self.sides[side]
+            stored = own.items.get(item_id)
+            if stored is not None and stored.item_id in {s.item_id for s in own.live()}:
+                continue
+            if item_id in self.user_removed or item_id in own.declined:
+                continue
+            if stored is not None and stored.declined and (stored.reason or "").startswith(ATTENDANT):
+                continue
+            other = self.sides[side.other]
+            copies = [s for s in [*other.items.values(), *other.graveyard.values()] if s.stamp == item_id]
+            if any(c.item_id in self.user_removed or c.item_id in other.declined for c in copies):
+                continue
+            raise AssertionError(f"{side} booking {item_id} was lost: {stored or own.graveyard.get(item_id)}; "
+                                 f"copies: {copies}")  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.azurite
+def test_sync_machine(settings: Settings) -> None:
+    SyncMachine.harness = Harness(settings)
+    try:
+        run_state_machine_as_test(SyncMachine, settings=hypothesis_settings(
+            max_examples=EXAMPLES or CI_EXAMPLES, stateful_step_count=CI_STEPS if EXAMPLES is None else 50,
+            deadline=None, suppress_health_check=list(HealthCheck), database=None,
+            phases=[Phase.explicit, Phase.generate, Phase.shrink],
+        ))  # fmt: skip
+    finally:
+        SyncMachine.harness.close()
+
+
+# --- shrunk failures, kept as regular tests ---------------------------------------------------------
+
+
+@pytest.mark.azurite
+@pytest.mark.xfail(strict=True, reason=(
+    "engine defect: a source that beats two overlapping booking-system rivals declines only the first "
+    "(plan() takes rivals[0]); creating its copy then fails with RoomAlreadyBooked and the hint is "
+    "dead-lettered, leaving the room unsynced until the next reconcile"))  # fmt: skip
+def test_an_outlook_booking_that_beats_two_rivals_declines_both_and_is_copied(settings: Settings) -> None:
+    SyncMachine.harness = Harness(settings)
+    try:
+        state = SyncMachine()
+        state.start_engine(policy=ConflictPolicy.FIRST_COME, first=[])
+        state.person_books(side=Side.OUTLOOK, room=0, shape="single", day=6, hour=10, hours=2, private=False)
+        state.person_books(side=Side.BOOKING, room=0, shape="single", day=6, hour=9, hours=2, private=False)
+        state.person_books(side=Side.BOOKING, room=0, shape="single", day=6, hour=11, hours=1, private=False)
+        outlook_id = state.user_items[0][1]
+        booking_ids = [item_id for side, item_id in state.user_items if side is Side.BOOKING]
+        state.deliver_one(pick=0)  # the Outlook booking's hint, before either booking-system hint
+        assert state.dead == [], f"the hint was dead-lettered: {state.dead}"
+        assert set(state.sides[Side.BOOKING].declined) == set(booking_ids)
+        assert [item.stamp for item in state.sides[Side.BOOKING].live()] == [outlook_id]
+    finally:
+        SyncMachine.harness.close()
