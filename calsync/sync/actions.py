@@ -281,12 +281,13 @@ class Conflict(Action):
 
     kind = ActionKind.CONFLICT
     telemetry = "conflict"
-    loser: Loser
+    losers: tuple[Loser, ...]  # every booking the source overlaps
     winner: ItemState
     then: Create | Update
 
     async def run(self, ctx: Effects) -> Outcome | WriteFailed:
-        await _give_up(ctx, self.loser, self.winner, self.reason)
+        for loser in self.losers:
+            await _give_up(ctx, loser, self.winner, self.reason)
         result = await self.then.run(ctx)
         if isinstance(result, WriteFailed):
             return result

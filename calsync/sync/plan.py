@@ -100,7 +100,6 @@ def decide(facts: Facts, policy: Policy) -> reads.Read | Action:
         return plan(source, mapping, TargetView(facts.origin), policy)
 
     overlapping: list[ItemState] = []
-    rival_origin = None
     if source.exists and target is Side.BOOKING:
         # the booking system's items around the source: rivals, and a stamped copy if the mapping was lost
         if facts.listing is None:
@@ -108,13 +107,14 @@ def decide(facts: Facts, policy: Policy) -> reads.Read | Action:
         if counterpart is None:
             counterpart = next((i for i in facts.listing if i.stamp == source.item_id and i.exists), None)
         overlapping = _rivals(source, facts.listing, counterpart, facts.window)
-        if overlapping and overlapping[0].stamp:
-            # the rival is calsync's copy of another Outlook meeting: its organiser is the one to tell
-            if not facts.rival_origin_read:
-                return reads.ReadRivalOrigin(overlapping[0].stamp)
-            rival_origin = facts.rival_origin
+        known = {origin.item_id for origin in facts.rival_origins}
+        for rival in overlapping:
+            if rival.stamp and rival.stamp not in known:
+                # the rival is calsync's copy of another Outlook meeting: its organiser is the one to tell
+                return reads.ReadRivalOrigin(rival.stamp)
 
-    action = plan(source, mapping, TargetView(counterpart, overlapping, rival_origin), policy)
+    origins = {origin.item_id: origin for origin in facts.rival_origins}
+    action = plan(source, mapping, TargetView(counterpart, overlapping, origins), policy)
     if rearm and isinstance(action, Delete | ReleaseOrigin):
         action = dataclasses.replace(action, rearm_guard=True)
     return action
@@ -162,16 +162,17 @@ def plan(source: ItemState, mapping: MappingRow | None, target: TargetView, poli
         return _copy_changed(source, mapping, counterpart, policy)
 
     write = _write(source, mapping, counterpart)
-    rival = next((i for i in target.overlapping if i.exists and not _same_item(i, counterpart)), None)
-    if rival is not None:
+    rivals = [i for i in target.overlapping if i.exists and not _same_item(i, counterpart)]
+    if rivals:
         mine = dataclasses.replace(source, created_at=origin_created(source, mapping))
-        rival_loser = _rival_loser(rival, target.rival_origin)
-        theirs = dataclasses.replace(rival, created_at=rival_loser.origin.created_at)
-        if winner_of(mine, theirs, policy.conflict_policy) is theirs:
-            # the source overlaps a booking on the other side that keeps the room: its origin gives way
-            return Decline(_conflict_reason(rival, policy), loser=_source_loser(source), winner=rival)
-        # the source keeps the room: the rival's origin gives way, then the source is written across
-        return Conflict(_conflict_reason(source, policy), loser=rival_loser, winner=source, then=write)
+        losers = [_rival_loser(rival, target.rival_origins.get(rival.stamp or "")) for rival in rivals]
+        for rival, loser in zip(rivals, losers, strict=True):
+            theirs = dataclasses.replace(rival, created_at=loser.origin.created_at)
+            if winner_of(mine, theirs, policy.conflict_policy) is theirs:
+                # the source overlaps a booking on the other side that keeps the room: its origin gives way
+                return Decline(_conflict_reason(rival, policy), loser=_source_loser(source), winner=rival)
+        # the source keeps the room against every rival: their origins give way, then the source is written across
+        return Conflict(_conflict_reason(source, policy), losers=tuple(losers), winner=source, then=write)
     return write
 
 

@@ -136,4 +136,4 @@ class ReadRivalOrigin(Read):
 
     async def fetch(self, ctx: Effects, facts: Facts) -> Facts:
         origin = await ctx.side(Side.OUTLOOK).read(ctx.room, self.item_id)
-        return dataclasses.replace(facts, rival_origin=origin, rival_origin_read=True)
+        return dataclasses.replace(facts, rival_origins=(*facts.rival_origins, origin))

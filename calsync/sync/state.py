@@ -6,8 +6,8 @@ Plain frozen dataclasses, no I/O: the sides and reads produce them, the pure dec
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from calsync.model import Booking, ChangeHint, Side
@@ -56,7 +56,7 @@ class TargetView:
 
     counterpart: ItemState | None = None
     overlapping: Sequence[ItemState] = ()
-    rival_origin: ItemState | None = None  # the Outlook original of the first rival, when that rival is a copy
+    rival_origins: Mapping[str, ItemState] = field(default_factory=dict)  # Outlook originals of rivals that are copies
 
 
 @dataclass(frozen=True)
@@ -89,8 +89,7 @@ class Facts:
     listing: tuple[ItemState, ...] | None = None  # the booking system's items around the source
     origin: ItemState | None = None  # the authoritative item, read when the source is its copy
     origin_read: bool = False
-    rival_origin: ItemState | None = None  # the Outlook original of a rival that is itself a copy
-    rival_origin_read: bool = False
+    rival_origins: tuple[ItemState, ...] = ()  # the Outlook originals of rivals that are calsync's copies, as read
     tally: Tally | None = None  # the mass-deletion guard's counts
 
 

@@ -63,6 +63,7 @@ class SyncAction(StrEnum):
     CREATE = "create"
     UPDATE = "update"
     DELETE = "delete"
+    RELEASE = "release"  # a copy was cancelled: its original declined (a person's meeting) or rejected (a booking)
     DECLINE = "decline"
     SKIP_ECHO = "skip-echo"  # our own write came back: dropped (invariant 2)
     SKIP_UNCHANGED = "skip-unchanged"  # nothing to do (invariant 1)

@@ -44,7 +44,7 @@ from calsync.booking.protocol import ChangedMeanwhile, RoomAlreadyBooked
 from calsync.errors import Conflict, NotFound, SideError, Throttled, TransientError, ValidationError
 from calsync.model import Booking, BookingStatus, Organizer, Side, SourceIds, content_hash
 from calsync.settings import Room
-from calsync.sync.sides import overlaps
+from calsync.sync.overlap import overlaps
 from calsync.sync.state import ItemState
 
 WRITE_OPS = frozenset({"create", "update", "delete", "decline"})

@@ -46,3 +46,13 @@ def test_the_engine_never_branches_on_the_kind_of_action() -> None:
             if names & action_names or "kind" in attrs:
                 branches.append(ast.unparse(node.test if not isinstance(node, ast.Match) else node.subject))
     assert branches == []
+
+
+def test_every_action_is_a_metric_the_telemetry_knows() -> None:
+    """An action whose telemetry name the metrics do not know fails every hint that takes it (found by the machine)."""
+    from calsync.sync import actions
+    from calsync.telemetry.metrics import SyncAction
+
+    kinds = [c for c in vars(actions).values() if isinstance(c, type) and issubclass(c, actions.Action)
+             and c is not actions.Action and c.kind not in (actions.ActionKind.HELD, actions.ActionKind.TRIP_GUARD)]  # fmt: skip
+    assert [c.__name__ for c in kinds if c.telemetry not in {a.value for a in SyncAction}] == []

@@ -342,10 +342,6 @@ def test_sync_machine(settings: Settings) -> None:
 
 
 @pytest.mark.azurite
-@pytest.mark.xfail(strict=True, reason=(
-    "engine defect: a source that beats two overlapping booking-system rivals declines only the first "
-    "(plan() takes rivals[0]); creating its copy then fails with RoomAlreadyBooked and the hint is "
-    "dead-lettered, leaving the room unsynced until the next reconcile"))  # fmt: skip
 def test_an_outlook_booking_that_beats_two_rivals_declines_both_and_is_copied(settings: Settings) -> None:
     SyncMachine.harness = Harness(settings)
     try:
