@@ -156,6 +156,7 @@ class LocalStack:
 
     async def stop(self) -> None:
         if self._runtime is not None:
+            await runtime.current().close()
             self._runtime.__exit__(None, None, None)
             self._runtime = None
         if self.host is not None:

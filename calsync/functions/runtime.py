@@ -22,6 +22,7 @@ from calsync.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from calsync.maintenance.jobs import MaintenanceService
+    from calsync.rooms.directory import RoomDirectory
     from calsync.sync.engine import SyncEngine
     from calsync.wiring import Services
 
@@ -36,6 +37,7 @@ class Runtime:
         self._services_factory = services_factory
         self._services: Services | None = None
         self._services_lock = asyncio.Lock()
+        self._rooms: RoomDirectory | None = None
 
     @property
     def publisher(self) -> HintPublisher:
@@ -49,6 +51,30 @@ class Runtime:
         """Swap the publisher (tests that hold hints back); returns the previous one."""
         previous, self._publisher = self.publisher, publisher
         return previous
+
+    @property
+    def rooms(self) -> RoomDirectory:
+        """The rooms registry for the webhooks: the Services' one once built, else its own (no msgraph import).
+
+        Its own reads the table with one retry at most (a webhook answers in milliseconds) and falls back
+        to the ROOMS seed when the table cannot be read (calsync.rooms.directory).
+        """
+        if self._services is not None:
+            return self._services.rooms
+        if self._rooms is None:
+            from calsync.rooms.directory import RoomDirectory
+            from calsync.store.client import TableStore
+            from calsync.store.rooms import RoomStore
+
+            tables = TableStore.from_settings(self.settings, retry_total=1, retry_backoff_factor=0.2)
+            self._rooms = RoomDirectory(RoomStore(tables), self.settings.rooms, fallback_to_seed=True)
+        return self._rooms
+
+    async def close(self) -> None:
+        """Close the webhook path's own table client, if it made one (tests, the local stack)."""
+        if self._rooms is not None and self._rooms.store is not None:
+            await self._rooms.store.tables.close()
+            self._rooms = None
 
     async def services(self) -> Services:
         """The process's Services, built on first use (the production ones unless a factory was given)."""

@@ -17,6 +17,8 @@ from calsync.booking.webhook_signature import verify_webhook
 from calsync.errors import CalsyncError
 from calsync.model import ChangeHint, ChangeKind, HintReason, Side
 from calsync.queues.publisher import HintPublisher
+from calsync.rooms.directory import RoomDirectory
+from calsync.rooms.gate import booking_notification_room
 from calsync.settings import Settings
 from calsync.webhooks.responses import PayloadTooLarge, WebhookResponse, refuse
 
@@ -31,7 +33,7 @@ CHANGE_KINDS = {
 
 async def handle_booking_webhook(
     *, headers: Mapping[str, str], body: bytes, settings: Settings, publisher: HintPublisher,
-    now: dt.datetime | None = None,
+    now: dt.datetime | None = None, rooms: RoomDirectory | None = None,
 ) -> WebhookResponse:  # fmt: skip
     """The booking_webhook function: verify, then enqueue one ChangeHint (202)."""
     if len(body) > settings.webhook_max_body_bytes:
@@ -40,7 +42,7 @@ async def handle_booking_webhook(
     observed = now or dt.datetime.now(dt.UTC)
     try:
         event = verify_webhook(headers, body, settings.booking_webhook_secrets, now=observed)
-        room = settings.room_for_booking_id(event.room_id)
+        room = await booking_notification_room(event.room_id, settings, rooms)  # live rooms only
         if room is None:
             log.warning("booking webhook for room %r which is not configured; ignored", event.room_id)
             return WebhookResponse.accepted(0)
