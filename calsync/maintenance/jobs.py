@@ -19,6 +19,7 @@ builds it over the process's one Graph adapter, booking client, tables and clock
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -52,6 +53,7 @@ class MaintenanceService:
     publisher: HintPublisher
     clock: Clock
     rooms: RoomDirectory
+    onboard: Callable[[MaintenanceJob], Awaitable[None]] | None = None  # Services sets it (calsync.onboarding.job)
 
     @classmethod
     def build(cls, settings: Settings, graph: GraphCalendar, outlook: OutlookSide, booking: BookingSystem,
@@ -106,6 +108,11 @@ class JobResult:
 
 async def handle_job(job: MaintenanceJob, service: MaintenanceService) -> JobResult:
     """Do what the job asks for its room (see the module docstring); raises when it failed."""
+    if job.kind is JobKind.ONBOARD:
+        if service.onboard is None:
+            raise TransientError("this process cannot onboard rooms", side="outlook", status=None)
+        await service.onboard(job)
+        return JobResult(job)
     room = await service.room(job.room, reconcile=job.kind is JobKind.RECONCILE)
     if room is None:
         log.warning("maintenance job %s for room %r which is not configured (or not live); ignored", job.kind.value,

@@ -36,6 +36,9 @@ async def admit_hint(directory: RoomDirectory, hint: ChangeHint) -> Admission:
     if not admits(record.state, hint.reason):
         return Admission(None, f"room {record.key} is {record.state.value}: observed, nothing written",
                          record.state)  # fmt: skip
+    if hint.item_id in record.held_items:
+        return Admission(None, f"item {hint.item_id} is an onboarding conflict left for a person to decide "
+                               f"(`calsync rooms set {record.key} --release-held`)", record.state)  # fmt: skip
     return Admission(record.room, state=record.state)
 
 

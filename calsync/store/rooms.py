@@ -10,6 +10,7 @@ the registry still works from its ROOMS setting alone.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any, Literal
 
 from azure.core import MatchConditions
@@ -36,6 +37,7 @@ class RoomRecord(BaseModel):
     name: str | None = None
     state: RoomState = RoomState.PENDING
     note: str = ""  # why it is paused, or what the last onboarding said
+    held_items: tuple[str, ...] = ()  # items of an onboarding conflict: never synced until a person decides
     updated_at: dt.datetime | None = None
     origin: Origin = "registry"  # "setting": only in the ROOMS seed, no row yet
     etag: str | None = None
@@ -72,6 +74,7 @@ class RoomStore:
         """Insert or replace; with ``record.etag`` only if the row did not change since. Raises ConcurrencyError."""
         entity = record.model_dump(mode="json", exclude={"key", "etag", "origin", "updated_at"})
         entity = {k: v for k, v in entity.items() if v is not None}
+        entity["held_items"] = json.dumps(list(record.held_items))
         entity.update(PartitionKey=self.PARTITION, RowKey=encode_key(record.key), updated_at=record.updated_at)
         async with translate_errors(f"saving room {record.key}"):
             if record.etag:
@@ -91,4 +94,5 @@ class RoomStore:
 
 def _record(entity: dict[str, Any]) -> RoomRecord:
     data = {k: v for k, v in entity.items() if k not in ("PartitionKey", "RowKey")}
+    data["held_items"] = tuple(json.loads(data.get("held_items") or "[]"))
     return RoomRecord(key=decode_key(entity["RowKey"]), etag=entity.metadata.get("etag"), **data)
