@@ -3,7 +3,8 @@
 One module per area, each either a command function or a sub-app (``typer.Typer``):
 
     calsync status                         status.py
-    calsync rooms propose|holds|release    rooms.py          (sub-app)
+    calsync rooms import|propose|list|show|set|remove|pause|resume|holds|release   rooms.py (sub-app)
+    calsync onboard ROOM... --dry-run|--apply [--from-csv F] [--in-azure]        onboard.py
     calsync dlq list|replay                dlq.py            (sub-app)
     calsync subscriptions list|renew       subscriptions.py  (sub-app)
     calsync reconcile [ROOM...] [--full]   maintenance.py
@@ -23,6 +24,7 @@ import typer
 from calsync.cli import dlq, maintenance, mrbs, rooms, subscriptions
 from calsync.cli.common import CliState
 from calsync.cli.demo import demo
+from calsync.cli.onboard import onboard_command
 from calsync.cli.status import status
 
 app = typer.Typer(
@@ -47,6 +49,7 @@ def main(ctx: typer.Context) -> None:
 app.command("status")(status)
 app.command("reconcile")(maintenance.reconcile_command)
 app.command("backfill")(maintenance.backfill_command)
+app.command("onboard")(onboard_command)
 app.command("demo")(demo)
 app.add_typer(rooms.app, name="rooms")
 app.add_typer(dlq.app, name="dlq")
