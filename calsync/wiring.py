@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from calsync.maintenance.jobs import MaintenanceService
     from calsync.outlook.graph_client import GraphCalendar
     from calsync.queues.publisher import HintPublisher
+    from calsync.rooms.directory import RoomDirectory
     from calsync.sync.engine import SyncEngine
     from calsync.sync.outlook_side import OutlookSide
     from calsync.sync.sides import CalendarSide
@@ -42,6 +43,7 @@ class Services:
     booking: BookingSystem
     outlook: OutlookSide  # the Outlook side, which also lists for reconcile and backfill (delta, calendar view)
     sides: dict[Side, CalendarSide]
+    rooms: RoomDirectory  # the rooms registry (Table Storage, ROOMS as seed): which rooms, in which state
     _engine: SyncEngine | None = field(default=None, repr=False)
 
     @classmethod
@@ -49,6 +51,9 @@ class Services:
         """Build everything from ``settings``; the tables are created when missing."""
         from calsync.booking.factory import booking_system_from_settings
         from calsync.outlook.graph_client import GraphCalendar
+        from calsync.rooms import room_map
+        from calsync.rooms.directory import RoomDirectory
+        from calsync.store.rooms import RoomStore
         from calsync.sync.booking_side import BookingSide
         from calsync.sync.outlook_side import OutlookSide
 
@@ -58,9 +63,11 @@ class Services:
         await tables.ensure_tables()
         graph = GraphCalendar.from_settings(settings)
         booking = booking_system_from_settings(settings)
+        rooms = RoomDirectory(RoomStore(tables), settings.rooms)
+        room_map.attach(booking, rooms)
         outlook = OutlookSide(graph, private_subject=settings.private_subject, window=window)
         sides: dict[Side, CalendarSide] = {Side.OUTLOOK: outlook, Side.BOOKING: BookingSide(booking)}
-        return cls(settings, tables, now, window, graph, booking, outlook, sides)
+        return cls(settings, tables, now, window, graph, booking, outlook, sides, rooms)
 
     @property
     def engine(self) -> SyncEngine:
@@ -68,15 +75,19 @@ class Services:
         if self._engine is None:
             from calsync.sync.engine import SyncEngine
 
-            self._engine = SyncEngine(self.settings, self.tables, self.sides, clock=self.clock, window=self.window)
+            self._engine = SyncEngine(self.settings, self.tables, self.sides, clock=self.clock, window=self.window,
+                                      rooms=self.rooms)  # fmt: skip
         return self._engine
 
     def maintenance(self, publisher: HintPublisher) -> MaintenanceService:
         """Subscriptions and reconciliation over these services, publishing onto ``publisher``."""
         from calsync.maintenance.jobs import MaintenanceService
+        from calsync.onboarding.job import run_onboarding_job
 
-        return MaintenanceService.build(self.settings, self.graph, self.outlook, self.booking, self.tables, publisher,
-                                        clock=self.clock, window=self.window)  # fmt: skip
+        service = MaintenanceService.build(self.settings, self.graph, self.outlook, self.booking, self.tables,
+                                           publisher, clock=self.clock, window=self.window, rooms=self.rooms)  # fmt: skip
+        service.onboard = lambda job: run_onboarding_job(self, job)
+        return service
 
     async def close(self) -> None:
         """Close both sides' HTTP clients and the table client."""

@@ -171,6 +171,7 @@ class LocalStack:
             self._installed = None
         if self._runtime is not None:
             await self._runtime.aclose()
+            self._runtime = None
         if self.host is not None:
             await self.host.stop()
         if self.queue is not None:

@@ -1123,7 +1123,7 @@ OPERATIONS_DOC = ROOT / "docs" / "operations.md"
 
 # Commands the docs name as planned, not existing; the test fails once they exist, so the docs
 # stop calling them future.
-PLANNED_COMMANDS = {"onboard"}
+PLANNED_COMMANDS: set[str] = set()  # commands deploy.md may name before they exist
 
 
 def _shell_blocks(markdown: str) -> list[tuple[str, str]]:

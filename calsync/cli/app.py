@@ -3,7 +3,8 @@
 One module per area, each either a command function or a sub-app (``typer.Typer``):
 
     calsync status                         status.py
-    calsync rooms propose|holds|release    rooms.py          (sub-app)
+    calsync rooms import|propose|list|show|set|remove|pause|resume|holds|release   rooms.py (sub-app)
+    calsync onboard ROOM... --dry-run|--apply [--from-csv F] [--in-azure]        onboard.py
     calsync dlq list|replay                dlq.py            (sub-app)
     calsync subscriptions list|renew       subscriptions.py  (sub-app)
     calsync reconcile [ROOM...] [--full]   maintenance.py
@@ -18,11 +19,15 @@ To add a command: a function in a new module (e.g. maintenance.py with ``reconci
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from calsync.cli import dlq, maintenance, mrbs, rooms, subscriptions
-from calsync.cli.common import CliState
+from calsync.cli.azd_env import apply_environment
+from calsync.cli.common import CliState, operator_errors
 from calsync.cli.demo import demo
+from calsync.cli.onboard import onboard_command
 from calsync.cli.status import status
 
 app = typer.Typer(
@@ -35,11 +40,23 @@ app = typer.Typer(
 
 
 @app.callback()
-def main(ctx: typer.Context) -> None:
+def main(
+    ctx: typer.Context,
+    env: Annotated[str | None, typer.Option("--env", "-e", help="azd environment to reach (.azure/<env>/.env): "
+                                            "its table endpoint and Service Bus namespace.")] = None,
+    tables_endpoint: Annotated[str | None, typer.Option("--tables-endpoint", help="A deployment's table "
+                                                        "endpoint (instead of --env).")] = None,
+    servicebus: Annotated[str | None, typer.Option("--servicebus", help="A deployment's Service Bus namespace "
+                                                   "(<name>.servicebus.windows.net).")] = None,
+) -> None:
     """calsync keeps room bookings identical between Microsoft 365 room mailboxes and the booking system.
 
-    Settings come from the environment (or a .env file), as for the function app.
+    Settings come from the environment (or a .env file), as for the function app; --env (azd) or the
+    endpoint flags point the command at a deployed environment, signed in with DefaultAzureCredential.
     """
+    if env or tables_endpoint or servicebus:
+        with operator_errors():
+            apply_environment(env, tables_endpoint=tables_endpoint, servicebus=servicebus, use_azd=env is not None)
     if not isinstance(ctx.obj, CliState):
         ctx.obj = CliState()
 
@@ -47,6 +64,7 @@ def main(ctx: typer.Context) -> None:
 app.command("status")(status)
 app.command("reconcile")(maintenance.reconcile_command)
 app.command("backfill")(maintenance.backfill_command)
+app.command("onboard")(onboard_command)
 app.command("demo")(demo)
 app.add_typer(rooms.app, name="rooms")
 app.add_typer(dlq.app, name="dlq")

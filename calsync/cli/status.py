@@ -9,18 +9,20 @@ from rich.table import Table
 from rich.text import Text
 
 from calsync.cli.common import load, progress, run, state, stdout, time_left, when
+from calsync.cli.rooms import STATE_STYLES
 from calsync.operations.status import RoomStatus, collect_status
 from calsync.operations.subscriptions import WARN_WITHIN
 
 
 def status(ctx: typer.Context) -> None:
-    """Per room: mapped bookings, last sync, subscription expiry, open conflicts and hold."""
+    """Per room: state (pending, onboarding, live, paused), mapped bookings, last sync, subscription expiry, open conflicts and hold."""
     settings = load(ctx)
-    if not settings.rooms:
-        stdout().print("No rooms configured: set ROOMS (`calsync rooms propose` suggests it).", style="yellow")
-        return
     with progress("reading rooms", len(settings.rooms)) as advance:
         statuses = run(collect_status(settings, on_room=lambda _room: advance()))
+    if not statuses:
+        stdout().print("No rooms configured: `calsync rooms import rooms.csv`, `calsync rooms propose --apply`, "
+                       "or set ROOMS.", style="yellow")  # fmt: skip
+        return
     stdout().print(render(statuses, state(ctx).clock()))
 
 
@@ -43,6 +45,7 @@ def _hold(row: RoomStatus) -> Text:
 def render(statuses: list[RoomStatus], now: dt.datetime) -> Table:
     table = Table(title="calsync rooms", title_justify="left")
     table.add_column("room")
+    table.add_column("state")
     table.add_column("mailbox")
     table.add_column("mapped", justify="right")
     table.add_column("last sync")
@@ -51,6 +54,7 @@ def render(statuses: list[RoomStatus], now: dt.datetime) -> Table:
     table.add_column("hold")
     for row in statuses:
         conflicts = Text(str(row.open_conflicts), style="yellow" if row.open_conflicts else "")
-        table.add_row(row.room.key, row.room.mailbox, str(row.mapped), when(row.last_sync),
+        state = Text(row.state.value, style=STATE_STYLES[row.state])
+        table.add_row(row.room.key, state, row.room.mailbox, str(row.mapped), when(row.last_sync),
                       _subscription(row.subscription_expires, now), conflicts, _hold(row))  # fmt: skip
     return table

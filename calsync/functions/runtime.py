@@ -22,6 +22,7 @@ from calsync.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from calsync.maintenance.jobs import MaintenanceService
+    from calsync.rooms.directory import RoomDirectory
     from calsync.store.client import TableStore
     from calsync.sync.engine import SyncEngine
     from calsync.webhooks.replay import ReplayGuard
@@ -43,6 +44,7 @@ class Runtime:
         self._services_factory = services_factory
         self._services: Services | None = None
         self._services_lock = asyncio.Lock()
+        self._rooms: RoomDirectory | None = None
 
     @property
     def publisher(self) -> HintPublisher:
@@ -58,7 +60,8 @@ class Runtime:
         if self._tables is None:
             from calsync.store.client import TableStore
 
-            self._tables = TableStore.from_settings(self.settings)
+            # one retry at most: a webhook answers in milliseconds (Graph wants 3 s at most)
+            self._tables = TableStore.from_settings(self.settings, retry_total=1, retry_backoff_factor=0.2)
         return self._tables
 
     @property
@@ -85,11 +88,28 @@ class Runtime:
         if self._tables is not None:
             await self._tables.close()
             self._tables = None
+            self._rooms = None
 
     def use_publisher(self, publisher: HintPublisher) -> HintPublisher:
         """Swap the publisher (tests that hold hints back); returns the previous one."""
         previous, self._publisher = self.publisher, publisher
         return previous
+
+    @property
+    def rooms(self) -> RoomDirectory:
+        """The rooms registry for the webhooks: the Services' one once built, else its own (no msgraph import).
+
+        Its own reads the table with one retry at most (a webhook answers in milliseconds) and falls back
+        to the ROOMS seed when the table cannot be read (calsync.rooms.directory).
+        """
+        if self._services is not None:
+            return self._services.rooms
+        if self._rooms is None:
+            from calsync.rooms.directory import RoomDirectory
+            from calsync.store.rooms import RoomStore
+
+            self._rooms = RoomDirectory(RoomStore(self.tables), self.settings.rooms, fallback_to_seed=True)
+        return self._rooms
 
     async def services(self) -> Services:
         """The process's Services, built on first use (the production ones unless a factory was given)."""

@@ -19,6 +19,7 @@ builds it over the process's one Graph adapter, booking client, tables and clock
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,8 @@ from calsync.maintenance.reconcile import FeedReport, Reconciler, ReconcileRepor
 from calsync.maintenance.subscriptions import Clock, SubscriptionKeeper, SubscriptionResult
 from calsync.model.job import JobKind, MaintenanceJob
 from calsync.queues.publisher import HintPublisher, job_message
+from calsync.rooms.directory import RoomDirectory
+from calsync.rooms.gate import admit_job, rooms_to_reconcile
 from calsync.settings import Room, Settings
 from calsync.store.client import TableStore
 from calsync.store.records import SubscriptionStore
@@ -49,17 +52,22 @@ class MaintenanceService:
     reconciler: Reconciler
     publisher: HintPublisher
     clock: Clock
+    rooms: RoomDirectory
+    onboard: Callable[[MaintenanceJob], Awaitable[None]] | None = None  # Services sets it (calsync.onboarding.job)
 
     @classmethod
     def build(cls, settings: Settings, graph: GraphCalendar, outlook: OutlookSide, booking: BookingSystem,
               tables: TableStore, publisher: HintPublisher, *, clock: Clock,
-              window: SyncWindow) -> MaintenanceService:  # fmt: skip
+              window: SyncWindow, rooms: RoomDirectory | None = None) -> MaintenanceService:  # fmt: skip
+        directory = rooms or RoomDirectory(None, settings.rooms)
         keeper = SubscriptionKeeper(settings, graph, SubscriptionStore(tables), clock=clock)
         reconciler = Reconciler(settings, outlook, booking, tables, publisher, clock=clock, window=window)
-        return cls(settings, keeper, reconciler, publisher, clock)
+        keeper.rooms = reconciler.rooms = directory
+        return cls(settings, keeper, reconciler, publisher, clock, directory)
 
-    def room(self, key: str) -> Room | None:
-        return self.settings.room(key)
+    async def room(self, key: str, *, reconcile: bool = False) -> Room | None:
+        """The known room with this key; for a reconcile only when it is live (calsync.rooms.gate)."""
+        return await admit_job(self.rooms, key, reconcile=reconcile)
 
 
 @dataclass(frozen=True)
@@ -77,7 +85,7 @@ async def run_maintenance(service: MaintenanceService) -> MaintenanceRun:
     feed = await service.reconciler.sweep_booking_feed()
     now = service.clock()
     jobs = [MaintenanceJob(kind=JobKind.RECONCILE, room=room.key, full=feed.full_pass_needed, requested_at=now)
-            for room in service.settings.rooms]  # fmt: skip
+            for room in await rooms_to_reconcile(service.rooms)]  # fmt: skip
     messages = [job_message(job.model_dump_json(), message_id=job.message_id, kind=job.kind.value) for job in jobs]
     await service.publisher.send(messages, queue=service.settings.reconcile_queue)  # one batch for every room
     failed = [r.room for r in subscriptions if r.error]
@@ -100,9 +108,15 @@ class JobResult:
 
 async def handle_job(job: MaintenanceJob, service: MaintenanceService) -> JobResult:
     """Do what the job asks for its room (see the module docstring); raises when it failed."""
-    room = service.room(job.room)
+    if job.kind is JobKind.ONBOARD:
+        if service.onboard is None:
+            raise TransientError("this process cannot onboard rooms", side="outlook", status=None)
+        await service.onboard(job)
+        return JobResult(job)
+    room = await service.room(job.room, reconcile=job.kind is JobKind.RECONCILE)
     if room is None:
-        log.warning("maintenance job %s for room %r which is not configured; ignored", job.kind.value, job.room)
+        log.warning("maintenance job %s for room %r which is not configured (or not live); ignored", job.kind.value,
+                    job.room)  # fmt: skip
         return JobResult(job)
     if job.kind is JobKind.RECONCILE:
         return JobResult(job, reconcile=await service.reconciler.reconcile_room(room, full=job.full))
@@ -112,6 +126,8 @@ async def handle_job(job: MaintenanceJob, service: MaintenanceService) -> JobRes
         return JobResult(job, subscription=result)
     result = await service.keeper.recreate(room, job.subscription_id)
     _raise_if_failed(result)
+    if await service.room(job.room, reconcile=True) is None:
+        return JobResult(job, subscription=result)  # not live: subscribed, nothing reconciled
     report = await service.reconciler.reconcile_room(room, full=job.full)
     return JobResult(job, subscription=result, reconcile=report)
 

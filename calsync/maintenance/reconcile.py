@@ -47,6 +47,8 @@ from calsync.errors import NotFound, SyncStateExpired
 from calsync.model import ChangeHint, ChangeKind, HintReason, Side
 from calsync.model.mapping import MappingRow
 from calsync.queues.publisher import HintPublisher
+from calsync.rooms.directory import RoomDirectory
+from calsync.rooms.gate import rooms_to_reconcile
 from calsync.settings import Room, Settings
 from calsync.store.client import TableStore
 from calsync.store.mappings import MappingStore
@@ -192,6 +194,7 @@ class Reconciler:
         self.concurrency = concurrency
         self.outlook = outlook
         self.window = window
+        self.rooms: RoomDirectory = RoomDirectory(None, settings.rooms)  # the registry (Services sets it)
 
     # --- one room -------------------------------------------------------------------------------------
     async def reconcile_room(self, room: Room, *, full: bool = False) -> ReconcileReport:
@@ -288,10 +291,13 @@ class Reconciler:
                 except NotFound:
                     return None  # deleted since the feed was written: handled as deleted below
 
+        live = await rooms_to_reconcile(self.rooms)  # only live rooms take hints (calsync.rooms.gate)
+        live_by_id = {room.booking_room_id: room for room in live}
+
         async def changed_hint(record: BookingRecord) -> ChangeHint | None:
-            room = self.settings.room_for_booking_id(record.room_id)
+            room = live_by_id.get(record.room_id)
             if room is None:
-                return None  # a room calsync does not synchronise
+                return None  # a room calsync does not synchronise, or not live yet
             async with slots:
                 mapping = await self.mappings.find(room.key, Side.BOOKING, record.id)
             if mapping is not None and mapping.booking_version == record.version:
@@ -308,7 +314,7 @@ class Reconciler:
         found = await asyncio.gather(
             *(changed_hint(record) for record in records if record is not None),
             # the feed does not say which room a deleted booking was in: ask each room's mapping index
-            *(deleted_hint(room, booking_id) for booking_id in gone for room in self.settings.rooms),
+            *(deleted_hint(room, booking_id) for booking_id in gone for room in live),
         )
         return [hint for hint in found if hint is not None]
 

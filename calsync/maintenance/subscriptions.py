@@ -36,6 +36,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from calsync.errors import CalsyncError, ConfigurationError, NotFound
+from calsync.rooms.directory import RoomDirectory
 from calsync.settings import Room, Settings
 from calsync.store.records import SubscriptionRecord, SubscriptionStore
 from calsync.telemetry import metrics
@@ -109,6 +110,7 @@ class SubscriptionKeeper:
         self.clock = clock
         self.concurrency = concurrency
         self.lifetime = dt.timedelta(minutes=settings.graph_subscription_minutes)
+        self.rooms: RoomDirectory = RoomDirectory(None, settings.rooms)  # the registry (Services sets it)
 
     # --- the maintenance run ----------------------------------------------------------------------
     async def ensure_all(self, rooms: Sequence[Room] | None = None) -> list[SubscriptionResult]:
@@ -116,7 +118,8 @@ class SubscriptionKeeper:
 
         With ``rooms=None`` (every configured room), subscriptions of rooms no longer configured are deleted.
         """
-        chosen = list(self.settings.rooms if rooms is None else rooms)
+        # every registered room, whatever its state, stays subscribed (calsync.rooms.state.keeps_subscription)
+        chosen = [record.room for record in await self.rooms.list()] if rooms is None else list(rooms)
         records = await self.store.list()
         by_room: dict[str, list[SubscriptionRecord]] = {}
         for record in records:
@@ -132,13 +135,13 @@ class SubscriptionKeeper:
 
         results = list(await asyncio.gather(*(one(room) for room in chosen)))
         if rooms is None:
-            results += await self._remove_unconfigured(records)
+            results += await self._remove_unconfigured(records, {room.key for room in chosen})
         return results
 
-    async def _remove_unconfigured(self, records: list[SubscriptionRecord]) -> list[SubscriptionResult]:
+    async def _remove_unconfigured(self, records: list[SubscriptionRecord], known: set[str]) -> list[SubscriptionResult]:
         results = []
         for record in records:
-            if self.settings.room(record.room) is None:
+            if record.room not in known:
                 try:
                     await self._forget(record.subscription_id)
                 except CalsyncError as exc:

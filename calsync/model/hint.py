@@ -34,6 +34,7 @@ class HintReason(StrEnum):
     RECONCILE = "reconcile"
     LIFECYCLE = "lifecycle"
     REPLAY = "replay"
+    BACKFILL = "backfill"  # onboarding (calsync.onboarding) copies an unpaired item while its room goes live
 
 
 class ChangeHint(BaseModel):

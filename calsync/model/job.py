@@ -21,6 +21,7 @@ class JobKind(StrEnum):
     RECONCILE = "reconcile"  # delta + change feed -> ChangeHints (and a full pass when a cursor is lost)
     REAUTHORIZE = "reauthorize"  # Graph lifecycle: reauthorizationRequired
     RESUBSCRIBE = "resubscribe"  # Graph lifecycle: subscriptionRemoved -> recreate, then reconcile
+    ONBOARD = "onboard"  # calsync onboard: plan the room (dry run) or apply its stored plan (calsync.onboarding)
 
 
 class MaintenanceJob(BaseModel):
@@ -31,6 +32,8 @@ class MaintenanceJob(BaseModel):
     subscription_id: str | None = None
     full: bool = False
     requested_at: dt.datetime
+    apply: bool = False  # onboard: apply the stored plan (False: dry run)
+    request_id: str = ""  # onboard: the CLI follows the progress row carrying this id
 
     @field_validator("requested_at")
     @classmethod
@@ -41,4 +44,6 @@ class MaintenanceJob(BaseModel):
     def message_id(self) -> str:
         minute = self.requested_at.strftime("%Y%m%dT%H%M")
         material = "\x1f".join((self.kind.value, self.room, self.subscription_id or "", str(self.full), minute))
+        if self.kind is JobKind.ONBOARD:
+            material += f"\x1f{self.apply}\x1f{self.request_id}"
         return f"job-{hashlib.sha256(material.encode()).hexdigest()[:40]}"

@@ -182,7 +182,10 @@ async def fetch_proposal(settings: Settings) -> RoomProposal:
     """
     async with GraphCalendar.from_settings(settings) as graph, BookingRestClient.from_settings(settings) as booking:
         graph_rooms, booking_rooms = await gather_all([graph.list_rooms(), booking.list_rooms()])
-    return propose_rooms(graph_rooms, booking_rooms, settings.rooms)
+    from calsync.operations.room_registry import list_rooms
+
+    registered = [record.room for record in await list_rooms(settings)]  # ROOMS and the registry: keys kept
+    return propose_rooms(graph_rooms, booking_rooms, registered)
 
 
 # --- the mass-deletion guard's holds -------------------------------------------------------------

@@ -1,6 +1,6 @@
-"""`calsync status`: one line of health per configured room, read from Table Storage only.
+"""`calsync status`: one line of health per known room, read from Table Storage only.
 
-Per room: how many bookings are mapped, when a mapping last changed (the last sync),
+Per room: its state in the rooms registry (pending, onboarding, live, paused), how many bookings are mapped, when a mapping last changed (the last sync),
 when the room's Graph subscription expires, how many conflicts are still open, and
 whether the mass-deletion guard holds the room. Rooms are read concurrently (a few at
 a time), reporting progress through a callback.
@@ -14,10 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from calsync.operations.tasks import gather_all
+from calsync.rooms.directory import RoomDirectory
+from calsync.rooms.state import RoomState
 from calsync.settings import Room, Settings
 from calsync.store.client import TableStore
 from calsync.store.mappings import MappingStore
 from calsync.store.records import ConflictStore, RoomHold, RoomHoldStore, SubscriptionRecord, SubscriptionStore
+from calsync.store.rooms import RoomRecord, RoomStore
 from calsync.wiring import open_tables
 
 ROOMS_AT_ONCE = 8
@@ -36,6 +39,8 @@ class RoomStatus:
     subscription_expires: dt.datetime | None
     open_conflicts: int
     hold: RoomHold | None
+    state: RoomState = RoomState.LIVE  # the rooms registry's state (calsync.rooms.state)
+    note: str = ""
 
     @property
     def stopped(self) -> bool:
@@ -53,12 +58,14 @@ def latest_expiry_by_room(records: list[SubscriptionRecord]) -> dict[str, dt.dat
 
 
 async def room_statuses(settings: Settings, tables: TableStore, *, on_room: Progress | None = None) -> list[RoomStatus]:
-    """The status of every room in ``settings.rooms``, in configuration order."""
+    """The status of every known room (the rooms registry, seeded by ROOMS), by key."""
+    records = await RoomDirectory(RoomStore(tables), settings.rooms).list()
     mappings, conflicts, holds = MappingStore(tables), ConflictStore(tables), RoomHoldStore(tables)
     expiries = latest_expiry_by_room(await SubscriptionStore(tables).list())
     limit = asyncio.Semaphore(ROOMS_AT_ONCE)
 
-    async def one(room: Room) -> RoomStatus:
+    async def one(record: RoomRecord) -> RoomStatus:
+        room = record.room
         async with limit:
             rows, open_conflicts = await gather_all(
                 [mappings.list_room(room.key), conflicts.list(room.key, open_only=True)]
@@ -73,9 +80,11 @@ async def room_statuses(settings: Settings, tables: TableStore, *, on_room: Prog
             subscription_expires=expiries.get(room.key),
             open_conflicts=len(open_conflicts),
             hold=hold,
+            state=record.state,
+            note=record.note,
         )
 
-    return await gather_all(one(room) for room in settings.rooms)
+    return await gather_all(one(record) for record in records)
 
 
 async def collect_status(settings: Settings, *, on_room: Progress | None = None) -> list[RoomStatus]:

@@ -18,7 +18,8 @@ from azure.data.tables.aio import TableClient, TableServiceClient
 from calsync.errors import ConcurrencyError, ConfigurationError, StoreError
 from calsync.settings import Settings, azurite_connection_string
 
-TABLE_NAMES = ("Mappings", "Subscriptions", "Cursors", "Conflicts", "RoomHolds", "WebhookReplays")
+TABLE_NAMES = ("Mappings", "Subscriptions", "Cursors", "Conflicts", "RoomHolds", "WebhookReplays", "Rooms",
+               "Onboarding")
 
 
 @dataclass
@@ -29,18 +30,18 @@ class TableStore:
     prefix: str
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> TableStore:
+    def from_settings(cls, settings: Settings, **client_options: object) -> TableStore:
         if settings.tables_connection_string is not None:
             connection = settings.tables_connection_string.get_secret_value()
             if connection.strip().lower() == "usedevelopmentstorage=true":
                 # azure-data-tables does not expand the shortcut itself: Azurite's default table port.
                 connection = azurite_connection_string("http://127.0.0.1:10002")
-            service = TableServiceClient.from_connection_string(connection)
+            service = TableServiceClient.from_connection_string(connection, **client_options)
         elif settings.tables_endpoint:
             from azure.identity.aio import DefaultAzureCredential
 
             credential = DefaultAzureCredential(managed_identity_client_id=settings.azure_client_id)
-            service = TableServiceClient(endpoint=settings.tables_endpoint, credential=credential)
+            service = TableServiceClient(endpoint=settings.tables_endpoint, credential=credential, **client_options)
         else:  # Settings validation already refuses this; kept for direct construction.
             raise ConfigurationError("set TABLES_CONNECTION_STRING or TABLES_ENDPOINT")
         return cls(service=service, prefix=settings.table_prefix)

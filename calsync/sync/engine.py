@@ -23,10 +23,13 @@ import logging
 from collections.abc import Callable, Mapping
 
 from calsync.model import ChangeHint, Side
+from calsync.rooms.directory import RoomDirectory
+from calsync.rooms.gate import admit_hint
 from calsync.settings import Room, Settings
 from calsync.store.client import TableStore
 from calsync.store.mappings import MappingStore
 from calsync.store.records import ConflictStore, RoomHoldStore
+from calsync.store.rooms import RoomStore
 from calsync.sync.actions import Action, Outcome
 from calsync.sync.context import SyncContext, SyncStores
 from calsync.sync.guard import GuardLimits
@@ -51,7 +54,8 @@ def policy_from(settings: Settings) -> Policy:
 
 class SyncEngine:
     def __init__(self, settings: Settings, tables: TableStore, sides: Mapping[Side, CalendarSide],
-                 *, clock: Clock | None = None, window: SyncWindow | None = None) -> None:  # fmt: skip
+                 *, clock: Clock | None = None, window: SyncWindow | None = None,
+                 rooms: RoomDirectory | None = None) -> None:  # fmt: skip
         self.settings = settings
         self.sides = sides
         self.tables = tables
@@ -61,6 +65,7 @@ class SyncEngine:
         self.stores = SyncStores(MappingStore(tables), ConflictStore(tables), RoomHoldStore(tables))
         self.mappings = self.stores.mappings
         self.policy = policy_from(settings)
+        self.rooms = rooms or RoomDirectory(RoomStore(tables), settings.rooms)  # the rooms registry's gate
 
     async def close(self) -> None:
         """Close both sides' HTTP clients and the table client."""
@@ -71,10 +76,10 @@ class SyncEngine:
     async def handle(self, hint: ChangeHint) -> Outcome:
         """Process one hint; raises on failures so the queue retries and, at last, dead-letters."""
         metrics.record_hint(hint)
-        room = self.settings.room(hint.room)
+        room, why, _ = await admit_hint(self.rooms, hint)  # known, and its state lets this hint write
         if room is None:
-            log.warning("hint for room %r which is not configured; ignored", hint.room)
-            return Outcome(None, "room not configured")
+            log.warning("hint for room %r ignored: %s", hint.room, why)
+            return Outcome(None, why)
         with sync_context(
             room=room.key, source=hint.source.value, item_id=hint.item_id, message_id=hint.message_id
         ) as context:  # fmt: skip

@@ -24,6 +24,8 @@ from calsync.booking.webhook_signature import parse_webhook_body, verify_signatu
 from calsync.errors import CalsyncError, ValidationError
 from calsync.model import ChangeHint, ChangeKind, HintReason, Side
 from calsync.queues.publisher import HintPublisher
+from calsync.rooms.directory import RoomDirectory
+from calsync.rooms.gate import booking_notification_room
 from calsync.settings import Settings
 from calsync.store.keys import encode_key
 from calsync.webhooks.replay import ReplayGuard
@@ -40,7 +42,7 @@ CHANGE_KINDS = {
 
 async def handle_booking_webhook(
     *, headers: Mapping[str, str], body: bytes, settings: Settings, publisher: HintPublisher,
-    replays: ReplayGuard, now: dt.datetime | None = None,
+    replays: ReplayGuard, now: dt.datetime | None = None, rooms: RoomDirectory | None = None,
 ) -> WebhookResponse:  # fmt: skip
     """The booking_webhook function: verify, check for replay, then enqueue one ChangeHint (202)."""
     if len(body) > settings.webhook_max_body_bytes:
@@ -50,7 +52,7 @@ async def handle_booking_webhook(
     try:
         timestamp, signature = verify_signature(headers, body, settings.booking_webhook_secrets, now=observed)
         event = parse_webhook_body(body)
-        room = settings.room_for_booking_id(event.room_id)
+        room = await booking_notification_room(event.room_id, settings, rooms)  # live rooms only
         if room is None:
             log.warning("booking webhook for room %s which is not configured; ignored", shown(event.room_id))
             return WebhookResponse.accepted(0)

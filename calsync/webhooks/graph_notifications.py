@@ -50,6 +50,8 @@ from calsync.model import ChangeHint, ChangeKind, HintReason, Side
 from calsync.model.hint import MAX_ITEM_ID_CHARS, MAX_VERSION_CHARS
 from calsync.model.job import JobKind, MaintenanceJob
 from calsync.queues.publisher import HintPublisher
+from calsync.rooms.directory import RoomDirectory
+from calsync.rooms.gate import notification_room
 from calsync.settings import Room, Settings
 from calsync.store.keys import encode_key
 from calsync.webhooks.responses import PayloadTooLarge, WebhookResponse, refuse, shown
@@ -157,9 +159,9 @@ def check_client_state(notifications: Sequence[ChangeNotification], settings: Se
             )
 
 
-def _room(query: Mapping[str, str], settings: Settings) -> Room | None:
-    key = _query(query, "room")
-    return None if key is None else settings.room(key)
+async def _room(query: Mapping[str, str], settings: Settings, rooms: RoomDirectory | None, *,
+                live_only: bool) -> Room | None:  # fmt: skip
+    return await notification_room(_query(query, "room"), settings, rooms, live_only=live_only)
 
 
 def _names_room_mailbox(user: str, room: Room) -> bool:
@@ -215,8 +217,8 @@ Enqueue = Callable[[list[ChangeNotification], Room, dt.datetime], Awaitable[int]
 
 
 async def _handle(name: str, *, query: Mapping[str, str], body: bytes, settings: Settings,
-                  directory: SubscriptionDirectory, now: dt.datetime | None,
-                  enqueue: Enqueue) -> WebhookResponse:  # fmt: skip
+                  directory: SubscriptionDirectory, now: dt.datetime | None, enqueue: Enqueue,
+                  rooms: RoomDirectory | None = None) -> WebhookResponse:  # fmt: skip
     """Shared by both routes: handshake, parse, authenticate, resolve the room, check claims, enqueue, answer."""
     echo = validation_echo(query)
     if echo is not None:
@@ -224,7 +226,7 @@ async def _handle(name: str, *, query: Mapping[str, str], body: bytes, settings:
     try:
         batch = parse_batch(body, settings)
         check_client_state(batch.value, settings)
-        room = _room(query, settings)
+        room = await _room(query, settings, rooms, live_only=name == "graph_webhook")  # pending: observed only
         if room is None:
             log.warning("%s: notification for room %s which is not configured; ignored", name,
                         shown(query.get("room")))  # fmt: skip
@@ -237,7 +239,7 @@ async def _handle(name: str, *, query: Mapping[str, str], body: bytes, settings:
 
 async def handle_change_notifications(
     *, query: Mapping[str, str], body: bytes, settings: Settings, publisher: HintPublisher,
-    subscriptions: SubscriptionDirectory, now: dt.datetime | None = None,
+    subscriptions: SubscriptionDirectory, now: dt.datetime | None = None, rooms: RoomDirectory | None = None,
 ) -> WebhookResponse:  # fmt: skip
     """The graph_webhook function: handshake, or authenticated notifications -> ChangeHints (202)."""
 
@@ -258,12 +260,12 @@ async def handle_change_notifications(
         return len(hints)
 
     return await _handle("graph_webhook", query=query, body=body, settings=settings, directory=subscriptions,
-                         now=now, enqueue=enqueue)  # fmt: skip
+                         now=now, enqueue=enqueue, rooms=rooms)  # fmt: skip
 
 
 async def handle_lifecycle_notifications(
     *, query: Mapping[str, str], body: bytes, settings: Settings, publisher: HintPublisher,
-    subscriptions: SubscriptionDirectory, now: dt.datetime | None = None,
+    subscriptions: SubscriptionDirectory, now: dt.datetime | None = None, rooms: RoomDirectory | None = None,
 ) -> WebhookResponse:  # fmt: skip
     """The graph_lifecycle function: reauthorize, resubscribe or reconcile the room (202).
 
@@ -287,4 +289,4 @@ async def handle_lifecycle_notifications(
         return len(jobs)
 
     return await _handle("graph_lifecycle", query=query, body=body, settings=settings, directory=subscriptions,
-                         now=now, enqueue=enqueue)  # fmt: skip
+                         now=now, enqueue=enqueue, rooms=rooms)  # fmt: skip

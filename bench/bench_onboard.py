@@ -1,0 +1,110 @@
+"""Onboarding ROOMS rooms x PER_ROOM bookings from a CSV in one command, against the local stack.
+
+Each room holds PER_ROOM reservations made before calsync was switched on: 60 % entered
+in both systems (they pair: a mapping, no write), 20 % only in Outlook and 20 % only
+in the booking system (one copy each through the engine). The bench writes the rooms
+CSV and runs the real command, in process, with its progress bar:
+
+    calsync onboard --from-csv rooms.csv --plan-and-apply --out <dir>
+
+then checks the report lists every room, and prints the time, the peak RSS of the
+process (both emulators, Azurite's client and the engine included) and what it did.
+
+    .venv/bin/python bench/bench_onboard.py [ROOMS] [PER_ROOM] [--full]
+
+The default is 20 rooms x 100 bookings (2 cores shared: the full 200 x 100 runs for
+many minutes, CPU-bound in this one process); ``--full`` runs 200 x 100.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from typer.testing import CliRunner
+
+from bench.bench_reconcile import rooms
+from calsync.cli import app
+from calsync.cli.common import CliState
+from devstack.local_stack import LocalStack
+
+FULL_ROOMS, PER_ROOM, SAMPLE_ROOMS = 200, 100, 20
+
+
+def rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def seed(stack: LocalStack, per_room: int) -> None:
+    """Per room: 60 % in both systems, 20 % only in Outlook, 20 % only in the booking system; nobody notified."""
+    stack.booking.webhooks_enabled = False
+    stack.graph.drop_notifications(10**9)
+    today = dt.datetime.now(dt.UTC).date()
+    for room in stack.rooms:
+        for i in range(per_room):
+            day = today + dt.timedelta(days=2 + i)
+            kind = i % 5  # 0-2: both, 3: Outlook only, 4: booking system only
+            if kind != 4:
+                stack.graph.user_create_event(room.mailbox, {
+                    "subject": f"Meeting {i}", "start": {"dateTime": f"{day}T09:00:00", "timeZone": "UTC"},
+                    "end": {"dateTime": f"{day}T10:00:00", "timeZone": "UTC"}})  # fmt: skip
+            if kind != 3:
+                stack.booking.user_create_booking(room.booking_room_id, title=f"Meeting {i}",
+                                                  start=f"{day}T09:00:00Z", end=f"{day}T10:00:00Z",
+                                                  time_zone="UTC")  # fmt: skip
+    stack.graph.drop_notifications(0)
+    stack.booking.webhooks_enabled = True
+
+
+async def main(n_rooms: int, per_room: int) -> None:
+    logging.disable(logging.WARNING)
+    if n_rooms < FULL_ROOMS:
+        print(f"running {n_rooms} rooms x {per_room} bookings (--full: {FULL_ROOMS} x {PER_ROOM})")
+    async with LocalStack(rooms=rooms(n_rooms), queue_options={"max_concurrent_sessions": 16}) as stack:
+        t0 = time.perf_counter()
+        seed(stack, per_room)
+        print(f"seeded in {time.perf_counter() - t0:.1f} s")
+        work = Path(tempfile.mkdtemp(prefix="calsync-onboard-"))
+        csv_path = work / "rooms.csv"
+        csv_path.write_text("key,mailbox,booking_room_id,name\n" + "".join(
+            f"{r.key},{r.mailbox},{r.booking_room_id},{r.name}\n" for r in stack.rooms))  # fmt: skip
+        assert stack.settings is not None
+        # the command's own settings: no ROOMS seed, so the CSV's rooms are registered pending
+        cli = CliState(load_settings=lambda: stack.settings.model_copy(update={"rooms": []}))  # type: ignore[union-attr]
+        before = rss_mib()
+        t1 = time.perf_counter()
+        result = await asyncio.to_thread(CliRunner().invoke, app, ["onboard", "--from-csv", str(csv_path),
+                                         "--plan-and-apply", "--out", str(work / "report")], obj=cli)  # fmt: skip
+        t_command = time.perf_counter() - t1
+        if result.exit_code != 0:
+            print(result.output)
+            raise SystemExit(f"calsync onboard failed with exit code {result.exit_code}")
+        t2 = time.perf_counter()
+        await stack.settle(timeout=1800)
+        t_echo = time.perf_counter() - t2
+        reports = sorted((work / "report").glob("*.json"))
+        totals: dict[str, int] = {}
+        for report in reports:
+            for kind, n in json.loads(report.read_text())["counts"].items():
+                totals[kind] = totals.get(kind, 0) + n
+        assert len(reports) == n_rooms, f"{len(reports)} reports for {n_rooms} rooms"
+        print(f"calsync onboard: {n_rooms} rooms x {per_room} bookings in {t_command:.1f} s "
+              f"({n_rooms * per_room / t_command:.0f} bookings/s); echoes drained in {t_echo:.1f} s")  # fmt: skip
+        print(f"report: {len(reports)} rooms, {totals}")
+        print(f"memory: peak RSS {rss_mib():.0f} MiB (emulators, their data and the stack included; "
+              f"{before:.0f} MiB before the command)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    default_rooms = FULL_ROOMS if "--full" in sys.argv else SAMPLE_ROOMS
+    asyncio.run(main(int(args[0]) if args else default_rooms, int(args[1]) if len(args) > 1 else PER_ROOM))
