@@ -327,7 +327,9 @@ class BookingStore:
     # --- writes ---------------------------------------------------------------------------------
 
     def _check_free(self, booking_id: str | None, data: dict[str, Any]) -> None:
-        if data["status"] in _FREE_STATUSES:
+        """Refuse a double booking (409). A block (facilities closing the room) may be laid over bookings:
+        they stay until their owners, or calsync, release them (docs/booking-api.md, "Blocks")."""
+        if data["status"] in _FREE_STATUSES or data.get("kind") == "block":
             return
         rows = self._db.execute(
             "SELECT * FROM bookings WHERE room_id = ? AND id IS NOT ?", (data["room_id"], booking_id)

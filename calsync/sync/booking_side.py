@@ -46,7 +46,9 @@ class BookingSide:
             return None
         return item_from_record(record)
 
-    async def list_window(self, room: Room, start: dt.datetime, end: dt.datetime) -> list[ItemState]:
+    async def list_window(self, room: Room, start: dt.datetime, end: dt.datetime, *,
+                          content: bool = True) -> list[ItemState]:  # fmt: skip
+        """The room's bookings in the window, always with content (the listing carries it)."""
         return [item_from_record(r) async for r in self.system.list_bookings(room.booking_room_id, start, end)]
 
     async def create(self, room: Room, booking: Booking, *, stamp: str, idempotency_key: str) -> ItemState:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from calsync.model import HintReason, Side
+from calsync.model import BookingKind, HintReason, Side
 from calsync.model.mapping import MappingRow, mapping_id_for
 from calsync.settings import ConflictPolicy
 from calsync.sync import reads
@@ -100,16 +100,17 @@ def decide(facts: Facts, policy: Policy) -> reads.Read | Action:
         return plan(source, mapping, TargetView(facts.origin), policy)
 
     overlapping: list[ItemState] = []
-    if source.exists and target is Side.BOOKING:
-        # the booking system's items around the source: rivals, and a stamped copy if the mapping was lost
+    if source.exists and (target is Side.BOOKING or _is_block(source)):
+        # the other side's items around the source: rivals, and a stamped copy if the mapping was lost
+        # (Outlook is listed only around a room-unavailability block: the meetings it must displace)
         if facts.listing is None:
-            return reads.ListBookings(*_listing_span(source, facts.window))
+            return reads.ListAround(target, *_listing_span(source, facts.window))
         if counterpart is None:
             counterpart = next((i for i in facts.listing if i.stamp == source.item_id and i.exists), None)
         overlapping = _rivals(source, facts.listing, counterpart, facts.window)
         known = {origin.item_id for origin in facts.rival_origins}
         for rival in overlapping:
-            if rival.stamp and rival.stamp not in known:
+            if rival.side is Side.BOOKING and rival.stamp and rival.stamp not in known:
                 # the rival is calsync's copy of another Outlook meeting: its organiser is the one to tell
                 return reads.ReadRivalOrigin(rival.stamp)
 
@@ -168,7 +169,9 @@ def plan(source: ItemState, mapping: MappingRow | None, target: TargetView, poli
         losers = [_rival_loser(rival, target.rival_origins.get(rival.stamp or "")) for rival in rivals]
         for rival, loser in zip(rivals, losers, strict=True):
             theirs = dataclasses.replace(rival, created_at=loser.origin.created_at)
-            if winner_of(mine, theirs, policy.conflict_policy) is theirs:
+            if _is_block(source):
+                continue  # a room-unavailability block wins whatever the policy
+            if _is_block(rival) or winner_of(mine, theirs, policy.conflict_policy) is theirs:
                 # the source overlaps a booking on the other side that keeps the room: its origin gives way
                 return Decline(_conflict_reason(rival, policy), loser=_source_loser(source), winner=rival)
         # the source keeps the room against every rival: their origins give way, then the source is written across
@@ -204,8 +207,16 @@ def _source_loser(source: ItemState) -> Loser:
     return Loser(origin=source, by_decline=released_by_decline(source), item=source)
 
 
+def _is_block(item: ItemState) -> bool:
+    return item.booking is not None and item.booking.kind is BookingKind.BLOCK
+
+
 def _rival_loser(rival: ItemState, rival_origin: ItemState | None) -> Loser:
-    """The rival booking lost: rejected if it is an original; its Outlook original released if it is a copy."""
+    """The rival lost: an original is declined/rejected; calsync's copy releases its original instead."""
+    if rival.side is Side.OUTLOOK:
+        # an Outlook meeting displaced by a booking-system block: a person's meeting declined, calsync's copy's
+        # booking rejected, a room-organised event deleted
+        return _source_loser(rival)
     if not rival.stamp:
         return Loser(origin=rival, by_decline=True, item=rival)
     if rival_origin is None or not rival_origin.exists:
@@ -281,6 +292,8 @@ def winner_of(a: ItemState, b: ItemState, policy: ConflictPolicy) -> ItemState:
 
 
 def _conflict_reason(winner: ItemState, policy: Policy) -> str:
+    if _is_block(winner):
+        return "The room is unavailable at this time (blocked in the booking system)."
     where = "Outlook" if winner.side is Side.OUTLOOK else "the booking system"
     rule = {
         ConflictPolicy.FIRST_COME: "the earlier booking keeps the room",

@@ -81,14 +81,15 @@ class FindCopy(Read):
 
 
 @dataclass(frozen=True)
-class ListBookings(Read):
-    """The booking system's items of the room in [start, end)."""
+class ListAround(Read):
+    """The other side's items of the room in [start, end), with their content (rivals of the source)."""
 
+    side: Side
     start: dt.datetime
     end: dt.datetime
 
     async def fetch(self, ctx: Effects, facts: Facts) -> Facts:
-        items = await ctx.side(Side.BOOKING).list_window(ctx.room, self.start, self.end)
+        items = await ctx.side(self.side).list_window(ctx.room, self.start, self.end, content=True)
         return dataclasses.replace(facts, listing=tuple(items))
 
 

@@ -29,8 +29,9 @@ class CalendarSide(Protocol):
         """The item calsync stamped with ``source_id`` (the other side's id), or None."""
         ...
 
-    async def list_window(self, room: Room, start: dt.datetime, end: dt.datetime) -> list[ItemState]:
-        """Every item of the room overlapping [start, end) (series once)."""
+    async def list_window(self, room: Room, start: dt.datetime, end: dt.datetime, *,
+                          content: bool = False) -> list[ItemState]:  # fmt: skip
+        """Every item of the room overlapping [start, end) (series once); a side may list ids only unless ``content``."""
         ...
 
     async def create(self, room: Room, booking: Booking, *, stamp: str, idempotency_key: str) -> ItemState:

@@ -86,7 +86,7 @@ class Facts:
     mapping_read: bool = False
     found: ItemState | None = None  # the counterpart found by its stamp, when the mapping does not name it
     looked_up: bool = False
-    listing: tuple[ItemState, ...] | None = None  # the booking system's items around the source
+    listing: tuple[ItemState, ...] | None = None  # the other side's items around the source, with content
     origin: ItemState | None = None  # the authoritative item, read when the source is its copy
     origin_read: bool = False
     rival_origins: tuple[ItemState, ...] = ()  # the Outlook originals of rivals that are calsync's copies, as read

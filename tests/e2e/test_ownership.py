@@ -107,3 +107,19 @@ async def test_a_losing_persons_meeting_is_declined_never_deleted_and_the_confli
     declines = [m for m in stack.graph.mail_for(ADA) if m.kind == "declined"]
     assert declines and "already booked" in (declines[-1].comment or "")
     assert stack.graph.ownership_violations == []
+
+
+async def test_a_room_block_declines_the_meetings_in_its_time_whatever_the_policy(stack: LocalStack) -> None:
+    meeting(stack, "Planned before the closure")
+    await stack.settle()
+    assert len(live_bookings(stack)) == 1
+
+    stack.booking.user_add_block(ROOM_ID, "2026-12-09T08:00:00+00:00", "2026-12-09T12:00:00+00:00",
+                                 title="Floor renovation")  # fmt: skip
+    await stack.settle()
+
+    assert [e["subject"] for e in live_events(stack)] == ["Floor renovation"]
+    assert [b["title"] for b in live_bookings(stack)] == ["Floor renovation"]
+    declines = [m for m in stack.graph.mail_for(ADA) if m.kind == "declined"]
+    assert declines and "unavailable" in (declines[-1].comment or "")
+    assert stack.graph.ownership_violations == []

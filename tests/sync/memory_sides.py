@@ -219,12 +219,13 @@ class MemorySide:
                        key=lambda s: (s.created_at, s.item_id))  # fmt: skip
         return self.state(found[0]) if found else None
 
-    async def list_window(self, room: Room, start: dt.datetime, end: dt.datetime) -> list[ItemState]:
+    async def list_window(self, room: Room, start: dt.datetime, end: dt.datetime, *,
+                          content: bool = False) -> list[ItemState]:  # fmt: skip
         self._fault("list_window")
         from calsync.recurrence import expand
 
         found = [s for s in self.items.values() if s.room == room.key and expand(s.booking, start, end)]
-        if self.side is Side.OUTLOOK:
+        if self.side is Side.OUTLOOK and not content:
             return [ItemState.from_mapping(self.side, s.item_id, None) for s in found]
         return [self.state(s) for s in found]
 
