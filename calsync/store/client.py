@@ -18,7 +18,7 @@ from azure.data.tables.aio import TableClient, TableServiceClient
 from calsync.errors import ConcurrencyError, ConfigurationError, StoreError
 from calsync.settings import Settings, azurite_connection_string
 
-TABLE_NAMES = ("Mappings", "Subscriptions", "Cursors", "Conflicts", "RoomHolds", "WebhookReplays")
+TABLE_NAMES = ("Mappings", "Subscriptions", "Cursors", "Conflicts", "RoomHolds", "WebhookReplays", "SyncProblems")
 
 
 @dataclass
