@@ -3,6 +3,7 @@
 One module per area, each either a command function or a sub-app (``typer.Typer``):
 
     calsync status                         status.py
+    calsync problems [ROOM]                problems.py
     calsync rooms propose|holds|release    rooms.py          (sub-app)
     calsync dlq list|replay                dlq.py            (sub-app)
     calsync subscriptions list|renew       subscriptions.py  (sub-app)
@@ -23,6 +24,7 @@ import typer
 from calsync.cli import dlq, maintenance, mrbs, rooms, subscriptions
 from calsync.cli.common import CliState
 from calsync.cli.demo import demo
+from calsync.cli.problems import problems
 from calsync.cli.status import status
 
 app = typer.Typer(
@@ -45,6 +47,7 @@ def main(ctx: typer.Context) -> None:
 
 
 app.command("status")(status)
+app.command("problems")(problems)
 app.command("reconcile")(maintenance.reconcile_command)
 app.command("backfill")(maintenance.backfill_command)
 app.command("demo")(demo)

@@ -14,7 +14,7 @@ from calsync.operations.subscriptions import WARN_WITHIN
 
 
 def status(ctx: typer.Context) -> None:
-    """Per room: mapped bookings, last sync, subscription expiry, open conflicts and hold."""
+    """Per room: mapped bookings, last sync, subscription expiry, open conflicts, sync problems and hold."""
     settings = load(ctx)
     if not settings.rooms:
         stdout().print("No rooms configured: set ROOMS (`calsync rooms propose` suggests it).", style="yellow")
@@ -48,9 +48,11 @@ def render(statuses: list[RoomStatus], now: dt.datetime) -> Table:
     table.add_column("last sync")
     table.add_column("subscription expires")
     table.add_column("open conflicts", justify="right")
+    table.add_column("sync problems", justify="right")
     table.add_column("hold")
     for row in statuses:
         conflicts = Text(str(row.open_conflicts), style="yellow" if row.open_conflicts else "")
+        problems = Text(str(row.problems), style="red" if row.problems else "")
         table.add_row(row.room.key, row.room.mailbox, str(row.mapped), when(row.last_sync),
-                      _subscription(row.subscription_expires, now), conflicts, _hold(row))  # fmt: skip
+                      _subscription(row.subscription_expires, now), conflicts, problems, _hold(row))  # fmt: skip
     return table

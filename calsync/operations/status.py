@@ -1,7 +1,8 @@
 """`calsync status`: one line of health per configured room, read from Table Storage only.
 
 Per room: how many bookings are mapped, when a mapping last changed (the last sync),
-when the room's Graph subscription expires, how many conflicts are still open, and
+when the room's Graph subscription expires, how many conflicts are still open, how
+many sync problems (items that cannot sync, calsync.store.problems) are open, and
 whether the mass-deletion guard holds the room. Rooms are read concurrently (a few at
 a time), reporting progress through a callback.
 """
@@ -17,6 +18,7 @@ from calsync.operations.tasks import gather_all
 from calsync.settings import Room, Settings
 from calsync.store.client import TableStore
 from calsync.store.mappings import MappingStore
+from calsync.store.problems import ProblemStore
 from calsync.store.records import ConflictStore, RoomHold, RoomHoldStore, SubscriptionRecord, SubscriptionStore
 from calsync.wiring import open_tables
 
@@ -36,6 +38,7 @@ class RoomStatus:
     subscription_expires: dt.datetime | None
     open_conflicts: int
     hold: RoomHold | None
+    problems: int = 0  # open sync problems: `calsync problems ROOM` lists them
 
     @property
     def stopped(self) -> bool:
@@ -55,13 +58,14 @@ def latest_expiry_by_room(records: list[SubscriptionRecord]) -> dict[str, dt.dat
 async def room_statuses(settings: Settings, tables: TableStore, *, on_room: Progress | None = None) -> list[RoomStatus]:
     """The status of every room in ``settings.rooms``, in configuration order."""
     mappings, conflicts, holds = MappingStore(tables), ConflictStore(tables), RoomHoldStore(tables)
+    problems = ProblemStore(tables)
     expiries = latest_expiry_by_room(await SubscriptionStore(tables).list())
     limit = asyncio.Semaphore(ROOMS_AT_ONCE)
 
     async def one(room: Room) -> RoomStatus:
         async with limit:
-            rows, open_conflicts = await gather_all(
-                [mappings.list_room(room.key), conflicts.list(room.key, open_only=True)]
+            rows, open_conflicts, open_problems = await gather_all(
+                [mappings.list_room(room.key), conflicts.list(room.key, open_only=True), problems.list(room.key)]
             )
             hold = await holds.get(room.key)
         if on_room is not None:
@@ -73,6 +77,7 @@ async def room_statuses(settings: Settings, tables: TableStore, *, on_room: Prog
             subscription_expires=expiries.get(room.key),
             open_conflicts=len(open_conflicts),
             hold=hold,
+            problems=len(open_problems),
         )
 
     return await gather_all(one(room) for room in settings.rooms)
