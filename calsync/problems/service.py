@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError as PydanticValidationError
 
-from calsync.errors import CalsyncError, SideError, ValidationError
+from calsync.errors import CalsyncError, MassDeletionGuardTripped, SideError, ValidationError
 from calsync.model import ChangeHint, Side
 from calsync.problems.classify import COMPLETE, INVALID_MESSAGE, Settlement, Verdict, classify, describe
 from calsync.store.keys import KeyTooLong
@@ -92,7 +92,8 @@ async def handle_change(body: bytes | str, engine: SyncEngine) -> Settlement:
             log.exception("room %s: unexpected failure; the hint is retried", hint.room)
         if settlement.verdict is not Verdict.DEAD_LETTER:
             raise
-        await _cannot_succeed(engine, hint, exc, settlement)
+        if not isinstance(exc, MassDeletionGuardTripped):  # a held room shows its hold, not one problem per hint
+            await _cannot_succeed(engine, hint, exc, settlement)
         return settlement
     if outcome.outlook_id and outcome.booking_id:  # in sync on both sides: whichever side failed before is fine
         problems = ProblemStore(engine.tables)
