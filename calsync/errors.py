@@ -4,6 +4,12 @@ Each error says whose fault it is, whether retrying can help (``retryable``) and
 where it can reach a webhook caller, which HTTP status it maps to (``http_status``).
 The sync engine decides on these types, never on library exceptions.
 
+``retryable`` decides a hint's fate (calsync.problems): a retryable failure is
+abandoned and redelivered; any other is dead-lettered at once with its reason
+(DESIGN invariant 8). A peer's 4xx is retryable only for 408, 409, 412 and 429
+(``RETRYABLE_STATUSES``): the same request answered 400, 401, 403 or 422 will be
+refused again.
+
     CalsyncError
     ├── ConfigurationError        a setting is missing or invalid (operator's fault)
     ├── ValidationError           a payload or model value is wrong (caller's fault, 400)
@@ -15,8 +21,8 @@ The sync engine decides on these types, never on library exceptions.
     │   ├── NotFound              the item is gone (404/410)
     │   │   └── SyncStateExpired  a delta cursor (Graph deltaLink) expired: start a fresh delta
     │   ├── Throttled             429/503 after the bounded wait (retryable)
-    │   ├── Conflict              changed meanwhile, precondition failed, double booking
-    │   ├── PermissionDenied      the app may not do this (operator's fault)
+    │   ├── Conflict              changed meanwhile, precondition failed, double booking (retryable: re-read)
+    │   ├── PermissionDenied      the app may not do this (operator's fault; not retryable)
     │   ├── PeerContractError     answered outside the contract: a redirect, an oversized body (not retryable)
     │   │   └── ResponseTooLarge  a body (or its Content-Length) over the client's cap; never retried
     │   └── TransientError        5xx, timeouts, deadlines, connection errors, a garbled body (retryable)
@@ -25,6 +31,14 @@ The sync engine decides on these types, never on library exceptions.
 """
 
 from __future__ import annotations
+
+RETRYABLE_STATUSES = frozenset({408, 409, 412, 429})
+"""The 4xx answers a later attempt can cure (timeout, conflict, stale precondition, throttling)."""
+
+
+def retryable_status(status: int | None) -> bool:
+    """Whether a peer's HTTP status says a retry can help: 5xx, 408/409/412/429, or no answer at all."""
+    return status is None or status >= 500 or status in RETRYABLE_STATUSES
 
 
 class CalsyncError(Exception):
@@ -84,6 +98,9 @@ class SideError(CalsyncError):
         super().__init__(message, side=side, status=status, **fields)
         self.side = side
         self.status = status
+        if type(self) is SideError and status is not None:
+            # an unclassified answer (Graph's 400 refusing a request, a 408): its status decides
+            self.retryable = retryable_status(status)
 
 
 class NotFound(SideError):
@@ -110,8 +127,12 @@ class Throttled(SideError):
 
 
 class Conflict(SideError):
-    """The item changed meanwhile (stale ETag/changeKey) or the room is already booked."""
+    """The item changed meanwhile (stale ETag/changeKey) or the room is already booked.
 
+    Retryable: the next delivery re-reads both sides and decides again.
+    """
+
+    retryable = True
     http_status = 409
 
 

@@ -6,7 +6,8 @@ tests use this: a uvicorn server on 127.0.0.1, running on the caller's event loo
 ``azure.functions.HttpRequest`` for the function whose route matches and returns
 its ``HttpResponse`` (405 for a method the function does not declare); and ``bind_queues`` subscribes every Service Bus-triggered
 function to the in-process queue of the same name (binding expressions such as
-``%CHANGES_QUEUE%`` are resolved from Settings, as the host resolves app settings).
+``%CHANGES_QUEUE%`` are resolved from Settings, as the host resolves app settings),
+with the settlement its binding asks for (autoCompleteMessages).
 """
 
 from __future__ import annotations
@@ -94,7 +95,9 @@ class LoopbackFunctionsHost:
             for binding in bindings:
                 if binding["type"] == "serviceBusTrigger":
                     queue_name = resolve(binding["queueName"], self.settings)
-                    queue.subscribe(queue_name, self._functions[name])
+                    # autoCompleteMessages off: the function settles each message through its actions
+                    queue.subscribe(queue_name, self._functions[name],
+                                    auto_complete=binding.get("autoCompleteMessages", True))  # fmt: skip
                     bound.append(queue_name)
         return bound
 

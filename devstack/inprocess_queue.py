@@ -11,7 +11,11 @@ It keeps the semantics calsync relies on, and nothing more:
   ``max_concurrent_sessions`` at once per queue. Queues named in ``session_queues``
   refuse messages without a session id, as a session-enabled Service Bus queue does;
 - peek-lock settlement as the Functions host does it: the handler returning completes
-  the message; raising abandons it (DeliveryCount + 1, redelivered first in its session,
+  the message; raising abandons it. A queue subscribed with ``auto_complete=False`` (as
+  the host binds a trigger with autoCompleteMessages off) calls ``handler(message,
+  actions)`` with the SDK message and settlement actions of devstack.inprocess_settlement:
+  complete, abandon, or deadletter at once with the handler's reason and description (a
+  message left unsettled is abandoned, as when its lock expires) (DeliveryCount + 1, redelivered first in its session,
   after an optional exponential backoff); after ``max_delivery_count`` deliveries it is
   dead-lettered with DeadLetterReason "MaxDeliveryCountExceeded" and a
   DeadLetterErrorDescription naming the last exception's type and message;
@@ -46,6 +50,7 @@ from calsync.errors import QueueError
 from calsync.queues.dead_letters import MAX_DELIVERY_COUNT_EXCEEDED, DeadLetter, replay_message
 from calsync.queues.publisher import OutgoingMessage, PublisherBase
 from calsync.settings import Settings
+from devstack.inprocess_settlement import InProcessMessageActions, Settled, received_message
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +110,7 @@ class _Queue:
     lanes: dict[str, deque[_Envelope]] = field(default_factory=dict)
     active: set[str] = field(default_factory=set)
     handler: Handler | None = None
+    auto_complete: bool = True
     semaphore: asyncio.Semaphore | None = None
     seen_ids: set[str] = field(default_factory=set)
     seen_order: deque[tuple[dt.datetime, str]] = field(default_factory=deque)  # acceptance order, for expiry
@@ -161,16 +167,19 @@ class InProcessQueue(PublisherBase):
 
     # --- consumers ----------------------------------------------------------------------------
 
-    def subscribe(self, queue: str, handler: Handler) -> None:
+    def subscribe(self, queue: str, handler: Handler | Callable[..., Any], *, auto_complete: bool = True) -> None:
         """Deliver the messages of ``queue`` to ``handler`` (one consumer per queue).
 
         ``handler`` may be async or plain; a plain one runs on the event loop thread.
+        With ``auto_complete=False`` it is called as ``handler(message, actions)`` and
+        settles each message itself (see the module docstring).
         Messages already waiting are delivered from now on.
         """
         state = self._queue(queue)
         if state.handler is not None:
             raise ValueError(f"queue {queue!r} already has a handler")
         state.handler = handler
+        state.auto_complete = auto_complete
         for lane in list(state.lanes):
             self._wake(state, lane)
 
@@ -308,12 +317,24 @@ class InProcessQueue(PublisherBase):
         envelope.delivery_count += 1
         state.stats.delivered += 1
         assert state.handler is not None
+        actions: InProcessMessageActions | None = None
+        settled: Settled | None = None
+        envelope.last_error = None
         try:
-            result = state.handler(self._functions_message(envelope))
+            if state.auto_complete:
+                result = state.handler(self._functions_message(envelope))
+            else:
+                lock_token = uuid.uuid4()
+                actions = InProcessMessageActions(lock_token)
+                message = received_message(envelope.message, lock_token=lock_token,
+                                           delivery_count=envelope.delivery_count - 1,
+                                           sequence_number=envelope.sequence_number,
+                                           enqueued_time_utc=envelope.enqueued_time_utc)  # fmt: skip
+                result = state.handler(message, actions)  # type: ignore[call-arg]
             if inspect.isawaitable(result):
                 await result
+            settled = actions.settled if actions is not None else Settled("complete")
         except Exception as exc:
-            state.stats.abandoned += 1
             envelope.last_error = _describe(exc)
             log.warning(
                 "queue %s: handler failed on message %s (session %s, delivery %d): %s",
@@ -323,23 +344,34 @@ class InProcessQueue(PublisherBase):
                 envelope.delivery_count,
                 type(exc).__name__,
             )
-            if envelope.delivery_count >= self.max_delivery_count:
-                self._dead_letter(state, envelope)
-                return
-            # Abandoned: back at the head of its session, so later messages still wait for it.
-            if self.retry_backoff_seconds > 0:
-                delay = self.retry_backoff_seconds * 2 ** (envelope.delivery_count - 1)
-                await asyncio.sleep(min(delay, self.max_retry_backoff_seconds))
-            messages.appendleft(envelope)
-            return
         except BaseException:
             messages.appendleft(envelope)  # cancelled: the lock is lost, the message stays
             raise
-        state.stats.completed += 1
+        if settled is not None and settled.action == "complete":
+            state.stats.completed += 1
+            return
+        if settled is not None and settled.action == "deadletter":
+            self._dead_letter(state, envelope, reason=settled.reason, description=settled.description)
+            return
+        # abandoned: explicitly, by raising, or left unsettled (its lock expires)
+        if envelope.last_error is None:
+            envelope.last_error = "abandoned by the handler" if settled else "left unsettled; its lock expired"
+        state.stats.abandoned += 1
+        if envelope.delivery_count >= self.max_delivery_count:
+            self._dead_letter(state, envelope)
+            return
+        # Abandoned: back at the head of its session, so later messages still wait for it.
+        if self.retry_backoff_seconds > 0:
+            delay = self.retry_backoff_seconds * 2 ** (envelope.delivery_count - 1)
+            await asyncio.sleep(min(delay, self.max_retry_backoff_seconds))
+        messages.appendleft(envelope)
 
-    def _dead_letter(self, state: _Queue, envelope: _Envelope) -> None:
+    def _dead_letter(self, state: _Queue, envelope: _Envelope, *, reason: str | None = MAX_DELIVERY_COUNT_EXCEEDED,
+                     description: str | None = None) -> None:  # fmt: skip
+        """Move to the dead-letter sub-queue: by the handler (its reason), or after max deliveries."""
         state.stats.dead_lettered += 1
         message = envelope.message
+        description = description if reason != MAX_DELIVERY_COUNT_EXCEEDED else envelope.last_error
         state.dead.append(
             DeadLetter(
                 queue=state.name,
@@ -347,8 +379,8 @@ class InProcessQueue(PublisherBase):
                 session_id=message.session_id,
                 sequence_number=envelope.sequence_number,
                 delivery_count=envelope.delivery_count,
-                reason=MAX_DELIVERY_COUNT_EXCEEDED,
-                description=envelope.last_error,
+                reason=reason,
+                description=description,
                 enqueued_time_utc=envelope.enqueued_time_utc,
                 body=message.body,
                 content_type=message.content_type,
@@ -356,12 +388,13 @@ class InProcessQueue(PublisherBase):
             )
         )
         log.error(
-            "queue %s: message %s (session %s) dead-lettered after %d deliveries: %s",
+            "queue %s: message %s (session %s) dead-lettered after %d deliveries: %s: %s",
             state.name,
             message.message_id,
             message.session_id,
             envelope.delivery_count,
-            envelope.last_error,
+            reason,
+            description,
         )
 
     def _functions_message(self, envelope: _Envelope) -> FunctionsServiceBusMessage:

@@ -18,7 +18,7 @@ the message:
     400/422/428 and other 4xx -> ValidationError     401/403 -> PermissionDenied
     404 (410 elsewhere)       -> NotFound            410 on /changes -> ChangeFeedExpired
     409 -> RoomAlreadyBooked   412 -> ChangedMeanwhile
-    429/503 after the bounded wait -> Throttled      other 5xx, timeouts, deadline, connection errors -> TransientError
+    429/503 after the bounded wait -> Throttled      408, other 5xx, timeouts, deadline, connection errors -> TransientError
 """
 
 from __future__ import annotations
@@ -403,7 +403,7 @@ def _error(method: str, path: str, response: httpx.Response) -> CalsyncError:
     if status in (429, 503):
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         return Throttled(message, side=SIDE, status=status, retry_after=retry_after, problem_type=kind)
-    if status >= 500:
+    if status >= 500 or status == 408:  # 408: the request timed out at the peer; another attempt may pass
         return TransientError(message, side=SIDE, status=status, problem_type=kind)
     if status in (401, 403):
         return PermissionDenied(message, side=SIDE, status=status, problem_type=kind)

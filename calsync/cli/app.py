@@ -5,6 +5,7 @@ One module per area, each either a command function or a sub-app (``typer.Typer`
     calsync status                         status.py
     calsync rooms import|propose|list|show|set|remove|pause|resume|holds|release   rooms.py (sub-app)
     calsync onboard ROOM... --dry-run|--apply [--from-csv F] [--in-azure]        onboard.py
+    calsync problems [ROOM]                problems.py
     calsync dlq list|replay                dlq.py            (sub-app)
     calsync subscriptions list|renew       subscriptions.py  (sub-app)
     calsync reconcile [ROOM...] [--full]   maintenance.py
@@ -28,6 +29,7 @@ from calsync.cli.azd_env import apply_environment
 from calsync.cli.common import CliState, operator_errors
 from calsync.cli.demo import demo
 from calsync.cli.onboard import onboard_command
+from calsync.cli.problems import problems
 from calsync.cli.status import status
 
 app = typer.Typer(
@@ -62,6 +64,7 @@ def main(
 
 
 app.command("status")(status)
+app.command("problems")(problems)
 app.command("reconcile")(maintenance.reconcile_command)
 app.command("backfill")(maintenance.backfill_command)
 app.command("onboard")(onboard_command)

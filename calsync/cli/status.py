@@ -15,7 +15,7 @@ from calsync.operations.subscriptions import WARN_WITHIN
 
 
 def status(ctx: typer.Context) -> None:
-    """Per room: state (pending, onboarding, live, paused), mapped bookings, last sync, subscription expiry, open conflicts and hold."""
+    """Per room: state (pending, onboarding, live, paused), mapped bookings, last sync, subscription expiry, open conflicts, sync problems and hold."""
     settings = load(ctx)
     with progress("reading rooms", len(settings.rooms)) as advance:
         statuses = run(collect_status(settings, on_room=lambda _room: advance()))
@@ -51,10 +51,12 @@ def render(statuses: list[RoomStatus], now: dt.datetime) -> Table:
     table.add_column("last sync")
     table.add_column("subscription expires")
     table.add_column("open conflicts", justify="right")
+    table.add_column("sync problems", justify="right")
     table.add_column("hold")
     for row in statuses:
         conflicts = Text(str(row.open_conflicts), style="yellow" if row.open_conflicts else "")
         state = Text(row.state.value, style=STATE_STYLES[row.state])
+        problems = Text(str(row.problems), style="red" if row.problems else "")
         table.add_row(row.room.key, state, row.room.mailbox, str(row.mapped), when(row.last_sync),
-                      _subscription(row.subscription_expires, now), conflicts, _hold(row))  # fmt: skip
+                      _subscription(row.subscription_expires, now), conflicts, problems, _hold(row))  # fmt: skip
     return table

@@ -1,7 +1,8 @@
 """`calsync status`: one line of health per known room, read from Table Storage only.
 
-Per room: its state in the rooms registry (pending, onboarding, live, paused), how many bookings are mapped, when a mapping last changed (the last sync),
-when the room's Graph subscription expires, how many conflicts are still open, and
+Per room: its state in the rooms registry (pending, onboarding, live, paused), how many bookings are mapped,
+when a mapping last changed (the last sync), when the room's Graph subscription expires, how many conflicts are
+still open, how many sync problems (items that cannot sync, calsync.store.problems) are open, and
 whether the mass-deletion guard holds the room. Rooms are read concurrently (a few at
 a time), reporting progress through a callback.
 """
@@ -19,6 +20,7 @@ from calsync.rooms.state import RoomState
 from calsync.settings import Room, Settings
 from calsync.store.client import TableStore
 from calsync.store.mappings import MappingStore
+from calsync.store.problems import ProblemStore
 from calsync.store.records import ConflictStore, RoomHold, RoomHoldStore, SubscriptionRecord, SubscriptionStore
 from calsync.store.rooms import RoomRecord, RoomStore
 from calsync.wiring import open_tables
@@ -41,6 +43,7 @@ class RoomStatus:
     hold: RoomHold | None
     state: RoomState = RoomState.LIVE  # the rooms registry's state (calsync.rooms.state)
     note: str = ""
+    problems: int = 0  # open sync problems: `calsync problems ROOM` lists them
 
     @property
     def stopped(self) -> bool:
@@ -61,14 +64,15 @@ async def room_statuses(settings: Settings, tables: TableStore, *, on_room: Prog
     """The status of every known room (the rooms registry, seeded by ROOMS), by key."""
     records = await RoomDirectory(RoomStore(tables), settings.rooms).list()
     mappings, conflicts, holds = MappingStore(tables), ConflictStore(tables), RoomHoldStore(tables)
+    problems = ProblemStore(tables)
     expiries = latest_expiry_by_room(await SubscriptionStore(tables).list())
     limit = asyncio.Semaphore(ROOMS_AT_ONCE)
 
     async def one(record: RoomRecord) -> RoomStatus:
         room = record.room
         async with limit:
-            rows, open_conflicts = await gather_all(
-                [mappings.list_room(room.key), conflicts.list(room.key, open_only=True)]
+            rows, open_conflicts, open_problems = await gather_all(
+                [mappings.list_room(room.key), conflicts.list(room.key, open_only=True), problems.list(room.key)]
             )
             hold = await holds.get(room.key)
         if on_room is not None:
@@ -82,6 +86,7 @@ async def room_statuses(settings: Settings, tables: TableStore, *, on_room: Prog
             hold=hold,
             state=record.state,
             note=record.note,
+            problems=len(open_problems),
         )
 
     return await gather_all(one(record) for record in records)

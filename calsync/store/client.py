@@ -19,7 +19,7 @@ from calsync.errors import ConcurrencyError, ConfigurationError, StoreError
 from calsync.settings import Settings, azurite_connection_string
 
 TABLE_NAMES = ("Mappings", "Subscriptions", "Cursors", "Conflicts", "RoomHolds", "WebhookReplays", "Rooms",
-               "Onboarding")
+               "Onboarding", "SyncProblems")
 
 
 @dataclass

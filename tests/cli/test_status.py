@@ -12,6 +12,7 @@ from calsync.operations.status import latest_expiry_by_room
 from calsync.settings import ConflictPolicy
 from calsync.store.client import TableStore
 from calsync.store.mappings import MappingStore
+from calsync.store.problems import ProblemStore
 from calsync.store.records import (
     ConflictRecord,
     ConflictStore,
@@ -57,6 +58,8 @@ async def test_status_shows_each_room_and_a_stopped_room_in_red(cli_env, tables:
     await conflicts.add(conflict("room-a", "b3", resolved=True))
     await RoomHoldStore(tables).put(RoomHold(room="room-b", side=Side.BOOKING, missing=8, mapped=10, since=NOW,
                                              reason="8 of 10 synced bookings vanished from booking"))  # fmt: skip
+    await ProblemStore(tables).record("room-a", Side.BOOKING, "b9", error_type="UnsupportedRecurrence",
+                                      message="BYMONTHDAY=30 skips short months", now=NOW)  # fmt: skip
 
     result = await invoke("status")
 
@@ -67,10 +70,11 @@ async def test_status_shows_each_room_and_a_stopped_room_in_red(cli_env, tables:
     assert cells_a[1:5] == ["room-a", "live", "room-a@contoso.example", "3"]
     assert cells_a[5] == (NOW - dt.timedelta(minutes=5)).strftime("%Y-%m-%d %H:%M UTC")  # the newest mapping
     assert "2d 0h left" in cells_a[6] or "2d 1h left" in cells_a[6]  # the later of the room's two subscriptions
-    assert cells_a[7] == "2" and cells_a[8] == "—"  # the resolved conflict is not counted
+    assert cells_a[7] == "2" and cells_a[9] == "—"  # the resolved conflict is not counted
+    assert cells_a[8] == "1"  # one open sync problem
     cells_b = [cell.strip() for cell in row_b.split("│")]
-    assert cells_b[4] == "1" and cells_b[6] == "none" and cells_b[7] == "0"
-    assert cells_b[8].startswith("stopped: 8 of 10 synced bookings vanished")
+    assert cells_b[4] == "1" and cells_b[6] == "none" and cells_b[7] == "0" and cells_b[8] == "0"
+    assert cells_b[9].startswith("stopped: 8 of 10 synced bookings vanished")
 
 
 async def test_status_marks_a_confirmed_hold_as_released(cli_env, tables: TableStore) -> None:
