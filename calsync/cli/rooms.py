@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from calsync.cli import organizer
 from calsync.cli.common import load, run, stdout, when
 from calsync.operations.rooms import RoomProposal, confirm_hold, discard_hold, fetch_proposal, list_holds
 from calsync.store.records import RoomHold
@@ -114,3 +115,8 @@ def release(
                       markup=False)  # fmt: skip
     console.print(f"Hints that failed while the room was held are dead letters: replay them with "
                   f"`calsync dlq replay --room {room}`.", markup=False)  # fmt: skip
+
+
+# issue #14: organiser mode and the rooms' calendar-processing settings (calsync.cli.organizer)
+app.command("check")(organizer.check)
+app.command("migrate-organizer")(organizer.migrate)
