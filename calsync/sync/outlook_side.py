@@ -327,7 +327,10 @@ class OutlookSide:
             patch = booking_to_event(desired, private_subject=self.private_subject, stamp=None)
             patch.recurrence = None
             updated = await self.graph.update_event(mailbox, event_id, patch, etag=current.version)
-            return self._state(room, updated) if organiser is None else await self.read(room, current.item_id)
+            if organiser is None:
+                return self._state(room, updated)
+            # the room's copy follows the organiser's event: read as calsync's copy without reading it again
+            return self._state(room, updated, copy=GraphEvent(id=current.item_id, organizer=updated.organizer))
         if current.booking is None:
             current = await self.read(room, current.item_id)
             if current.booking is None:
