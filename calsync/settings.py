@@ -19,6 +19,7 @@ from pydantic import ValidationError as PydanticValidationError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from calsync.errors import ConfigurationError
+from calsync.room_options import BookingScope, OrganizerMode, OutlookScope
 
 AZURITE_ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 """Azurite's well-known development key (public, documented by Microsoft; not a secret)."""
@@ -72,6 +73,10 @@ class Room(BaseModel):
         description="The room mailbox's Entra object id (optional). Graph names the mailbox by this id in a "
         "notification's resource; when set, graph_webhook refuses notifications naming any other user id.",
     )
+    organizer_mode: OrganizerMode | None = None  # per-room overrides of the settings of the same names
+    service_mailbox: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
+    outlook_scope: OutlookScope | None = None
+    booking_scope: BookingScope | None = None
 
 
 class Settings(BaseSettings):
@@ -274,6 +279,40 @@ class Settings(BaseSettings):
         min_length=1,
         description="Subject written instead of a private meeting's subject.",
     )
+    # --- organiser mode and scope (calsync.room_options; each overridable per room in ROOMS) -----
+    organizer_mode: OrganizerMode | None = Field(
+        default=None,
+        description="Who organises Outlook copies of bookings: room or service-mailbox; empty: service-mailbox "
+        "when SERVICE_MAILBOX is set, else room.",
+    )
+    service_mailbox: str | None = Field(
+        default=None,
+        pattern=r"^[^@\s]+@[^@\s]+$",
+        description="The mailbox that organises bookings' meetings in service-mailbox mode (it invites the booker and the room).",
+    )
+    tenant_domains: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated e-mail domains of the tenant: bookers from these are invited as attendees.",
+    )
+    booking_url_template: str | None = Field(
+        default=None,
+        description="Link to a booking put in its meeting's body, with {booking_id}, e.g. https://rooms.contoso.com/b/{booking_id}.",
+    )
+    outlook_scope: Annotated[OutlookScope, NoDecode] = Field(
+        default_factory=OutlookScope,
+        description='JSON: which Outlook events hold the room, e.g. {"ignore_show_as": ["free"], "categories_include": [], '
+        '"categories_exclude": [], "organizer_domains": []}.',
+    )
+    booking_scope: Annotated[BookingScope, NoDecode] = Field(
+        default_factory=BookingScope,
+        description='JSON: bookings not synced, e.g. {"ignore_kinds": ["block"], "ignore_statuses": ["tentative"]}.',
+    )
+    booking_cancellation: str = Field(
+        default="soft",
+        pattern=r"^(soft|delete)$",
+        description="How an Outlook cancellation reaches the booking system: soft (status cancelled, with who/when/why) "
+        "or delete; BOOKING_BACKEND=mrbs always deletes.",
+    )
     webhook_max_body_bytes: int = Field(
         default=1_000_000,
         ge=1024,
@@ -316,6 +355,23 @@ class Settings(BaseSettings):
     def _empty_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("outlook_scope", "booking_scope", mode="before")
+    @classmethod
+    def _parse_scope(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return json.loads(value) if value.strip() else {}
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"is not valid JSON ({exc.msg} at position {exc.pos})") from None
+        return value
+
+    @field_validator("tenant_domains", mode="before")
+    @classmethod
+    def _split_domains(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
+
     @field_validator("booking_webhook_secrets", mode="before")
     @classmethod
     def _split_secrets(cls, value: Any) -> Any:
@@ -345,6 +401,10 @@ class Settings(BaseSettings):
         duplicates = sorted({key for key in keys if keys.count(key) > 1})
         if duplicates:
             raise ValueError(f"ROOMS lists the room key(s) {', '.join(duplicates)} more than once")
+        lacking = [room.key for room in self.rooms if (room.organizer_mode or self.organizer_mode)
+                   is OrganizerMode.SERVICE_MAILBOX and not (room.service_mailbox or self.service_mailbox)]  # fmt: skip
+        if lacking:
+            raise ValueError(f"organizer mode service-mailbox needs SERVICE_MAILBOX (rooms {', '.join(lacking)})")
         if self.booking_backend is BookingBackend.MRBS and self.mrbs_database_url is None:
             raise ValueError("BOOKING_BACKEND=mrbs needs MRBS_DATABASE_URL")
         if self.graph_auth_mode is GraphAuthMode.SECRET and self.graph_client_secret is None:

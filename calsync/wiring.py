@@ -63,10 +63,14 @@ class Services:
         await tables.ensure_tables()
         graph = GraphCalendar.from_settings(settings)
         booking = booking_system_from_settings(settings)
+        from calsync.room_options import options_for
+
         rooms = RoomDirectory(RoomStore(tables), settings.rooms)
         room_map.attach(booking, rooms)
-        outlook = OutlookSide(graph, private_subject=settings.private_subject, window=window)
-        sides: dict[Side, CalendarSide] = {Side.OUTLOOK: outlook, Side.BOOKING: BookingSide(booking)}
+        outlook = OutlookSide(graph, private_subject=settings.private_subject, window=window,
+                              options=lambda room: options_for(settings, room))  # fmt: skip
+        booking_side = BookingSide(booking, scope=lambda room: options_for(settings, room).booking_scope)
+        sides: dict[Side, CalendarSide] = {Side.OUTLOOK: outlook, Side.BOOKING: booking_side}
         return cls(settings, tables, now, window, graph, booking, outlook, sides, rooms)
 
     @property

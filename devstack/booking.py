@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import fnmatch
 import json
 import logging
@@ -366,8 +367,10 @@ class BookingEmulator:
         """Change fields of a booking as a user would (no If-Match); the version goes up."""
         return self._apply(self.store.patch(booking_id, changes))
 
-    def user_cancel_booking(self, booking_id: str) -> dict[str, Any]:
-        return self.user_update_booking(booking_id, status=WireStatus.CANCELLED)
+    def user_cancel_booking(self, booking_id: str, reason: str | None = None, by: str | None = None) -> dict[str, Any]:
+        """Cancel as a user would (soft: the booking stays, status cancelled, with who/when/why)."""
+        cancellation = {"reason": reason, "cancelled_by": by, "cancelled_at": dt.datetime.now(dt.UTC).isoformat()}
+        return self.user_update_booking(booking_id, status=WireStatus.CANCELLED, cancellation=cancellation)
 
     def user_delete_booking(self, booking_id: str) -> None:
         self._changed([self.store.delete(booking_id, if_match=None, check=False)])

@@ -433,6 +433,8 @@ class BookingStore:
             self._check_version(row, if_match)
             self.get_room(write.room_id)
             data = write.model_dump(mode="json")
+            if data.get("status") != WireStatus.CANCELLED.value:
+                data["cancellation"] = None  # a cancellation's who/when/why lives only while it is cancelled
             if "external_ref" not in write.model_fields_set:
                 data["external_ref"] = json.loads(row["data"]).get("external_ref")  # omitted: keep the stamp
             data["rejection_reason"] = None
@@ -451,6 +453,8 @@ class BookingStore:
             _validate(write)
             data = write.model_dump(mode="json")
             data["rejection_reason"] = reason
+            if data.get("status") != WireStatus.CANCELLED.value:
+                data["cancellation"] = None
             self._check_free(booking_id, data)
             return self._save(row, data)
 

@@ -58,6 +58,7 @@ MAX_BATCH = 20
 DEFAULT_PAGE_SIZE = 100
 _EXPAND_FILTER = re.compile(r"singleValueExtendedProperties(?:\(\$filter=(?P<filter>.+)\))?$", re.IGNORECASE)
 _ID_EQ = re.compile(r"id\s+eq\s+'(?P<id>[^']*)'", re.IGNORECASE)
+_ICAL_FILTER = re.compile(r"iCalUId\s+eq\s+'(?P<uid>(?:[^']|'')*)'", re.IGNORECASE)
 _STAMP_FILTER = re.compile(
     r"singleValueExtendedProperties/any\((?P<v>\w+):\s*(?P=v)/id\s+eq\s+'(?P<id>[^']*)'\s+and\s+"
     r"(?P=v)/value\s+eq\s+'(?P<value>(?:[^']|'')*)'\)",
@@ -427,6 +428,10 @@ class GraphEmulator(PeopleAPI):
                 # a repeated transactionId answers with the event created the first time
                 event, _created = cal.create(user, self._json(record))
                 return 201, {}, self._out(event, tz, _Shape())
+            if method == "GET" and (uid := _ICAL_FILTER.fullmatch(query.get("$filter", "").strip())):
+                found = [e for e in cal.find(user) if e.get("iCalUId") == uid["uid"].replace("''", "'")]
+                shape = _Shape.of(query)
+                return 200, {}, {"value": [self._out(e, tz, shape) for e in found]}
             if method == "GET":
                 match = _STAMP_FILTER.search(query.get("$filter", ""))
                 if query.get("$filter") and match is None:

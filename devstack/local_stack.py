@@ -74,6 +74,9 @@ class LocalStack:
         self.graph.start()
         for room in self.rooms:
             self.graph.add_room(room.mailbox, room.name)
+        service = self.setting_overrides.get("service_mailbox")
+        if service:  # service-mailbox mode (issue #14): the mailbox that organises bookings' meetings
+            self.graph.add_service_mailbox(service, "Room bookings")
         host_port = free_port()
         self.booking = BookingEmulator(
             rooms=[{"id": r.booking_room_id, "name": r.name or r.key, "email": r.mailbox} for r in self.rooms],

@@ -74,6 +74,15 @@ NOT_SET_IN_INFRA: dict[str, str] = {
     "MRBS_TIME_ZONE": "only with BOOKING_BACKEND=mrbs; MRBS's own $timezone",
     "MRBS_BOOKING_TYPE": "default is MRBS's internal type",
     "MRBS_BLOCK_TYPE": "only with BOOKING_BACKEND=mrbs and a type letter for closures",
+    # Organiser mode and scope (issue #14): the operator sets them after granting the service mailbox
+    # (docs/deploy.md step 3; docs/operations.md "Organiser mode and room settings").
+    "ORGANIZER_MODE": "derived from SERVICE_MAILBOX unless an operator sets it",
+    "SERVICE_MAILBOX": "set by the operator once the mailbox is in calsync's Exchange scope",
+    "TENANT_DOMAINS": "the organisation's own domains, set by the operator",
+    "BOOKING_URL_TEMPLATE": "the booking system's own URL, set by the operator",
+    "OUTLOOK_SCOPE": "default suits production (free events do not hold the room)",
+    "BOOKING_SCOPE": "default suits production (every booking is synced)",
+    "BOOKING_CANCELLATION": "default soft; delete for booking systems that only delete",
 }
 
 # App settings for the Functions host, not read by calsync's Settings.

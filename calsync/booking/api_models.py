@@ -78,6 +78,16 @@ class OrganizerIn(BaseModel):
     email: str | None = Field(default=None, max_length=320)
 
 
+class CancellationIn(BaseModel):
+    """Who cancelled a booking, when and why (soft cancellation: the booking stays with status cancelled)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reason: str | None = Field(default=None, max_length=2000)
+    cancelled_by: str | None = Field(default=None, max_length=320)
+    cancelled_at: AwareDateTime | None = None
+
+
 class OverrideIn(BaseModel):
     """One moved or retitled occurrence of a series."""
 
@@ -120,6 +130,7 @@ class BookingWrite(_Request):
     kind: WireKind = WireKind.MEETING
     recurrence: RecurrenceIn | None = None
     external_ref: str | None = Field(default=None, max_length=1024)
+    cancellation: CancellationIn | None = None  # with status cancelled
 
     @model_validator(mode="after")
     def _ordered(self) -> BookingWrite:
@@ -147,6 +158,7 @@ class BookingOut(_Response):
     recurrence: RecurrenceIn | None = None
     external_ref: str | None = None
     rejection_reason: str | None = None
+    cancellation: CancellationIn | None = None
     version: str
     created_at: AwareDateTime
     updated_at: AwareDateTime

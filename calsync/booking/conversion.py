@@ -30,6 +30,7 @@ from pydantic import ValidationError as PydanticValidationError
 from calsync.booking.api_models import (
     BookingOut,
     BookingWrite,
+    CancellationIn,
     OrganizerIn,
     OverrideIn,
     RecurrenceIn,
@@ -44,6 +45,7 @@ from calsync.model.booking import (
     Booking,
     BookingKind,
     BookingStatus,
+    Cancellation,
     OccurrenceOverride,
     Organizer,
     Recurrence,
@@ -153,6 +155,7 @@ def booking_from_wire(wire: BookingOut, *, room: str) -> Booking:
                 else None
             ),
             ids=SourceIds(booking=wire.id, outlook=wire.external_ref),
+            cancellation=_cancellation_in(wire),
         )
     except PydanticValidationError as exc:
         problems = "; ".join(
@@ -160,6 +163,15 @@ def booking_from_wire(wire: BookingOut, *, room: str) -> Booking:
             for e in exc.errors(include_input=False, include_url=False)
         )
         raise ValidationError(f"booking {wire.id} cannot be read: {problems}", side=SIDE, booking_id=wire.id) from None
+
+
+def _cancellation_in(wire: BookingOut) -> Cancellation | None:
+    if wire.status not in (WireStatus.CANCELLED, WireStatus.REJECTED):
+        return None
+    if wire.cancellation is not None:
+        c = wire.cancellation
+        return Cancellation(reason=c.reason, by=c.cancelled_by, at=c.cancelled_at and c.cancelled_at.astimezone(UTC))
+    return Cancellation(reason=wire.rejection_reason) if wire.rejection_reason else None
 
 
 def record_from_wire(wire: BookingOut, *, room: str) -> BookingRecord:
@@ -228,4 +240,7 @@ def booking_to_wire(booking: Booking, *, room_id: str, external_ref: str | None 
             else None
         ),
         external_ref=external_ref if external_ref is not None else booking.ids.outlook,
-    )
+        **({"cancellation": CancellationIn(reason=booking.cancellation.reason, cancelled_by=booking.cancellation.by,
+                                           cancelled_at=booking.cancellation.at)}
+           if booking.cancellation is not None and booking.is_cancelled else {}),
+    )  # fmt: skip

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from calsync.cli import organizer
 from calsync.cli.common import load, run, stdout, when
 from calsync.operations.room_registry import (
     ImportResult,
@@ -235,3 +236,8 @@ def resume_command(ctx: typer.Context, room: Annotated[str, typer.Argument(help=
     record = run(resume_room(settings, room))
     stdout().print(f"Room {record.key} is {record.state.value} again; the next reconcile catches up what changed.",
                    markup=False)  # fmt: skip
+
+
+# issue #14: organiser mode and the rooms' calendar-processing settings (calsync.cli.organizer)
+app.command("check")(organizer.check)
+app.command("migrate-organizer")(organizer.migrate)

@@ -64,6 +64,16 @@ class Organizer(BaseModel):
     email: str | None = None
 
 
+class Cancellation(BaseModel):
+    """Who cancelled a booking, when and why (soft cancellation); not part of the content hash."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reason: str | None = None
+    by: str | None = None
+    at: dt.datetime | None = None
+
+
 class SourceIds(BaseModel):
     """The item's id on each side, where known."""
 
@@ -209,6 +219,7 @@ class Booking(BaseModel):
     kind: BookingKind = BookingKind.MEETING
     recurrence: Recurrence | None = None
     ids: SourceIds = SourceIds()
+    cancellation: Cancellation | None = None  # with status cancelled: who, when, why (not hashed)
 
     @field_validator("time_zone")
     @classmethod

@@ -35,6 +35,8 @@ class MappingRow(BaseModel):
     booking_version: str | None = None
     series: bool = False
     outlook_role: str | None = None  # who organises the Outlook item (calsync.sync.state.OrganizerRole)
+    outlook_organizer_id: str | None = None  # service-mailbox mode: the organiser's event (outlook_id: the room's copy)
+    cancelled: bool = False  # soft-cancelled on both sides; kept so a re-confirmed booking updates its copy
     origin_created_at: dt.datetime | None = None  # when the origin was created (first-come compares these)
     generation: int = 0  # bumped when a copy deleted behind calsync's back is created again (a fresh create key)
     created_at: dt.datetime

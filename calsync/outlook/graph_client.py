@@ -379,6 +379,29 @@ class GraphCalendar:
         found.sort(key=lambda e: (e.created_date_time or dt.datetime.max.replace(tzinfo=dt.UTC), e.id or ""))
         return found[0] if found else None
 
+    async def find_events_by_ical_uid(self, mailbox: str, ical_uid: str) -> list[GraphEvent]:
+        """The events of ``mailbox`` that are copies of the meeting ``ical_uid`` (organiser's or attendee's).
+
+        Raises Throttled, PermissionDenied, TransientError.
+        """
+        value = ical_uid.replace("'", "''")
+        query = _query({"$filter": f"iCalUId eq '{value}'", "$select": READ_SELECT + ",attendees",
+                        "$expand": self._stamp_expand()})  # fmt: skip
+        found: list[GraphEvent] = []
+        async for page, bad, _ in self._pages("find events by iCalUId", mailbox, f"{self._user(mailbox)}/events?{query}"):
+            found.extend(page)
+            for error in bad:
+                log.warning("graph: skipped an unreadable copy of %r in %s: %s", ical_uid, mailbox, error)
+        return found
+
+    async def cancel_event(self, mailbox: str, event_id: str, comment: str) -> None:
+        """Cancel a meeting ``mailbox`` organises; every attendee receives the cancellation with ``comment``.
+
+        Raises NotFound, Throttled, PermissionDenied, TransientError, SideError (not the organiser).
+        """
+        body = json.dumps({"comment": comment}).encode()
+        await self._send("cancel event", mailbox, Method.POST, f"{self._event_path(mailbox, event_id)}/cancel", body=body)
+
     def create_body(self, event: GraphEvent, transaction_id: str) -> dict[str, Any]:
         """The JSON object create_event POSTs: ``event`` with Graph's transactionId (the caller's event unchanged)."""
         return {**event.to_dict(), "transactionId": transaction_id}

@@ -130,6 +130,17 @@ class ResponseStatus(_Wire):
     response: str | None = None
 
 
+class Attendee(_Wire):
+    type: str | None = None  # required, optional, resource
+    email_address: EmailAddress | None = None
+    status: ResponseStatus | None = None
+
+
+class ItemBody(_Wire):
+    content_type: str | None = None
+    content: str | None = None
+
+
 class RecurrencePattern(_Wire):
     type: str | None = None
     interval: int | None = None
@@ -192,6 +203,8 @@ class GraphEvent(_Wire):
     last_modified_date_time: dt.datetime | None = None
     single_value_extended_properties: list[ExtendedProperty] | None = None
     transaction_id: str | None = None
+    attendees: list[Attendee] | None = None  # written for service-mailbox meetings; read only there
+    body: ItemBody | None = None
 
 
 class _Page(BaseModel):

@@ -46,16 +46,20 @@ class ActionKind(StrEnum):
     SKIP_UNCHANGED = "skip-unchanged"
     HELD = "held"
     TRIP_GUARD = "trip-guard"
+    CANCEL = "cancel"  # soft cancellation of a copy (calsync.sync.cancellation)
+    REJECT = "reject"  # the room declined calsync's meeting: the booking is rejected (calsync.sync.cancellation)
 
 
 WRITING_ACTIONS = frozenset({ActionKind.CREATE, ActionKind.UPDATE, ActionKind.DELETE, ActionKind.RELEASE,
-                             ActionKind.DECLINE, ActionKind.CONFLICT})  # fmt: skip
+                             ActionKind.DECLINE, ActionKind.CONFLICT, ActionKind.CANCEL,
+                             ActionKind.REJECT})  # fmt: skip
 """Actions that write to a calendar (sync lag is measured for these)."""
 
 
 class Failure(StrEnum):
     GONE = "gone"  # the copy was not there any more (404/410)
     CHANGED = "changed"  # the copy changed since calsync wrote it (412/409)
+    DECLINED = "declined"  # the copy was made, and the room declined it (service-mailbox mode)
 
 
 @dataclass(frozen=True)
@@ -133,11 +137,13 @@ class Create(Action):
     idempotency_key: str
     generation: int = 0  # how many times this reservation's copy was created again after a deletion
 
-    async def run(self, ctx: Effects) -> Outcome:
+    async def run(self, ctx: Effects) -> Outcome | WriteFailed:
         assert self.source.booking is not None
         desired = desired_copy(self.source.booking, private_subject=ctx.policy.private_subject)
         target = ctx.side(self.source.side.other)
         copy = await target.create(ctx.room, desired, stamp=self.source.item_id, idempotency_key=self.idempotency_key)
+        if not copy.exists:
+            return WriteFailed(Failure.DECLINED, copy)  # the room's attendant declined calsync's meeting
         saved = await ctx.save(self.source, copy, self.mapping, generation=self.generation)
         return Outcome(self.kind, self.reason, saved.outlook_id, saved.booking_id)
 

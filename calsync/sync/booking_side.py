@@ -9,17 +9,26 @@ updates and deletes send If-Match, and a lost conflict is declined with
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from calsync.booking.protocol import BookingRecord, BookingSystem
 from calsync.errors import NotFound
-from calsync.model import Booking, Side, content_hash
+from calsync.model import Booking, BookingStatus, Side, content_hash
+from calsync.model.booking import Cancellation
+from calsync.room_options import BookingScope
 from calsync.settings import Room
+from calsync.sync.scope import booking_out_of_scope, out_of_scope
 from calsync.sync.state import ItemState
 
 
-def item_from_record(record: BookingRecord) -> ItemState:
+def item_from_record(record: BookingRecord, scope: BookingScope | None = None) -> ItemState:
+    """The record as the sync sees it; out of ``scope`` (and not calsync's copy) it reads as cancelled."""
+    booking = record.booking
+    reason = booking_out_of_scope(scope, booking) if scope is not None and not record.external_ref else None
+    if reason is not None:
+        booking = out_of_scope(booking, reason)
     return ItemState(
-        side=Side.BOOKING, item_id=record.id, booking=record.booking, content_hash=content_hash(record.booking),
+        side=Side.BOOKING, item_id=record.id, booking=booking, content_hash=content_hash(booking),
         version=record.version, created_at=record.created_at, stamp=record.external_ref,
     )  # fmt: skip
 
@@ -27,8 +36,9 @@ def item_from_record(record: BookingRecord) -> ItemState:
 class BookingSide:
     side = Side.BOOKING
 
-    def __init__(self, system: BookingSystem) -> None:
+    def __init__(self, system: BookingSystem, *, scope: Callable[[Room], BookingScope] | None = None) -> None:
         self.system = system
+        self.scope = scope or (lambda room: BookingScope())
 
     async def read(self, room: Room, item_id: str) -> ItemState:
         try:
@@ -38,7 +48,7 @@ class BookingSide:
         if record.room_id != room.booking_room_id:
             # the booking moved to another room: from this room's point of view it is gone
             return ItemState(side=self.side, item_id=item_id, booking=None, version=record.version)
-        return item_from_record(record)
+        return item_from_record(record, self.scope(room))
 
     async def find_copy(self, room: Room, source_id: str) -> ItemState | None:
         record = await self.system.find_by_external_ref(source_id)
@@ -49,7 +59,8 @@ class BookingSide:
     async def list_window(self, room: Room, start: dt.datetime, end: dt.datetime, *,
                           content: bool = True) -> list[ItemState]:  # fmt: skip
         """The room's bookings in the window, always with content (the listing carries it)."""
-        return [item_from_record(r) async for r in self.system.list_bookings(room.booking_room_id, start, end)]
+        scope = self.scope(room)
+        return [item_from_record(r, scope) async for r in self.system.list_bookings(room.booking_room_id, start, end)]
 
     async def create(self, room: Room, booking: Booking, *, stamp: str, idempotency_key: str) -> ItemState:
         record = await self.system.create_booking(
@@ -70,6 +81,14 @@ class BookingSide:
     async def delete(self, room: Room, current: ItemState) -> None:
         version = current.version or (await self.system.get_booking(current.item_id)).version
         await self.system.delete_booking(current.item_id, if_match=version)
+
+    async def cancel(self, room: Room, current: ItemState, cancellation: Cancellation) -> ItemState:
+        """Soft cancellation: the booking stays, with status cancelled and who/when/why."""
+        record = await self.system.get_booking(current.item_id)
+        if record.booking.is_cancelled:
+            return item_from_record(record)  # already cancelled: nothing to write
+        desired = record.booking.model_copy(update={"status": BookingStatus.CANCELLED, "cancellation": cancellation})
+        return item_from_record(await self.system.update_booking(current.item_id, desired, if_match=record.version))
 
     async def decline(self, room: Room, item: ItemState, reason: str) -> None:
         await self.system.reject_booking(item.item_id, reason)

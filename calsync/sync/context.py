@@ -80,6 +80,8 @@ class SyncContext:
         }  # fmt: skip
         if outlook.role is not None:
             values["outlook_role"] = outlook.role.value
+        values["outlook_organizer_id"] = outlook.organizer_id or (mapping.outlook_organizer_id if mapping else None)
+        values["cancelled"] = not (source.exists and copy.exists)  # issue #14: a soft cancellation keeps the row
         if generation is not None:
             values["generation"] = generation
         if mapping is None:

@@ -8,6 +8,8 @@ builds them, import no I/O module at all.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from calsync.model import Side
@@ -28,6 +30,7 @@ class MappingTable(Protocol):
 class Effects(Protocol):
     room: Room
     policy: Policy
+    clock: Callable[[], dt.datetime]
 
     @property
     def mappings(self) -> MappingTable: ...

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from calsync.model import ChangeHint, Side
 from calsync.rooms.directory import RoomDirectory
 from calsync.rooms.gate import admit_hint
-from calsync.settings import Room, Settings
+from calsync.settings import BookingBackend, Room, Settings
 from calsync.store.client import TableStore
 from calsync.store.mappings import MappingStore
 from calsync.store.records import ConflictStore, RoomHoldStore
@@ -49,7 +49,9 @@ __all__ = ["Clock", "Outcome", "SyncEngine", "policy_from"]
 
 def policy_from(settings: Settings) -> Policy:
     guard = GuardLimits(min_bookings=settings.mass_delete_min_bookings, threshold=settings.mass_delete_threshold)
-    return Policy(conflict_policy=settings.conflict_policy, private_subject=settings.private_subject, guard=guard)
+    soft = settings.booking_cancellation == "soft" and settings.booking_backend is BookingBackend.REST  # MRBS deletes
+    return Policy(conflict_policy=settings.conflict_policy, private_subject=settings.private_subject, guard=guard,
+                  soft_cancel=soft)  # fmt: skip
 
 
 class SyncEngine:

@@ -15,7 +15,14 @@ backfill never see Graph's models.
 
 An event the room has declined counts as cancelled: from the room's point of
 view it no longer holds the room. A hint for an occurrence or exception reads its
-series master, which is what calsync maps.
+series master, which is what calsync maps. An event out of the room's scope
+(calsync.sync.scope) reads as cancelled too, with the reason.
+
+Service-mailbox mode (calsync.sync.service_meetings): the room's copy of a meeting
+the service mailbox organises reads with role SERVICE and the organiser's event's
+content (found by iCalUId: one more GET); ``create`` POSTs the meeting in the service
+mailbox and finds the room's copy (one more GET); ``update``, ``cancel`` and
+``delete`` go to the organiser's event, never to the room's copy.
 """
 
 from __future__ import annotations
@@ -25,8 +32,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from calsync.errors import CalsyncError, NotFound
+from calsync.errors import CalsyncError, NotFound, TransientError
 from calsync.model import Booking, BookingStatus, Side, content_hash
+from calsync.model.booking import Cancellation
 from calsync.outlook.event_mapping import (
     InstanceAction,
     booking_to_event,
@@ -37,7 +45,10 @@ from calsync.outlook.event_mapping import (
 )
 from calsync.outlook.graph_client import BatchRequest, GraphCalendar
 from calsync.outlook.wire import GraphEvent
+from calsync.room_options import RoomOptions
 from calsync.settings import Room
+from calsync.sync import service_meetings as svc
+from calsync.sync.scope import out_of_scope, outlook_out_of_scope
 from calsync.sync.state import ItemState, OrganizerRole
 
 Window = Callable[[], tuple[dt.datetime, dt.datetime]]
@@ -76,13 +87,21 @@ def _declined(event: GraphEvent) -> bool:
     return response == "declined"
 
 
-def role_of(event: GraphEvent, room: Room, *, stamped: bool) -> OrganizerRole:
+def _organizer_address(event: GraphEvent) -> str:
+    address = event.organizer.email_address.address if event.organizer and event.organizer.email_address else None
+    return (address or "").lower()
+
+
+def role_of(event: GraphEvent, room: Room, *, stamped: bool, service: str | None = None) -> OrganizerRole:
     """Who organises the event in the room's calendar (EXCHANGE.md "Who owns an event in a room calendar").
 
+    An event organised by the configured service mailbox (``service``) is calsync's meeting.
     ``isOrganizer`` false means the room's copy of someone's meeting. When Graph leaves it
     out, an event calsync stamped or one whose organiser is the room itself is the room's;
     anything else is treated as a person's meeting, the safe reading (never patched).
     """
+    if service and _organizer_address(event) == service.lower():
+        return OrganizerRole.SERVICE
     if event.is_organizer is not None:
         return OrganizerRole.ROOM if event.is_organizer else OrganizerRole.PERSON
     address = event.organizer.email_address.address if event.organizer and event.organizer.email_address else None
@@ -91,46 +110,130 @@ def role_of(event: GraphEvent, room: Room, *, stamped: bool) -> OrganizerRole:
     return OrganizerRole.PERSON
 
 
+def _enum(value: object) -> str | None:
+    return None if value is None else str(getattr(value, "value", value))
+
+
 def _is_series(event: GraphEvent) -> bool:
     return getattr(event.type, "value", event.type) == "seriesMaster"
+
+
+def _cancellation(event: GraphEvent, room: Room) -> Cancellation | None:
+    """Who cancelled, as far as the room's calendar shows it: the organiser, or the room declining."""
+    who = event.organizer.email_address if event.organizer and event.organizer.email_address else None
+    if event.is_cancelled:
+        name = (who.name or who.address) if who else "its organiser"
+        return Cancellation(reason=f"The meeting was cancelled in Outlook by {name}.", by=who.address if who else None,
+                            at=event.last_modified_date_time)  # fmt: skip
+    if _declined(event):
+        return Cancellation(reason=f"The room {room.name or room.mailbox} declined the meeting.", by=room.mailbox,
+                            at=event.last_modified_date_time)  # fmt: skip
+    return None
 
 
 class OutlookSide:
     side = Side.OUTLOOK
 
-    def __init__(self, graph: GraphCalendar, *, private_subject: str, window: Window) -> None:
+    def __init__(self, graph: GraphCalendar, *, private_subject: str, window: Window,
+                 options: Callable[[Room], RoomOptions] | None = None) -> None:  # fmt: skip
         self.graph = graph
         self.private_subject = private_subject
         self.window = window
+        self.options = options or (lambda room: RoomOptions())
 
-    def _state(self, room: Room, event: GraphEvent, instances: list[GraphEvent] | None = None) -> ItemState:
+    def _state(self, room: Room, event: GraphEvent, instances: list[GraphEvent] | None = None, *,
+               copy: GraphEvent | None = None) -> ItemState:  # fmt: skip
+        """``event`` as an ItemState; ``copy``: the room's copy when ``event`` is the service mailbox's meeting."""
         booking = event_to_booking(event, room=room.key, instances=instances or ())
-        if _declined(event) and not booking.is_cancelled:
+        seen = copy or event
+        if (_declined(seen) or seen.is_cancelled) and not booking.is_cancelled:
             booking = booking.model_copy(update={"status": BookingStatus.CANCELLED})
+        if booking.is_cancelled:
+            booking = booking.model_copy(update={"cancellation": _cancellation(seen, room)})
         stamp = stamp_of(event)
+        options = self.options(room)
+        role = role_of(seen, room, stamped=stamp is not None, service=options.organizer)
+        if stamp is None and role is not OrganizerRole.SERVICE:
+            address = _organizer_address(event) or None
+            reason = outlook_out_of_scope(options.outlook_scope, show_as=_enum(event.show_as),
+                                          categories=event.categories or (), organizer_email=address)  # fmt: skip
+            booking = out_of_scope(booking, reason) if reason else booking
         return ItemState(
-            side=self.side, item_id=event.id or "", booking=booking, content_hash=content_hash(booking),
-            version=event.change_key, created_at=event.created_date_time, stamp=stamp,
-            role=role_of(event, room, stamped=stamp is not None),
+            side=self.side, item_id=seen.id or "", booking=booking, content_hash=content_hash(booking),
+            version=event.change_key, created_at=seen.created_date_time, stamp=stamp, role=role,
+            organizer_id=event.id if copy is not None else None,
         )  # fmt: skip
+
+    async def _event(self, mailbox: str, item_id: str) -> tuple[GraphEvent, list[GraphEvent] | None]:
+        """The event (an occurrence's series master) and, for a series, its instances in the window."""
+        event = await self.graph.get_event(mailbox, item_id)
+        if event.series_master_id and not _is_series(event):
+            event = await self.graph.get_event(mailbox, event.series_master_id)
+        instances = None
+        if _is_series(event):
+            instances = await self.graph.list_instances(mailbox, event.id or item_id, *self.window())
+        return event, instances
 
     async def read(self, room: Room, item_id: str) -> ItemState:
         try:
-            event = await self.graph.get_event(room.mailbox, item_id)
-            if event.series_master_id and not _is_series(event):
-                event = await self.graph.get_event(room.mailbox, event.series_master_id)
-            instances = None
-            if _is_series(event):
-                instances = await self.graph.list_instances(room.mailbox, event.id or item_id, *self.window())
+            event, instances = await self._event(room.mailbox, item_id)
+            service = self.options(room).organizer
+            if service and role_of(event, room, stamped=False, service=service) is OrganizerRole.SERVICE:
+                return await self._service_state(room, service, event, instances)
         except NotFound:
             return ItemState(side=self.side, item_id=item_id, booking=None)
         return self._state(room, event, instances)
 
+    async def _service_state(self, room: Room, service: str, copy: GraphEvent,
+                             instances: list[GraphEvent] | None) -> ItemState:  # fmt: skip
+        """The room's copy of the service mailbox's meeting, read with the organiser's event's content."""
+        found = [e for e in await self.graph.find_events_by_ical_uid(service, copy.i_cal_uid or "") if e.id]
+        organiser = next((e for e in found if e.is_organizer is not False and not e.series_master_id), None)
+        if organiser is None:
+            # the organiser's event is gone (cancelled or deleted): what the room's copy shows, not a live booking
+            state = self._state(room, copy, instances)
+            booking = state.booking.model_copy(update={"status": BookingStatus.CANCELLED}) if state.booking else None
+            return ItemState(side=self.side, item_id=state.item_id, booking=booking, role=OrganizerRole.SERVICE,
+                             content_hash=content_hash(booking) if booking else None, version=state.version,
+                             created_at=state.created_at)  # fmt: skip
+        if _is_series(organiser):
+            instances = await self.graph.list_instances(service, organiser.id or "", *self.window())
+        return self._state(room, organiser, instances, copy=copy)
+
+    async def _organiser_of(self, room: Room, current: ItemState) -> tuple[str, str] | None:
+        """(service mailbox, organiser's event id) when ``current`` is the room's copy of calsync's meeting."""
+        service = self.options(room).organizer
+        if current.role not in (OrganizerRole.SERVICE, None) or not service:
+            return None
+        if current.organizer_id:
+            return service, current.organizer_id
+        state = await self.read(room, current.item_id)  # a copy known only by its id: who organises it?
+        if state.role is OrganizerRole.SERVICE and state.organizer_id:
+            return service, state.organizer_id
+        if state.role is OrganizerRole.SERVICE:
+            raise NotFound(f"the service mailbox's meeting of {current.item_id} is gone", side="outlook", status=404)
+        return None
+
     async def find_copy(self, room: Room, source_id: str) -> ItemState | None:
-        event = await self.graph.find_event_by_stamp(room.mailbox, source_id)
+        service = self.options(room).organizer
+        event = await self.graph.find_event_by_stamp(service or room.mailbox, source_id)
         if event is None or not event.id:
             return None
+        if service:
+            return await self._room_copy(room, event)
         return await self.read(room, event.id)
+
+    async def _room_copy(self, room: Room, organiser: GraphEvent) -> ItemState | None:
+        """The room's copy of the service mailbox's meeting ``organiser``, read as calsync's copy; None if none yet."""
+        copies = [e for e in await self.graph.find_events_by_ical_uid(room.mailbox, organiser.i_cal_uid or "")
+                  if e.id and not e.series_master_id]  # fmt: skip
+        if not copies:
+            return None
+        instances = None
+        if _is_series(organiser):
+            instances = await self.graph.list_instances(self.options(room).organizer or "", organiser.id or "",
+                                                        *self.window())  # fmt: skip
+        return self._state(room, organiser, instances, copy=copies[0])
 
     async def changes_since(self, room: Room, delta_link: str | None, *,
                             window: tuple[dt.datetime, dt.datetime] | None = None) -> Changes:  # fmt: skip
@@ -180,42 +283,93 @@ class OutlookSide:
         return states
 
     async def create(self, room: Room, booking: Booking, *, stamp: str, idempotency_key: str) -> ItemState:
+        """The copy; in service-mailbox mode the room's copy of the new meeting (cancelled: the room declined).
+
+        Raises TransientError when the room has not answered the invitation yet (the retry's
+        transactionId finds the same meeting).
+        """
+        options = self.options(room)
+        if options.organizer:
+            return await self._create_meeting(room, options, booking, stamp=stamp, idempotency_key=idempotency_key)
         event = booking_to_event(booking, private_subject=self.private_subject, stamp=stamp)
         created = await self.graph.create_event(room.mailbox, event, idempotency_key)
         if booking.recurrence is not None and (booking.recurrence.exdates or booking.recurrence.overrides):
             return await self._fix_instances(room, created.id or "", booking)
         return self._state(room, created)
 
+    async def _create_meeting(self, room: Room, options: RoomOptions, booking: Booking, *, stamp: str,
+                              idempotency_key: str) -> ItemState:  # fmt: skip
+        service = options.organizer or ""
+        event = svc.meeting_event(booking, room, options, private_subject=self.private_subject, stamp=stamp)
+        created = await self.graph.create_event(service, event, idempotency_key)
+        if booking.recurrence is not None and (booking.recurrence.exdates or booking.recurrence.overrides):
+            await self._fix_instances(room, created.id or "", booking, mailbox=service)
+            created = await self.graph.get_event(service, created.id or "")
+        copy = await self._room_copy(room, created)
+        if copy is not None:
+            return copy
+        if svc.room_response(created, room) == "declined":
+            # the attendant declined and removed its copy: the meeting is calsync's, and not a live booking
+            cancelled = event_to_booking(created, room=room.key).model_copy(
+                update={"status": BookingStatus.CANCELLED, "cancellation": svc.declined(room)})
+            return ItemState(side=self.side, item_id=created.id or "", booking=cancelled, role=OrganizerRole.SERVICE,
+                             organizer_id=created.id, content_hash=content_hash(cancelled), version=created.change_key,
+                             stamp=stamp)  # fmt: skip
+        raise TransientError(f"room {room.key} has not answered the service mailbox's invitation yet",
+                             side="outlook")  # fmt: skip
+
     async def update(self, room: Room, current: ItemState, desired: Booking) -> ItemState:
+        """PATCH the event; for calsync's meeting, the organiser's event (the room's copy follows)."""
+        organiser = await self._organiser_of(room, current)
+        mailbox, event_id = organiser or (room.mailbox, current.item_id)
         if current.booking is None and desired.recurrence is None:
             # a single event: patch every synced field at once, guarded by the stored changeKey
             patch = booking_to_event(desired, private_subject=self.private_subject, stamp=None)
             patch.recurrence = None
-            updated = await self.graph.update_event(room.mailbox, current.item_id, patch, etag=current.version)
-            return self._state(room, updated)
+            updated = await self.graph.update_event(mailbox, event_id, patch, etag=current.version)
+            if organiser is None:
+                return self._state(room, updated)
+            # the room's copy follows the organiser's event: read as calsync's copy without reading it again
+            return self._state(room, updated, copy=GraphEvent(id=current.item_id, organizer=updated.organizer))
         if current.booking is None:
             current = await self.read(room, current.item_id)
             if current.booking is None:
                 raise NotFound(f"event {current.item_id} is gone", side=self.side.value, status=404)
         patch = event_patch(current.booking, desired, private_subject=self.private_subject)
         if patch is not None:
-            await self.graph.update_event(room.mailbox, current.item_id, patch, etag=current.version)
+            await self.graph.update_event(mailbox, event_id, patch, etag=current.version)
         if desired.recurrence is not None:
-            return await self._fix_instances(room, current.item_id, desired)
+            await self._fix_instances(room, event_id, desired, mailbox=mailbox)
         return await self.read(room, current.item_id)
 
-    async def _fix_instances(self, room: Room, series_id: str, desired: Booking) -> ItemState:
+    async def _fix_instances(self, room: Room, series_id: str, desired: Booking, *,
+                             mailbox: str | None = None) -> ItemState:  # fmt: skip
         """Delete cancelled occurrences and move overridden ones, then read the series back."""
-        instances = await self.graph.list_instances(room.mailbox, series_id, *self.window())
+        mailbox = mailbox or room.mailbox
+        instances = await self.graph.list_instances(mailbox, series_id, *self.window())
         for change in plan_instance_changes(desired, instances, private_subject=self.private_subject):
             if change.action is InstanceAction.DELETE:
-                await self.graph.delete_event(room.mailbox, change.instance_id)
+                await self.graph.delete_event(mailbox, change.instance_id)
             elif change.patch is not None:
-                await self.graph.update_event(room.mailbox, change.instance_id, change.patch)
-        return await self.read(room, series_id)
+                await self.graph.update_event(mailbox, change.instance_id, change.patch)
+        return await self.read(room, series_id) if mailbox == room.mailbox else ItemState(self.side, series_id, None)
 
     async def delete(self, room: Room, current: ItemState) -> None:
+        """DELETE the event; calsync's meeting is deleted at its organiser (attendees get the cancellation)."""
+        organiser = await self._organiser_of(room, current)
+        if organiser is not None:
+            await self.graph.delete_event(*organiser)
+            return
         await self.graph.delete_event(room.mailbox, current.item_id, etag=current.version)
+
+    async def cancel(self, room: Room, current: ItemState, cancellation: Cancellation) -> ItemState | None:
+        """Cancel calsync's meeting at its organiser with the reason as the comment; a room event is deleted."""
+        organiser = await self._organiser_of(room, current)
+        if organiser is None:
+            await self.delete(room, current)
+            return None
+        await self.graph.cancel_event(*organiser, cancellation.reason or "The booking was cancelled.")
+        return None
 
     async def decline(self, room: Room, item: ItemState, reason: str) -> None:
         await self.graph.decline_event(room.mailbox, item.item_id, reason)

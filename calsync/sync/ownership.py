@@ -6,8 +6,11 @@ Outlook always wins, because calsync can never edit it (only the room's copy wou
 change; the organiser would never see it). What may be done to an Outlook item
 depends on who organises it: a room-organised event (calsync's copies among them)
 may be patched, deleted and cancelled; the room's copy of a person's meeting may
-only be declined. A booking is never deleted by calsync unless it is calsync's copy;
-an original booking is rejected with a reason.
+only be declined. The room's copy of calsync's service-mailbox meeting (role SERVICE,
+EXCHANGE.md case 3) is calsync's: its content follows the booking (authority: the
+origin), and it is changed, cancelled or deleted only at its organiser, the service
+mailbox (calsync.sync.outlook_side), never declined. A booking is never deleted by
+calsync unless it is calsync's copy; an original booking is rejected with a reason.
 """
 
 from __future__ import annotations
@@ -36,13 +39,14 @@ def authority(mapping: MappingRow, outlook_item: ItemState | None = None) -> Sid
 
 
 def released_by_decline(origin: ItemState) -> bool:
-    """How an original gives up the room: declined/rejected (True) or, a room-organised event, deleted.
+    """How an original gives up the room: declined/rejected (True) or deleted (a room event, calsync's meeting).
 
     Graph refuses a decline of an event the room organises ("you can't respond to a meeting
     you organised"), and deleting a room-organised event is what EXCHANGE.md allows for it;
+    calsync's service-mailbox meeting is deleted at its organiser (the room's copy follows);
     a person's meeting and a booking are declined or rejected, never deleted.
     """
-    return not (origin.side is Side.OUTLOOK and origin.role is OrganizerRole.ROOM)
+    return not (origin.side is Side.OUTLOOK and origin.role in (OrganizerRole.ROOM, OrganizerRole.SERVICE))
 
 
 def origin_created(item: ItemState, mapping: MappingRow | None) -> dt.datetime | None:

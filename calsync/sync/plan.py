@@ -39,6 +39,7 @@ from calsync.sync.actions import (
     Update,
     WriteFailed,
 )
+from calsync.sync.cancellation import CancelCopy, already_cancelled, rejected_by_room, removal
 from calsync.sync.guard import HoldState, needs_listing, verdict
 from calsync.sync.overlap import rivals
 from calsync.sync.ownership import authority, origin_created, outlook_role, released_by_decline
@@ -116,7 +117,7 @@ def decide(facts: Facts, policy: Policy) -> reads.Read | Action:
 
     origins = {origin.item_id: origin for origin in facts.rival_origins}
     action = plan(source, mapping, TargetView(counterpart, overlapping, origins), policy)
-    if rearm and isinstance(action, Delete | ReleaseOrigin):
+    if rearm and isinstance(action, Delete | ReleaseOrigin | CancelCopy):
         action = dataclasses.replace(action, rearm_guard=True)
     return action
 
@@ -129,10 +130,13 @@ def plan(source: ItemState, mapping: MappingRow | None, target: TargetView, poli
         if mapping is None and counterpart is None:
             # gone or cancelled, never synced: nothing exists elsewhere
             return SkipUnchanged("source gone and never synced")
+        if mapping is not None and mapping.cancelled:
+            # the reservation is already cancelled on both sides (soft cancellation kept the row)
+            return already_cancelled(source, mapping)
         if mapping is not None and counterpart is not None and counterpart.exists:
             if source.side is authority(mapping, counterpart):
-                # the original was deleted or cancelled: remove calsync's copy
-                return Delete("source deleted or cancelled", source=source, mapping=mapping, counterpart=counterpart)
+                # the original was deleted or cancelled: cancel (soft) or remove calsync's copy
+                return removal(source, mapping, counterpart, policy)
             if released_by_decline(counterpart):
                 # a copy was cancelled on its side: decline the person's meeting / reject the booking, never delete it
                 return ReleaseOrigin(_release_reason(source.side), origin=counterpart, mapping=mapping,
@@ -182,8 +186,8 @@ def plan(source: ItemState, mapping: MappingRow | None, target: TargetView, poli
 def _copy_changed(source: ItemState, mapping: MappingRow, origin: ItemState, policy: Policy) -> Action:
     """The source is a copy that changed on its side (``origin``: its original, just read)."""
     if not origin.exists:
-        # the original is gone or cancelled: remove calsync's copy
-        return Delete("the original is gone", source=origin, mapping=mapping, counterpart=source)
+        # the original is gone or cancelled: cancel (soft) or remove calsync's copy
+        return removal(origin, mapping, source, policy)
     if origin.content_hash != mapping.hash_on(origin.side):
         # both the original and its copy changed before a sync: the original wins, the copy is rewritten
         return Update("both copies changed before a sync; the original wins", source=origin, mapping=mapping,
@@ -252,6 +256,9 @@ def _create(source: ItemState, mapping: MappingRow | None, reason: str) -> Creat
 def after_failure(action: Action, failed: WriteFailed) -> Action | None:
     """What to do when ``action``'s write met a vanished or changed copy; None: nothing can help (re-raise)."""
     current = failed.current
+    if isinstance(action, Create) and failed.failure is Failure.DECLINED:
+        # the room's attendant declined calsync's meeting: record it, reject the booking with the reason
+        return rejected_by_room(action.source, failed)
     if isinstance(action, Conflict):
         # the rival is already declined: only the write remains to recover
         return after_failure(action.then, failed)
@@ -265,6 +272,9 @@ def after_failure(action: Action, failed: WriteFailed) -> Action | None:
         # both sides changed: the source's edit is applied on the copy's current version, once
         return dataclasses.replace(action, counterpart=current, retried=True, concurrent=True,
                                    reason=f"both sides changed; applying the {action.source.side} edit")  # fmt: skip
+    if isinstance(action, CancelCopy):
+        # the copy to cancel is already gone: only the mapping remains
+        return Forget("the copy to cancel is already gone", mapping=action.mapping)
     if isinstance(action, Delete):
         if failed.failure is Failure.GONE or current is None or current.booking is None:
             # already gone: the goal is reached, only the mapping remains
@@ -319,7 +329,9 @@ def _counterpart(mapping: MappingRow | None, target: Side, found: ItemState | No
     if mapping is not None and mapped_id:
         # the mapped item, not fetched: calsync writes it with If-Match on the stored version
         item = ItemState.from_mapping(target, mapped_id, mapping.version_on(target))
-        return dataclasses.replace(item, role=outlook_role(mapping)) if target is Side.OUTLOOK else item
+        if target is not Side.OUTLOOK:
+            return item
+        return dataclasses.replace(item, role=outlook_role(mapping), organizer_id=mapping.outlook_organizer_id)
     return found if found is not None and found.booking is not None else None
 
 

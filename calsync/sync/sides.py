@@ -14,6 +14,7 @@ import datetime as dt
 from typing import Protocol
 
 from calsync.model import Booking, Side
+from calsync.model.booking import Cancellation
 from calsync.settings import Room
 from calsync.sync.state import ItemState
 
@@ -44,6 +45,12 @@ class CalendarSide(Protocol):
 
     async def delete(self, room: Room, current: ItemState) -> None:
         """Remove the copy (NotFound when it is already gone)."""
+        ...
+
+    async def cancel(self, room: Room, current: ItemState, cancellation: Cancellation) -> ItemState | None:
+        """Cancel the copy, keeping it where the side can (booking: status cancelled with who/when/why;
+        Outlook: calsync's meeting cancelled at its organiser with the reason, a room event deleted).
+        Returns the copy as it is now, when the side tells."""
         ...
 
     async def decline(self, room: Room, item: ItemState, reason: str) -> None:

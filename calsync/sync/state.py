@@ -37,6 +37,7 @@ class ItemState:
     stamp: str | None = None  # the other side's id that calsync stamped on this item, if any
     read: bool = True  # False: known only from the mapping row (not fetched, assumed to exist)
     role: OrganizerRole | None = None  # Outlook items: who organises it (None: the booking side, or not read)
+    organizer_id: str | None = None  # calsync's meeting (role SERVICE): the organiser's event id, where writes go
 
     @classmethod
     def from_mapping(cls, side: Side, item_id: str, version: str | None) -> ItemState:
@@ -101,3 +102,4 @@ class Policy:
     conflict_policy: ConflictPolicy = ConflictPolicy.FIRST_COME
     private_subject: str = "Private booking"
     guard: GuardLimits = DEFAULT_GUARD
+    soft_cancel: bool = True  # a cancelled Outlook original leaves its booking cancelled (not deleted)

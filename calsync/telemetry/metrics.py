@@ -68,6 +68,8 @@ class SyncAction(StrEnum):
     SKIP_ECHO = "skip-echo"  # our own write came back: dropped (invariant 2)
     SKIP_UNCHANGED = "skip-unchanged"  # nothing to do (invariant 1)
     CONFLICT = "conflict"  # overlapping bookings from both sides; see calsync.conflicts
+    CANCEL = "cancel"  # soft cancellation of a copy (issue #14)
+    REJECT = "reject"  # the room declined calsync's meeting: its booking rejected (issue #14)
 
 
 class RenewalOutcome(StrEnum):

@@ -21,6 +21,7 @@ async def test_a_3xx_on_delete_keeps_the_booking_and_its_mapping_and_dead_letter
     assert await mappings.find("room-a", Side.OUTLOOK, event["id"]) is not None
 
     stack.booking.inject_fault("DELETE", "/bookings/*", status=307, times=100)
+    stack.booking.inject_fault("PUT", "/bookings/*", status=307, times=100)  # a soft cancellation is a PUT
     stack.graph.user_delete_event(MAILBOX, event["id"])
     await stack.settle()
 

@@ -43,11 +43,12 @@ from typing import Any
 from calsync.booking.protocol import ChangedMeanwhile, RoomAlreadyBooked
 from calsync.errors import Conflict, NotFound, SideError, Throttled, TransientError, ValidationError
 from calsync.model import Booking, BookingStatus, Organizer, Side, SourceIds, content_hash
+from calsync.model.booking import Cancellation
 from calsync.settings import Room
 from calsync.sync.overlap import overlaps
 from calsync.sync.state import ItemState
 
-WRITE_OPS = frozenset({"create", "update", "delete", "decline"})
+WRITE_OPS = frozenset({"create", "update", "delete", "decline", "cancel"})
 READ_OPS = frozenset({"read", "find_copy", "list_window"})
 HORIZON = dt.timedelta(days=366)  # how far the booking emulator compares two bookings for overlaps
 _ids = itertools.count(1)
@@ -279,6 +280,20 @@ class MemorySide:
         self._check_version(stored, current.version)
         self.graveyard[stored.item_id] = self.items.pop(stored.item_id)
         self._wrote("delete", stored.item_id)
+
+    async def cancel(self, room: Room, current: ItemState, cancellation: Cancellation) -> ItemState | None:
+        """As the real sides: a booking stays, cancelled with who/when/why; an Outlook room event is deleted."""
+        if self.side is Side.OUTLOOK:
+            await self.delete(room, current)
+            return None
+        self._fault("cancel")
+        stored = self._get(room, current.item_id)
+        if not stored.booking.is_cancelled:
+            stored.booking = stored.booking.model_copy(update={"status": BookingStatus.CANCELLED,
+                                                               "cancellation": cancellation})  # fmt: skip
+            stored.version = self._new_version()
+            self._wrote("cancel", stored.item_id)
+        return self.state(stored)
 
     async def decline(self, room: Room, item: ItemState, reason: str) -> None:
         self._fault("decline")

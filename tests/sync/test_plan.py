@@ -53,11 +53,21 @@ def test_changed_source_updates_its_copy() -> None:
 
 
 @pytest.mark.parametrize("gone", [None, booking(status=BookingStatus.CANCELLED)])
-def test_deleted_or_cancelled_source_deletes_its_copy(gone: Booking | None) -> None:
+def test_deleted_or_cancelled_source_deletes_its_copy_where_the_booking_system_only_deletes(
+    gone: Booking | None,
+) -> None:
+    b = booking()
+    copy = item(Side.BOOKING, "B1", b)
+    action = plan(item(Side.OUTLOOK, "O1", gone), mapping(b, b), TargetView(counterpart=copy), Policy(soft_cancel=False))
+    assert action.kind is ActionKind.DELETE
+
+
+@pytest.mark.parametrize("gone", [None, booking(status=BookingStatus.CANCELLED)])
+def test_deleted_or_cancelled_source_cancels_its_booking_copy(gone: Booking | None) -> None:
     b = booking()
     copy = item(Side.BOOKING, "B1", b)
     action = plan(item(Side.OUTLOOK, "O1", gone), mapping(b, b), TargetView(counterpart=copy), POLICY)
-    assert action.kind is ActionKind.DELETE
+    assert action.kind is ActionKind.CANCEL and action.counterpart == copy
 
 
 def test_both_gone_forgets_the_mapping() -> None:
