@@ -18,9 +18,10 @@ the mass-deletion guard), trip-guard (this deletion would be part of a wipe).
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from calsync.errors import Conflict as VersionConflict
 from calsync.errors import MassDeletionGuardTripped, NotFound
@@ -31,6 +32,9 @@ from calsync.sync.translate import desired_copy
 
 if TYPE_CHECKING:
     from calsync.sync.effects import Effects
+
+
+T = TypeVar("T")
 
 
 class ActionKind(StrEnum):
@@ -100,21 +104,39 @@ class Action:
 
 
 @dataclass(frozen=True)
-class SkipEcho(Action):
-    kind = ActionKind.SKIP_ECHO
-    telemetry = "skip-echo"
+class _Skip(Action):
+    """Nothing to write."""
 
     async def run(self, ctx: Effects) -> Outcome:
         return Outcome(self.kind, self.reason)
 
 
 @dataclass(frozen=True)
-class SkipUnchanged(Action):
+class SkipEcho(_Skip):
+    kind = ActionKind.SKIP_ECHO
+    telemetry = "skip-echo"
+
+
+@dataclass(frozen=True)
+class SkipUnchanged(_Skip):
     kind = ActionKind.SKIP_UNCHANGED
     telemetry = "skip-unchanged"
 
-    async def run(self, ctx: Effects) -> Outcome:
-        return Outcome(self.kind, self.reason)
+
+async def guarded(ctx: Effects, item: ItemState, write: Awaitable[T], *, retried: bool) -> T | WriteFailed:
+    """Run a write to ``item``; a vanished or changed item becomes a WriteFailed for ``plan.after_failure``.
+
+    A version conflict reads the item's current state (the decision needs it); a second
+    conflict after a re-apply is raised, so the queue retries later.
+    """
+    try:
+        return await write
+    except NotFound:
+        return WriteFailed(Failure.GONE)
+    except VersionConflict:
+        if retried:
+            raise
+        return WriteFailed(Failure.CHANGED, await ctx.side(item.side).read(ctx.room, item.item_id))
 
 
 @dataclass(frozen=True)
@@ -166,14 +188,10 @@ class Update(Action):
         if self.concurrent:
             await ctx.record_conflict(winner=self.source, loser=self.counterpart, reason=self.reason,
                                       kind="concurrent-edit")  # fmt: skip
-        try:
-            copy = await target.update(ctx.room, self.counterpart, desired)
-        except NotFound:
-            return WriteFailed(Failure.GONE)
-        except VersionConflict:
-            if self.retried:
-                raise
-            return WriteFailed(Failure.CHANGED, await target.read(ctx.room, self.counterpart.item_id))
+        copy = await guarded(ctx, self.counterpart, target.update(ctx.room, self.counterpart, desired),
+                             retried=self.retried)  # fmt: skip
+        if isinstance(copy, WriteFailed):
+            return copy
         saved = await ctx.save(self.source, copy, self.mapping)
         return Outcome(self.kind, self.reason, saved.outlook_id, saved.booking_id)
 
@@ -206,14 +224,10 @@ class Delete(Action):
             await ctx.release_hold()
         if not self.copy_gone:
             target = ctx.side(self.counterpart.side)
-            try:
-                await target.delete(ctx.room, self.counterpart)
-            except NotFound:
-                return WriteFailed(Failure.GONE)
-            except VersionConflict:
-                if self.retried:
-                    raise
-                return WriteFailed(Failure.CHANGED, await target.read(ctx.room, self.counterpart.item_id))
+            failed = await guarded(ctx, self.counterpart, target.delete(ctx.room, self.counterpart),
+                                   retried=self.retried)  # fmt: skip
+            if isinstance(failed, WriteFailed):
+                return failed
         await ctx.mappings.delete(self.mapping)
         await ctx.record_deletion(self.source.side)
         return Outcome(self.kind, self.reason, *ids(self.source.side, self.source.item_id, self.counterpart.item_id))

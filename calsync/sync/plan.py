@@ -113,7 +113,7 @@ def decide(facts: Facts, policy: Policy) -> reads.Read | Action:
         for rival in overlapping:
             if rival.side is Side.BOOKING and rival.stamp and rival.stamp not in known:
                 # the rival is calsync's copy of another Outlook meeting: its organiser is the one to tell
-                return reads.ReadRivalOrigin(rival.stamp)
+                return reads.ReadRivalOrigin(Side.OUTLOOK, rival.stamp)
 
     origins = {origin.item_id: origin for origin in facts.rival_origins}
     action = plan(source, mapping, TargetView(counterpart, overlapping, origins), policy)

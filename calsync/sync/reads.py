@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from calsync.model import Side
 from calsync.sync.guard import Tally, missing_from
-from calsync.sync.state import Facts
+from calsync.sync.state import Facts, ItemState
 
 if TYPE_CHECKING:
     from calsync.sync.effects import Effects
@@ -57,15 +57,25 @@ class ReadMapping(Read):
 
 
 @dataclass(frozen=True)
-class ReadStamped(Read):
-    """The original named by the source's stamp (the source is a copy calsync made)."""
+class _ReadItem(Read):
+    """Read one item by id on one side; ``_keep`` says where the decision finds it."""
 
     side: Side
     item_id: str
 
     async def fetch(self, ctx: Effects, facts: Facts) -> Facts:
-        found = await ctx.side(self.side).read(ctx.room, self.item_id)
-        return dataclasses.replace(facts, found=found, looked_up=True)
+        return self._keep(facts, await ctx.side(self.side).read(ctx.room, self.item_id))
+
+    def _keep(self, facts: Facts, item: ItemState) -> Facts:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class ReadStamped(_ReadItem):
+    """The original named by the source's stamp (the source is a copy calsync made)."""
+
+    def _keep(self, facts: Facts, item: ItemState) -> Facts:
+        return dataclasses.replace(facts, found=item, looked_up=True)
 
 
 @dataclass(frozen=True)
@@ -118,23 +128,16 @@ class ListForGuard(Read):
 
 
 @dataclass(frozen=True)
-class ReadOrigin(Read):
+class ReadOrigin(_ReadItem):
     """The authoritative item of a mapping whose copy changed: what the copy must agree with."""
 
-    side: Side
-    item_id: str
-
-    async def fetch(self, ctx: Effects, facts: Facts) -> Facts:
-        origin = await ctx.side(self.side).read(ctx.room, self.item_id)
-        return dataclasses.replace(facts, origin=origin, origin_read=True)
+    def _keep(self, facts: Facts, item: ItemState) -> Facts:
+        return dataclasses.replace(facts, origin=item, origin_read=True)
 
 
 @dataclass(frozen=True)
-class ReadRivalOrigin(Read):
+class ReadRivalOrigin(_ReadItem):
     """The Outlook original of a rival booking that is calsync's copy: who organises it, when it was made."""
 
-    item_id: str
-
-    async def fetch(self, ctx: Effects, facts: Facts) -> Facts:
-        origin = await ctx.side(Side.OUTLOOK).read(ctx.room, self.item_id)
-        return dataclasses.replace(facts, rival_origins=(*facts.rival_origins, origin))
+    def _keep(self, facts: Facts, item: ItemState) -> Facts:
+        return dataclasses.replace(facts, rival_origins=(*facts.rival_origins, item))
