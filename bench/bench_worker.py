@@ -34,6 +34,7 @@ import logging
 import pstats
 import resource
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -80,11 +81,13 @@ def cpu_line(label: str, span: Span, count: int) -> None:
 def print_profile(title: str, profile: cProfile.Profile | None, top: int = 25) -> None:
     if profile is None:
         return
+    dump = Path(tempfile.gettempdir()) / f"calsync-bench-worker-{title.split(' (')[0].replace(' ', '')}.prof"
+    profile.dump_stats(dump)
     out = io.StringIO()
     stats = pstats.Stats(profile, stream=out)
     stats.strip_dirs().sort_stats("tottime").print_stats(top)
     stats.sort_stats("cumulative").print_stats(top)
-    print(f"--- profile of the handlers' steps: {title} ---")
+    print(f"--- profile of the handlers' steps: {title} (saved to {dump}) ---")
     print(out.getvalue())
 
 
