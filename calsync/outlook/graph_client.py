@@ -379,6 +379,10 @@ class GraphCalendar:
         found.sort(key=lambda e: (e.created_date_time or dt.datetime.max.replace(tzinfo=dt.UTC), e.id or ""))
         return found[0] if found else None
 
+    def create_url(self, mailbox: str) -> str:
+        """The URL (relative to the version root) create_event POSTs to, for a batched create."""
+        return f"{self._user(mailbox)}/events"
+
     def create_body(self, event: GraphEvent, transaction_id: str) -> dict[str, Any]:
         """The JSON object create_event POSTs: ``event`` with Graph's transactionId (the caller's event unchanged)."""
         return {**event.to_dict(), "transactionId": transaction_id}
@@ -390,8 +394,7 @@ class GraphCalendar:
         Raises Throttled, PermissionDenied, TransientError, SideError (rejected payload).
         """
         body = json.dumps(self.create_body(event, transaction_id)).encode()
-        url = f"{self._user(mailbox)}/events"
-        return await self._get_event("create event", mailbox, url, body=body, method=Method.POST)
+        return await self._get_event("create event", mailbox, self.create_url(mailbox), body=body, method=Method.POST)
 
     async def update_event(self, mailbox: str, event_id: str, patch: GraphEvent, *, etag: str | None = None
                            ) -> GraphEvent:  # fmt: skip

@@ -25,7 +25,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from calsync.errors import CalsyncError, NotFound
+from calsync.errors import CalsyncError, NotFound, TransientError
 from calsync.model import Booking, BookingStatus, Side, content_hash
 from calsync.outlook.event_mapping import (
     InstanceAction,
@@ -168,6 +168,40 @@ class OutlookSide:
         if booking.recurrence is not None and (booking.recurrence.exdates or booking.recurrence.overrides):
             return await self._fix_instances(room, created.id or "", booking)
         return self._state(room, created)
+
+    async def create_many(self, room: Room, items: list[tuple[Booking, str, str]]) -> list[ItemState | CalsyncError]:
+        """``create`` for many (booking, stamp, idempotency key) items, the POSTs sent as JSON batches.
+
+        Batches of at most 20, at most GRAPH_MAX_CONCURRENCY_PER_MAILBOX in flight for the room,
+        throttled items sent again within the retry budget (GraphCalendar.batch). Each POST carries
+        the item's transactionId like ``create``, so sending an item again after an answer was lost
+        gives back the same event. A series with EXDATEs or moved occurrences needs its instances
+        fixed after the create and goes through ``create`` one by one. Per item, in order: the
+        created copy, or the error that item met (a failed batch as a whole raises).
+        """
+        results: list[ItemState | CalsyncError | None] = [None] * len(items)
+        batched: list[int] = []
+        for index, (booking, stamp, key) in enumerate(items):
+            if booking.recurrence is not None and (booking.recurrence.exdates or booking.recurrence.overrides):
+                try:
+                    results[index] = await self.create(room, booking, stamp=stamp, idempotency_key=key)
+                except CalsyncError as exc:
+                    results[index] = exc
+            else:
+                batched.append(index)
+        url = self.graph.create_url(room.mailbox)
+        requests = [BatchRequest("POST", url, self.graph.create_body(
+            booking_to_event(items[i][0], private_subject=self.private_subject, stamp=items[i][1]), items[i][2]))
+            for i in batched]  # fmt: skip
+        answers = await self.graph.batch(room.mailbox, requests) if requests else []
+        for index, answer in zip(batched, answers, strict=True):
+            if answer.error is not None:
+                results[index] = answer.error
+            elif answer.event is None or not answer.event.id:
+                results[index] = TransientError("Graph answered a batched create without the event", side="outlook")
+            else:
+                results[index] = self._state(room, answer.event)
+        return [r if r is not None else TransientError("no answer", side="outlook") for r in results]
 
     async def update(self, room: Room, current: ItemState, desired: Booking) -> ItemState:
         if current.booking is None and desired.recurrence is None:
