@@ -34,13 +34,12 @@ from kiota_abstractions.api_error import APIError
 from kiota_abstractions.method import Method
 from kiota_abstractions.request_information import RequestInformation
 from kiota_http.kiota_client_factory import KiotaClientFactory
-from kiota_http.middleware import RetryHandler
-from kiota_http.middleware.options import RetryHandlerOption
+from kiota_http.middleware import ParametersNameDecodingHandler, RetryHandler, UrlReplaceHandler
+from kiota_http.middleware.options import RetryHandlerOption, UrlReplaceHandlerOption
 from msgraph import GraphRequestAdapter, GraphServiceClient
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.subscription import Subscription
 from msgraph_core import GraphClientFactory
-from msgraph_core.middleware import GraphTelemetryHandler
 
 from calsync.errors import (
     CalsyncError,
@@ -55,7 +54,13 @@ from calsync.errors import (
 )
 from calsync.outlook.credentials import authentication_provider, graph_credential
 from calsync.outlook.event_mapping import EVENT_SELECT, EXCEPTIONS_EXPAND, INSTANCE_SELECT, STAMP_PROPERTY_ID
-from calsync.outlook.middleware import BoundedRetryHandler, PreferHeadersHandler, ResponseSizeLimit
+from calsync.outlook.middleware import (
+    BoundedRetryHandler,
+    GraphHostTelemetry,
+    PreferHeadersHandler,
+    QueryNameDecoding,
+    ResponseSizeLimit,
+)
 from calsync.outlook.wire import GraphEvent, parse_event, parse_items, parse_page, to_json
 from calsync.settings import Settings
 
@@ -175,9 +180,13 @@ def build_http_client(settings: Settings) -> httpx.AsyncClient:
     for handler in KiotaClientFactory.get_default_middleware(None):
         if isinstance(handler, RetryHandler):
             handler = BoundedRetryHandler(settings.graph_max_retry_wait_seconds, retry_option)
+        elif isinstance(handler, ParametersNameDecodingHandler):
+            handler = QueryNameDecoding()  # the same, without a URL re-parse when there is nothing to decode
+        elif isinstance(handler, UrlReplaceHandler):
+            handler = UrlReplaceHandler(UrlReplaceHandlerOption(enabled=False))  # no /me: application access
         middleware.append(handler)
     middleware.append(PreferHeadersHandler())
-    middleware.append(GraphTelemetryHandler())
+    middleware.append(GraphHostTelemetry())
     middleware.append(ResponseSizeLimit())  # last: next to the transport, so every attempt is capped
     return GraphClientFactory.create_with_custom_middleware(middleware, client=client)
 
