@@ -19,8 +19,11 @@ webhooks), the in-process queue and the sync engine. Figures:
   per change over the whole run).
 - Peak RSS of this process.
 
-    .venv/bin/python bench/bench_worker.py [N_PER_ROOM_PER_SIDE] [K] [--profile]
+    .venv/bin/python bench/bench_worker.py [N_PER_ROOM_PER_SIDE] [K] [--profile] [--telemetry]
 
+``--telemetry`` records metrics, logs (calsync's INFO lines) and spans as in Azure, into
+in-memory exporters (calsync.telemetry.configure_telemetry), so the figure holds
+telemetry's cost per hint; without it metrics are no-ops and logging below WARNING is off.
 ``--profile`` profiles the handlers' steps only (cProfile) in the per-change part and
 prints the top functions per path: booking -> Outlook, Outlook -> booking, the echo.
 """
@@ -99,6 +102,21 @@ def metered(stack: RemoteStack, meter: HandlerCpu) -> None:
     meter.install(asyncio.get_running_loop())
 
 
+def record_telemetry(stack: RemoteStack) -> None:
+    """Metrics, logs and spans recorded as in Azure, into in-memory exporters (cleared as they go)."""
+    from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from calsync.telemetry import configure_telemetry
+
+    assert stack.settings is not None
+    configure_telemetry(stack.settings, metric_readers=[InMemoryMetricReader()],
+                        log_exporters=[InMemoryLogRecordExporter()], span_exporters=[InMemorySpanExporter()])  # fmt: skip
+    logging.getLogger("devstack").setLevel(logging.WARNING)
+    print("telemetry: metrics, calsync's logs and spans recorded (in-memory exporters)")
+
+
 async def per_change(stack: RemoteStack, meter: HandlerCpu, k: int, profile: bool) -> None:
     room = ROOMS[0]
     made = stack.booking.user_create_booking(room.booking_room_id, **booking(28, 0, "probe"))
@@ -175,9 +193,11 @@ async def throughput(stack: RemoteStack, meter: HandlerCpu, n: int) -> None:
     print(f"  queue: {stats.delivered} deliveries, {stats.abandoned} retried, {stats.dead_lettered} dead-lettered")
 
 
-async def main(n: int, k: int, profile: bool) -> None:
-    logging.disable(logging.WARNING)
+async def main(n: int, k: int, profile: bool, telemetry: bool) -> None:
+    logging.disable(logging.NOTSET if telemetry else logging.WARNING)
     async with RemoteStack(rooms=ROOMS, queue_options={"max_concurrent_sessions": 16}) as stack:
+        if telemetry:
+            record_telemetry(stack)
         meter = HandlerCpu()
         metered(stack, meter)
         await per_change(stack, meter, k, profile)
@@ -187,4 +207,5 @@ async def main(n: int, k: int, profile: bool) -> None:
 
 if __name__ == "__main__":
     args = [int(a) for a in sys.argv[1:] if not a.startswith("--")]
-    asyncio.run(main(args[0] if args else 25, args[1] if len(args) > 1 else 20, "--profile" in sys.argv))
+    asyncio.run(main(args[0] if args else 25, args[1] if len(args) > 1 else 20, "--profile" in sys.argv,
+                     "--telemetry" in sys.argv))  # fmt: skip
