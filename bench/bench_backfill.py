@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import os
 import resource
 import sys
 import time
@@ -37,6 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_reconcile import rooms
+from bench.cpu import descendants_cpu
 from bench.remote import RemoteStack
 from calsync.maintenance.backfill import BackfillProgress, apply_backfill, plan_backfill_for
 
@@ -83,6 +85,7 @@ async def main(n_rooms: int, per_room: int, echoes: bool, batch: bool) -> None:
         print(f"seeded {n_rooms} rooms x {per_room} bookings in {time.perf_counter() - started:.1f} s "
               f"(worker peak RSS so far {rss_mib():.0f} MiB)")  # fmt: skip
         engine = await stack.engine()
+        others0 = descendants_cpu()
         cpu0, t0 = time.process_time(), time.perf_counter()
         plan = await plan_backfill_for(await stack.services())
         t_plan = time.perf_counter() - t0
@@ -121,6 +124,9 @@ async def main(n_rooms: int, per_room: int, echoes: bool, batch: bool) -> None:
         line("worker CPU ms per item (process CPU, harness idle)", f"{cpu * 1000 / max(result.handled, 1):.1f} ms",
              "-")  # fmt: skip
         line("worker peak RSS", f"{rss_mib():.0f} MiB", "<= 250 MiB")
+        others = {name: seconds - others0.get(name, 0.0) for name, seconds in descendants_cpu().items()}
+        print(f"  CPU over plan + apply + echoes ({elapsed:.1f} s wall, {os.cpu_count()} cores): worker {cpu:.1f} s, "
+              + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in sorted(others.items()) if seconds >= 0.05))
         if n_rooms * per_room < full:
             scale = full / (n_rooms * per_room)
             print(f"projected for {FULL_ROOMS} x {PER_ROOM} = {full} items at this rate:")

@@ -34,6 +34,7 @@ import asyncio
 import cProfile
 import io
 import logging
+import os
 import pstats
 import resource
 import sys
@@ -44,7 +45,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.cpu import HandlerCpu, Span
+from bench.cpu import HandlerCpu, Span, descendants_cpu
 from bench.remote import RemoteStack
 from calsync.settings import Room
 
@@ -163,6 +164,7 @@ async def per_change(stack: RemoteStack, meter: HandlerCpu, k: int, profile: boo
 
 
 async def throughput(stack: RemoteStack, meter: HandlerCpu, n: int) -> None:
+    others0 = descendants_cpu()
     creates_cpu, started = Span(meter).__enter__(), time.perf_counter()
     made, events = [], []
     for room in ROOMS:
@@ -191,6 +193,10 @@ async def throughput(stack: RemoteStack, meter: HandlerCpu, n: int) -> None:
     cpu_line("worker CPU ms per change (creates)", creates_cpu, changes)
     cpu_line("worker CPU ms per change (edits)", edits_cpu, changes)
     print(f"  queue: {stats.delivered} deliveries, {stats.abandoned} retried, {stats.dead_lettered} dead-lettered")
+    others = {name: seconds - others0.get(name, 0.0) for name, seconds in descendants_cpu().items()}
+    wall, worker = creates + edits, creates_cpu.process_s + edits_cpu.process_s
+    print(f"  CPU over both phases ({wall:.1f} s wall, {os.cpu_count()} cores): worker process {worker:.1f} s, "
+          + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in sorted(others.items()) if seconds >= 0.05))
 
 
 async def main(n: int, k: int, profile: bool, telemetry: bool) -> None:

@@ -26,6 +26,7 @@ import asyncio
 import contextvars
 import cProfile
 import functools
+import os
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
@@ -122,3 +123,38 @@ class Span:
     def __exit__(self, *exc: object) -> None:
         self.handler_s = self.meter.seconds - self._h0
         self.process_s = time.process_time() - self._p0
+
+
+def descendants_cpu() -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each process below this one, by kind (Linux /proc).
+
+    The emulators run as multiprocessing manager processes, Azurite as node: showing their
+    CPU next to the worker's says which process limits the end-to-end rate on this machine.
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    names: dict[int, str] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                text = stat.read()
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                command = cmdline.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2 :].split()
+        pid = int(entry)
+        parents[pid], used[pid] = int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
+        names[pid] = "azurite (node)" if "azurite" in command else (
+            "emulator (python)" if "multiprocessing" in command else command.split(" ")[0].rsplit("/", 1)[-1])
+    me, totals = os.getpid(), {}
+    for pid in used:
+        ancestor = parents.get(pid)
+        while ancestor not in (None, 0, 1, me):
+            ancestor = parents.get(ancestor)
+        if ancestor == me:
+            totals[names[pid]] = totals.get(names[pid], 0.0) + used[pid]
+    return totals
