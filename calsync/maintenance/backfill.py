@@ -280,7 +280,6 @@ class BatchedCreates:
         self.last_action: str | None = None
 
     async def offer(self, hint: ChangeHint) -> bool:
-        metrics.record_hint(hint)
         now = self.engine.clock()
         facts = Facts(hint=hint, now=now, window=self.engine.window.bounds(now))
         step = decide(facts, self.engine.policy)
@@ -288,12 +287,14 @@ class BatchedCreates:
             facts = await step.fetch(self.ctx, facts)
             step = decide(facts, self.engine.policy)
         if isinstance(step, Create) and step.source.side is Side.BOOKING and step.source.booking is not None:
+            metrics.record_hint(hint)
             self.waiting.append((hint, step))
             return True
         if isinstance(step, SkipEcho | SkipUnchanged):
+            metrics.record_hint(hint)
             metrics.record_action(step.telemetry, room=self.room.key, source=hint.source.value)
             self.last_action = step.kind.value
-        else:
+        else:  # the engine reads again and records the hint itself
             self.last_action = await self.handle(hint)
         return False
 
