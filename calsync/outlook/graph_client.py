@@ -34,8 +34,13 @@ from kiota_abstractions.api_error import APIError
 from kiota_abstractions.method import Method
 from kiota_abstractions.request_information import RequestInformation
 from kiota_http.kiota_client_factory import KiotaClientFactory
-from kiota_http.middleware import ParametersNameDecodingHandler, RetryHandler, UrlReplaceHandler
-from kiota_http.middleware.options import RetryHandlerOption, UrlReplaceHandlerOption
+from kiota_http.middleware import (
+    HeadersInspectionHandler,
+    ParametersNameDecodingHandler,
+    RetryHandler,
+    UrlReplaceHandler,
+)
+from kiota_http.middleware.options import HeadersInspectionHandlerOption, RetryHandlerOption, UrlReplaceHandlerOption
 from msgraph import GraphRequestAdapter, GraphServiceClient
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.subscription import Subscription
@@ -184,6 +189,11 @@ def build_http_client(settings: Settings) -> httpx.AsyncClient:
             handler = QueryNameDecoding()  # the same, without a URL re-parse when there is nothing to decode
         elif isinstance(handler, UrlReplaceHandler):
             handler = UrlReplaceHandler(UrlReplaceHandlerOption(enabled=False))  # no /me: application access
+        elif isinstance(handler, HeadersInspectionHandler):
+            # kiota copies every request's and response's headers into one shared collection by default;
+            # calsync never reads it
+            handler = HeadersInspectionHandler(HeadersInspectionHandlerOption(inspect_request_headers=False,
+                                                                              inspect_response_headers=False))
         middleware.append(handler)
     middleware.append(PreferHeadersHandler())
     middleware.append(GraphHostTelemetry())
