@@ -1,45 +1,48 @@
-"""Backfill throughput and peak memory for ROOMS rooms x PER_ROOM bookings (200 x 100), against the emulators.
+"""Backfill of ROOMS rooms x PER_ROOM bookings (200 x 100 = 20,000 items): time, worker CPU and worker RSS.
+
+Both emulators run in processes of their own (bench/remote.py) and Azurite is a Node
+process, so this process is the worker alone: the backfill (plan and apply, as
+``calsync backfill`` runs it), plus the loopback functions host and the in-process
+queue that process the notifications and webhooks of calsync's own writes (echoes,
+which the engine recognises and drops; in Azure they run on the sync_change
+instances). Its peak RSS (``getrusage``) is the worker's own.
 
 By default it runs a sample of SAMPLE_ROOMS (20) rooms at the full 100 bookings each
-and projects the full size from the measured rate; ``--full`` runs all 200 rooms.
-Why: on 2 cores the whole run shares one Python process (engine, both emulators,
-the loopback functions host) and is CPU-bound, mostly in msgraph-sdk's model parsing
-(every Event parsed costs ~7 ms in Entity.get_field_deserializers, which re-imports
-~1,200 model classes per call); 20,000 items take 10-20 minutes, not "a few". Rooms
-are independent and the apply is CPU-bound, so the rate does not depend on the
-number of rooms, and the projection is linear; memory held by the backfill itself
-is the plan (ids only), linear in the number of items.
+and projects the full size from the measured rate (rooms are independent and the run
+is CPU-bound, so the projection is linear; the memory the backfill holds is the plan,
+ids only, linear in items); ``--full`` runs and measures all 200 rooms.
 
 Seeds every room with PER_ROOM bookings (half made in Outlook, half in the booking
-system, before calsync was told), then times the dry-run plan and the apply (the
-real engine, rooms in parallel, one item at a time per room), and waits until the
-echoes of calsync's own writes (notifications and webhooks that the engine
-recognises and drops) are processed too. Memory: peak RSS of this process from
-resource.getrusage -- the Graph and booking emulators run in this process, so it
-includes their data -- and how much it grew during plan + apply. (tracemalloc is
-not usable here: under it every msgraph Event parse, which runs ~1,200 imports,
-becomes so slow that Graph calls hit their deadline.)
+system, before calsync was told), then times the dry-run plan and the apply (rooms in
+parallel, one item at a time per room through the engine; the Outlook copies of
+bookings created through Graph JSON batches, see calsync.maintenance.backfill) and
+waits until the echoes are processed too. ``--no-batch`` creates the Outlook copies
+one at a time through the engine (the figure before batching), ``--no-echoes`` drops
+the notifications and webhooks of calsync's own writes.
 
-    .venv/bin/python bench/bench_backfill.py [ROOMS] [PER_ROOM] [--full] [--no-echoes]
-
-``--no-echoes`` drops the notifications and webhooks of calsync's own writes during
-the apply (in Azure the engine recognises them on the sync_change instances).
+    .venv/bin/python bench/bench_backfill.py [ROOMS] [PER_ROOM] [--full] [--no-echoes] [--no-batch]
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
+import os
 import resource
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.bench_reconcile import rooms, seed
+from bench.bench_reconcile import rooms
+from bench.cpu import descendants_cpu
+from bench.remote import RemoteStack
 from calsync.maintenance.backfill import BackfillProgress, apply_backfill, plan_backfill_for
-from devstack.local_stack import LocalStack
+
+FULL_ROOMS, PER_ROOM, SAMPLE_ROOMS = 200, 100, 20
 
 
 def rss_mib() -> float:
@@ -47,27 +50,43 @@ def rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
-def current_rss_mib() -> float:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
+def seed(stack: RemoteStack, per_room: int) -> None:
+    """``per_room`` bookings per room, half in each system, on different days, with nobody notified."""
+    stack.booking.set_webhooks(False)
+    stack.graph.drop_notifications(True)
+    today = dt.datetime.now(dt.UTC).date()
+    for room in stack.rooms:
+        days = [today + dt.timedelta(days=2 + i) for i in range(per_room)]
+        stack.graph.user_create_events(room.mailbox, [
+            {"subject": f"Outlook {i}", "start": {"dateTime": f"{day}T09:00:00", "timeZone": "UTC"},
+             "end": {"dateTime": f"{day}T10:00:00", "timeZone": "UTC"}}
+            for i, day in enumerate(days) if i % 2 == 0])  # fmt: skip
+        stack.booking.user_create_bookings(room.booking_room_id, [
+            {"title": f"Booking {i}", "start": f"{day}T13:00:00+00:00", "end": f"{day}T14:00:00+00:00",
+             "time_zone": "UTC", "organizer": {"name": "Ada", "email": "ada@contoso.example"}}
+            for i, day in enumerate(days) if i % 2 == 1])  # fmt: skip
+    stack.graph.drop_notifications(False)
+    stack.booking.set_webhooks(True)
 
 
-FULL_ROOMS, PER_ROOM, SAMPLE_ROOMS = 200, 100, 20
+def line(label: str, measured: str, goal: str) -> None:
+    print(f"  {label:<58} {measured:>16}   goal {goal}")
 
 
-async def main(n_rooms: int, per_room: int, quiet: bool) -> None:
+async def main(n_rooms: int, per_room: int, echoes: bool, batch: bool) -> None:
     logging.disable(logging.WARNING)
     started = time.perf_counter()
-    if n_rooms < FULL_ROOMS or per_room < PER_ROOM:
-        print(f"running {n_rooms} rooms x {per_room} bookings instead of {FULL_ROOMS} x {PER_ROOM}: the full size is "
-              "CPU-bound for 10-20 minutes on 2 cores (see the module docstring); the full size is projected")  # fmt: skip
-    async with LocalStack(rooms=rooms(n_rooms), queue_options={"max_concurrent_sessions": 16}) as stack:
+    full = FULL_ROOMS * PER_ROOM
+    if n_rooms * per_room < full:
+        print(f"running {n_rooms} rooms x {per_room} bookings instead of {FULL_ROOMS} x {PER_ROOM} (--full runs it; "
+              "see the module docstring); the full size is projected")  # fmt: skip
+    async with RemoteStack(rooms=rooms(n_rooms), queue_options={"max_concurrent_sessions": 16}) as stack:
         seed(stack, per_room)
         print(f"seeded {n_rooms} rooms x {per_room} bookings in {time.perf_counter() - started:.1f} s "
-              f"(peak RSS so far {rss_mib():.0f} MiB)")  # fmt: skip
+              f"(worker peak RSS so far {rss_mib():.0f} MiB)")  # fmt: skip
         engine = await stack.engine()
-        before = current_rss_mib()
-        t0 = time.perf_counter()
+        others0 = descendants_cpu()
+        cpu0, t0 = time.process_time(), time.perf_counter()
         plan = await plan_backfill_for(await stack.services())
         t_plan = time.perf_counter() - t0
         totals = plan.totals()
@@ -81,34 +100,41 @@ async def main(n_rooms: int, per_room: int, quiet: bool) -> None:
                 last[0] = time.perf_counter()
                 print(f"  ... {p.overall_done}/{p.overall_total} ({p.overall_done / (last[0] - t1):.0f} items/s)")
 
-        if quiet:  # echoes of calsync's writes are not produced (in Azure they run on the sync_change instances)
-            stack.booking.webhooks_enabled = False
-            stack.graph.drop_notifications(10**9)
+        if not echoes:  # echoes of calsync's writes are not produced (in Azure they run on the sync_change instances)
+            stack.booking.set_webhooks(False)
+            stack.graph.drop_notifications(True)
+        stack.graph.clear_requests()
         t1 = time.perf_counter()
-        result = await apply_backfill(plan, engine, concurrency=16, progress=progress)
+        result = await apply_backfill(plan, engine, concurrency=16, progress=progress, batch_creates=batch)
         t_apply = time.perf_counter() - t1
         t2 = time.perf_counter()
         await stack.settle(timeout=1800)
         t_echo = time.perf_counter() - t2
+        cpu = time.process_time() - cpu0
+        requests = Counter(("batched " if r.batched else "") + r.method + (" $batch" if r.path.endswith("$batch") else "")
+                           for r in stack.graph.requests)  # fmt: skip
+        elapsed = t_plan + t_apply + t_echo
         print(f"apply: {result.handled} items in {t_apply:.1f} s = {result.per_second:.1f} items/s "
-              f"({dict(result.actions)}, {result.failed} failed)")  # fmt: skip
-        print(
-            f"echoes of calsync's writes drained in {t_echo:.1f} s; "
-            f"end to end {result.handled / (t_apply + t_echo):.1f} items/s"
-        )
-        print(f"memory: peak RSS of the process {rss_mib():.0f} MiB (emulators and their data included); "
-              f"RSS was {before:.0f} MiB before plan + apply, so the backfill (and the copies it made in the "
-              f"emulators) added at most {rss_mib() - before:.0f} MiB")  # fmt: skip
-        full = FULL_ROOMS * PER_ROOM
-        if result.handled < full:
-            rate = result.handled / (t_apply + t_echo)
-            plan_rate = n_rooms / t_plan
-            print(f"projected for {FULL_ROOMS} x {PER_ROOM} = {full} items at this rate: plan {FULL_ROOMS / plan_rate:.0f} s, "
-                  f"apply and echoes {full / rate / 60:.1f} min")  # fmt: skip
+              f"({dict(result.actions)}, {result.failed} failed); echoes drained in {t_echo:.1f} s")  # fmt: skip
+        print(f"Graph requests during apply and echoes: {dict(requests)}")
+        print(f"backfill of {n_rooms} x {per_room} ({'batched creates' if batch else 'creates one at a time'}, "
+              f"{'with' if echoes else 'without'} echoes):")  # fmt: skip
+        line("plan + apply + echoes, end to end", f"{elapsed:.1f} s", "(full size <= 180 s)")
+        line("items per second, end to end", f"{result.handled / elapsed:.1f}/s", f">= {full / 180:.0f}/s")
+        line("worker CPU ms per item (process CPU, harness idle)", f"{cpu * 1000 / max(result.handled, 1):.1f} ms",
+             "-")  # fmt: skip
+        line("worker peak RSS", f"{rss_mib():.0f} MiB", "<= 250 MiB")
+        others = {name: seconds - others0.get(name, 0.0) for name, seconds in descendants_cpu().items()}
+        print(f"  CPU over plan + apply + echoes ({elapsed:.1f} s wall, {os.cpu_count()} cores): worker {cpu:.1f} s, "
+              + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in sorted(others.items()) if seconds >= 0.05))
+        if n_rooms * per_room < full:
+            scale = full / (n_rooms * per_room)
+            print(f"projected for {FULL_ROOMS} x {PER_ROOM} = {full} items at this rate:")
+            line("plan + apply + echoes", f"{elapsed * scale / 60:.1f} min", "<= 3 min")
 
 
 if __name__ == "__main__":
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     default_rooms = FULL_ROOMS if "--full" in sys.argv else SAMPLE_ROOMS
     asyncio.run(main(int(args[0]) if args else default_rooms, int(args[1]) if len(args) > 1 else PER_ROOM,
-                     "--no-echoes" in sys.argv))  # fmt: skip
+                     "--no-echoes" not in sys.argv, "--no-batch" not in sys.argv))  # fmt: skip

@@ -38,6 +38,12 @@ class _Graph(GraphEmulator):
     def drop_all(self, on: bool) -> None:
         self.notifier.drop_next = 10**9 if on else 0
 
+    def user_create_events(self, mailbox: str, events: list[dict]) -> int:
+        """Many user_create_event calls in one round trip (seeding large benchmarks)."""
+        for event in events:
+            self.user_create_event(mailbox, event)
+        return len(events)
+
 
 class _Booking(BookingEmulator):
     def start(self, timeout: float = 10.0) -> None:  # type: ignore[override] - the emulator itself does not pickle
@@ -49,12 +55,18 @@ class _Booking(BookingEmulator):
     def set_webhooks(self, on: bool) -> None:
         self.webhooks_enabled = on
 
+    def user_create_bookings(self, room_id: str, bookings: list[dict]) -> int:
+        """Many user_create_booking calls in one round trip (seeding large benchmarks)."""
+        for fields in bookings:
+            self.user_create_booking(room_id, **fields)
+        return len(bookings)
+
 
 _GRAPH_CALLS = ["start", "stop", "url", "add_room", "user_create_event", "user_update_event", "user_delete_event",
                 "flush_notifications", "request_summary", "clear_requests", "drop_all", "events", "throttle",
-                "clear_faults"]  # fmt: skip
+                "clear_faults", "user_create_events"]  # fmt: skip
 _BOOKING_CALLS = ["start", "stop", "url", "user_create_booking", "user_update_booking", "flush_webhooks",
-                  "set_webhooks", "bookings", "clear_requests"]  # fmt: skip
+                  "set_webhooks", "bookings", "clear_requests", "user_create_bookings"]  # fmt: skip
 
 
 class _Manager(BaseManager):

@@ -34,13 +34,17 @@ from kiota_abstractions.api_error import APIError
 from kiota_abstractions.method import Method
 from kiota_abstractions.request_information import RequestInformation
 from kiota_http.kiota_client_factory import KiotaClientFactory
-from kiota_http.middleware import RetryHandler
-from kiota_http.middleware.options import RetryHandlerOption
+from kiota_http.middleware import (
+    HeadersInspectionHandler,
+    ParametersNameDecodingHandler,
+    RetryHandler,
+    UrlReplaceHandler,
+)
+from kiota_http.middleware.options import HeadersInspectionHandlerOption, RetryHandlerOption, UrlReplaceHandlerOption
 from msgraph import GraphRequestAdapter, GraphServiceClient
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.subscription import Subscription
 from msgraph_core import GraphClientFactory
-from msgraph_core.middleware import GraphTelemetryHandler
 
 from calsync.errors import (
     CalsyncError,
@@ -55,7 +59,13 @@ from calsync.errors import (
 )
 from calsync.outlook.credentials import authentication_provider, graph_credential
 from calsync.outlook.event_mapping import EVENT_SELECT, EXCEPTIONS_EXPAND, INSTANCE_SELECT, STAMP_PROPERTY_ID
-from calsync.outlook.middleware import BoundedRetryHandler, PreferHeadersHandler, ResponseSizeLimit
+from calsync.outlook.middleware import (
+    BoundedRetryHandler,
+    GraphHostTelemetry,
+    PreferHeadersHandler,
+    QueryNameDecoding,
+    ResponseSizeLimit,
+)
 from calsync.outlook.wire import GraphEvent, parse_event, parse_items, parse_page, to_json
 from calsync.settings import Settings
 
@@ -175,9 +185,18 @@ def build_http_client(settings: Settings) -> httpx.AsyncClient:
     for handler in KiotaClientFactory.get_default_middleware(None):
         if isinstance(handler, RetryHandler):
             handler = BoundedRetryHandler(settings.graph_max_retry_wait_seconds, retry_option)
+        elif isinstance(handler, ParametersNameDecodingHandler):
+            handler = QueryNameDecoding()  # the same, without a URL re-parse when there is nothing to decode
+        elif isinstance(handler, UrlReplaceHandler):
+            handler = UrlReplaceHandler(UrlReplaceHandlerOption(enabled=False))  # no /me: application access
+        elif isinstance(handler, HeadersInspectionHandler):
+            # kiota copies every request's and response's headers into one shared collection by default;
+            # calsync never reads it
+            handler = HeadersInspectionHandler(HeadersInspectionHandlerOption(inspect_request_headers=False,
+                                                                              inspect_response_headers=False))
         middleware.append(handler)
     middleware.append(PreferHeadersHandler())
-    middleware.append(GraphTelemetryHandler())
+    middleware.append(GraphHostTelemetry())
     middleware.append(ResponseSizeLimit())  # last: next to the transport, so every attempt is capped
     return GraphClientFactory.create_with_custom_middleware(middleware, client=client)
 
@@ -402,6 +421,10 @@ class GraphCalendar:
         body = json.dumps({"comment": comment}).encode()
         await self._send("cancel event", mailbox, Method.POST, f"{self._event_path(mailbox, event_id)}/cancel", body=body)
 
+    def create_url(self, mailbox: str) -> str:
+        """The URL (relative to the version root) create_event POSTs to, for a batched create."""
+        return f"{self._user(mailbox)}/events"
+
     def create_body(self, event: GraphEvent, transaction_id: str) -> dict[str, Any]:
         """The JSON object create_event POSTs: ``event`` with Graph's transactionId (the caller's event unchanged)."""
         return {**event.to_dict(), "transactionId": transaction_id}
@@ -413,8 +436,7 @@ class GraphCalendar:
         Raises Throttled, PermissionDenied, TransientError, SideError (rejected payload).
         """
         body = json.dumps(self.create_body(event, transaction_id)).encode()
-        url = f"{self._user(mailbox)}/events"
-        return await self._get_event("create event", mailbox, url, body=body, method=Method.POST)
+        return await self._get_event("create event", mailbox, self.create_url(mailbox), body=body, method=Method.POST)
 
     async def update_event(self, mailbox: str, event_id: str, patch: GraphEvent, *, etag: str | None = None
                            ) -> GraphEvent:  # fmt: skip

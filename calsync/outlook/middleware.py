@@ -11,6 +11,16 @@ seconds: Graph's own throttling example sends "Retry-After: 2.128", which kiota'
 (integers and HTTP dates only) drops, falling back to a 0.25-1.25 s backoff
 (https://learn.microsoft.com/graph/throttling, "Sample response").
 
+Three of the SDK's default handlers did work per request that calsync's requests never
+need, and each parse of a Graph URL costs (httpx validates it character by character):
+``QueryNameDecoding`` is kiota's ParametersNameDecodingHandler that re-parses the URL
+only when a query holds an encoded character it decodes (``%24`` for ``$`` and the
+like; calsync writes ``$select`` as is, kiota's own builders encode it); kiota's
+UrlReplaceHandler (``/users/me-token-to-replace`` -> ``/me``, for delegated access,
+which calsync does not use) is built disabled; ``GraphHostTelemetry`` is msgraph's
+GraphTelemetryHandler deciding "is this a Graph URL" from the request's parsed URL
+instead of parsing it again with urllib3.
+
 ``ResponseSizeLimit`` sits next to the transport and refuses a response whose
 Content-Length, or whose body as it streams in, goes over a byte cap: a peer that
 claims 3 GB is refused before anything is buffered (issue #13).
@@ -18,12 +28,15 @@ claims 3 GB is refused before anything is buffered (issue #13).
 
 from __future__ import annotations
 
+import functools
 import math
 
 import httpx
-from kiota_http.middleware import RetryHandler
+from kiota_http.middleware import ParametersNameDecodingHandler, RetryHandler
 from kiota_http.middleware.middleware import BaseMiddleware
 from kiota_http.middleware.options import RetryHandlerOption
+from msgraph_core import NationalClouds
+from msgraph_core.middleware import GraphTelemetryHandler
 
 from calsync.errors import SideError
 
@@ -128,3 +141,31 @@ class ResponseSizeLimit(BaseMiddleware):
             response.status_code, headers=response.headers, content=b"".join(chunks), request=request,
             extensions=response.extensions,
         )  # fmt: skip
+
+
+class QueryNameDecoding(ParametersNameDecodingHandler):
+    """kiota's ParametersNameDecodingHandler, skipped when the query holds nothing it would decode."""
+
+    async def send(self, request: httpx.Request, transport: httpx.AsyncBaseTransport) -> httpx.Response:
+        options = self._get_current_options(request)
+        query = request.url.query
+        codes = _encoded(tuple(options.characters_to_decode)) if options.enabled else ()
+        if not any(code in query for code in codes):
+            return await BaseMiddleware.send(self, request, transport)
+        return await super().send(request, transport)
+
+
+@functools.cache
+def _encoded(characters: tuple[str, ...]) -> tuple[bytes, ...]:
+    return tuple(f"%{ord(c):02{case}}".encode() for c in characters for case in ("X", "x"))
+
+
+_GRAPH_ENDPOINTS = frozenset(cloud.value for cloud in NationalClouds)
+
+
+class GraphHostTelemetry(GraphTelemetryHandler):
+    """msgraph's GraphTelemetryHandler; "is this Graph" read from the request's parsed URL (no urllib3 parse)."""
+
+    def is_graph_url(self, url: httpx.URL) -> bool:  # type: ignore[override]
+        port = "" if url.port is None else f":{url.port}"
+        return f"{url.scheme}://{url.host}{port}" in _GRAPH_ENDPOINTS

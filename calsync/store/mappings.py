@@ -7,6 +7,14 @@ either side's id finds the mapping with point reads. Main and index rows are
 written in one entity-group transaction. Updates that keep the ids are single
 ETag-guarded replaces; a lost race raises ConcurrencyError.
 
+Finding a mapping by an item's id costs two point reads (index, then main row). The
+engine knows, before it looks, which main row is likely: the item's own
+(``mapping_id_for`` its side and id) when it is the origin, its origin's when it is a
+stamped copy. ``expect`` notes that guess; ``find`` reads that main row first and
+takes it when it names the item (one read), else goes through the index as before.
+Only one main row can name an item (its index row is created in the same
+transaction and refuses a second), so the answer is the same either way.
+
 Note: Azurite does not enforce If-Match inside batch transactions (Azurite
 issue 1233); Azure does. Tests only rely on the single-entity guard.
 """
@@ -20,7 +28,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
 from calsync.model.booking import Side
-from calsync.model.mapping import MappingRow
+from calsync.model.mapping import MappingRow, mapping_id_for
 from calsync.store.client import TableStore, translate_errors
 from calsync.store.keys import decode_key, encode_key, prefixed
 
@@ -56,11 +64,26 @@ def _row_from(entity: dict[str, Any]) -> MappingRow:
     return MappingRow(room=decode_key(entity["PartitionKey"]), etag=entity.metadata.get("etag"), **data)
 
 
+def likely_mapping_id(side: Side, item_id: str, stamp: str | None) -> str:
+    """The main row that most likely maps this item: its origin's (a stamped copy) or its own."""
+    return mapping_id_for(side.other, stamp) if stamp else mapping_id_for(side, item_id)
+
+
+EXPECTATIONS_KEPT = 4096
+
+
 class MappingStore:
     """Reads and writes mapping rows; every write keeps main and index rows consistent."""
 
     def __init__(self, tables: TableStore) -> None:
         self._table = tables.table("Mappings")
+        self._expected: dict[tuple[str, Side, str], str] = {}
+
+    def expect(self, room: str, side: Side, item_id: str, mapping_id: str) -> None:
+        """The next ``find`` of this item tries main row ``mapping_id`` first (see the module docstring)."""
+        if len(self._expected) >= EXPECTATIONS_KEPT:  # guesses never looked up: drop the oldest
+            del self._expected[next(iter(self._expected))]
+        self._expected[(room, side, item_id)] = mapping_id
 
     async def get(self, room: str, mapping_id: str) -> MappingRow | None:
         async with translate_errors("reading a mapping"):
@@ -72,6 +95,11 @@ class MappingStore:
 
     async def find(self, room: str, side: Side, item_id: str) -> MappingRow | None:
         """The mapping of the item with ``item_id`` on ``side``, or None."""
+        likely = self._expected.pop((room, side, item_id), None)
+        if likely is not None:
+            row = await self.get(room, likely)
+            if row is not None and row.id_on(side) == item_id:
+                return row
         index = OUTLOOK_INDEX if side is Side.OUTLOOK else BOOKING_INDEX
         async with translate_errors("reading a mapping index"):
             try:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
+from collections.abc import Callable
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
@@ -176,6 +178,10 @@ class ConflictStore:
         return sorted(records, key=lambda r: r.detected_at, reverse=True)
 
 
+# The engine's hold cache (RoomHoldStore cache_seconds): below host.json's sessionIdleTimeout (10 s).
+ENGINE_HOLD_CACHE_SECONDS = 5.0
+
+
 class RoomHoldStore:
     """Rooms whose sync is stopped by the mass-deletion guard, until an operator confirms.
 
@@ -186,22 +192,47 @@ class RoomHoldStore:
     PARTITION = "holds"
     TALLY = "deletions"
 
-    def __init__(self, tables: TableStore) -> None:
+    def __init__(self, tables: TableStore, *, cache_seconds: float = 0.0,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
+        """``cache_seconds`` > 0 remembers that a room has *no* hold for that long.
+
+        The engine reads the room's hold before every hint, and almost always finds
+        none. Only that answer is cached: a hold that exists is read every time, so an
+        operator's confirm or discard (which act on an existing hold) take effect at
+        once. The other writers of a hold are the engine itself (``put`` updates the
+        cache) and the instance that held the room's session before; kept shorter than
+        the session idle timeout (ENGINE_HOLD_CACHE_SECONDS), a cached "no hold" cannot
+        outlive a hand-over of the session. 0 (the default) reads every time.
+        """
         self._table = tables.table("RoomHolds")
+        self._cache_seconds = cache_seconds
+        self._monotonic = monotonic
+        self._no_hold_until: dict[str, float] = {}
 
     async def get(self, room: str) -> RoomHold | None:
+        if self._no_hold_until.get(room, 0.0) > self._monotonic():
+            return None
         async with translate_errors("reading a room hold"):
             entity = await _get(self._table, self.PARTITION, encode_key(room))
-        return None if entity is None else RoomHold(room=room, **_data(entity))
+        if entity is None:
+            self._remember_none(room)
+            return None
+        return RoomHold(room=room, **_data(entity))
 
     async def put(self, hold: RoomHold) -> None:
         entity = _entity(hold, self.PARTITION, encode_key(hold.room), exclude={"room"})
+        self._no_hold_until.pop(hold.room, None)
         async with translate_errors("saving a room hold"):
             await self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
 
     async def release(self, room: str) -> None:
         async with translate_errors("releasing a room hold"):
             await self._table.delete_entity(self.PARTITION, encode_key(room))
+        self._remember_none(room)
+
+    def _remember_none(self, room: str) -> None:
+        if self._cache_seconds > 0:
+            self._no_hold_until[room] = self._monotonic() + self._cache_seconds
 
     async def list(self) -> list[RoomHold]:
         async with translate_errors("listing room holds"):

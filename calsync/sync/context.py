@@ -19,7 +19,7 @@ from calsync.errors import Conflict, NotFound
 from calsync.model import Side
 from calsync.model.mapping import MappingRow, mapping_id_for
 from calsync.settings import Room
-from calsync.store.mappings import MappingStore
+from calsync.store.mappings import MappingStore, likely_mapping_id
 from calsync.store.records import ConflictRecord, ConflictStore, RoomHold, RoomHoldStore
 from calsync.sync.guard import hold_state
 from calsync.sync.sides import CalendarSide
@@ -55,7 +55,12 @@ class SyncContext:
         return self.sides[side]
 
     def observed(self, source: ItemState) -> None:
-        """Tell the log context about the source: its id, and a private subject that must never be logged."""
+        """Tell the log context about the source: its id, and a private subject that must never be logged.
+
+        Also tells the mapping store which main row likely maps it (perf, #16: one table read instead of two).
+        """
+        self.mappings.expect(self.room.key, source.side, source.item_id,
+                             likely_mapping_id(source.side, source.item_id, source.stamp))  # fmt: skip
         context = current_context()
         if context is not None and source.booking is not None:
             context.protect(source.booking)

@@ -28,7 +28,7 @@ from calsync.rooms.gate import admit_hint
 from calsync.settings import BookingBackend, Room, Settings
 from calsync.store.client import TableStore
 from calsync.store.mappings import MappingStore
-from calsync.store.records import ConflictStore, RoomHoldStore
+from calsync.store.records import ENGINE_HOLD_CACHE_SECONDS, ConflictStore, RoomHoldStore
 from calsync.store.rooms import RoomStore
 from calsync.sync.actions import Action, Outcome
 from calsync.sync.context import SyncContext, SyncStores
@@ -64,7 +64,9 @@ class SyncEngine:
         self.clock = clock or utc_now
         self.window = window or SyncWindow.days(settings.sync_window_past_days, settings.sync_window_future_days,
                                                 self.clock)  # fmt: skip
-        self.stores = SyncStores(MappingStore(tables), ConflictStore(tables), RoomHoldStore(tables))
+        # perf (#16): the hold is read before every hint; cached briefly, see RoomHoldStore
+        holds = RoomHoldStore(tables, cache_seconds=ENGINE_HOLD_CACHE_SECONDS)
+        self.stores = SyncStores(MappingStore(tables), ConflictStore(tables), holds)
         self.mappings = self.stores.mappings
         self.policy = policy_from(settings)
         self.rooms = rooms or RoomDirectory(RoomStore(tables), settings.rooms)  # the rooms registry's gate

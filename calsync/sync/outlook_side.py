@@ -318,6 +318,40 @@ class OutlookSide:
         raise TransientError(f"room {room.key} has not answered the service mailbox's invitation yet",
                              side="outlook")  # fmt: skip
 
+    async def create_many(self, room: Room, items: list[tuple[Booking, str, str]]) -> list[ItemState | CalsyncError]:
+        """``create`` for many (booking, stamp, idempotency key) items, the POSTs sent as JSON batches.
+
+        Batches of at most 20, at most GRAPH_MAX_CONCURRENCY_PER_MAILBOX in flight for the room,
+        throttled items sent again within the retry budget (GraphCalendar.batch). Each POST carries
+        the item's transactionId like ``create``, so sending an item again after an answer was lost
+        gives back the same event. A series with EXDATEs or moved occurrences needs its instances
+        fixed after the create and goes through ``create`` one by one. Per item, in order: the
+        created copy, or the error that item met (a failed batch as a whole raises).
+        """
+        results: list[ItemState | CalsyncError | None] = [None] * len(items)
+        batched: list[int] = []
+        for index, (booking, stamp, key) in enumerate(items):
+            if booking.recurrence is not None and (booking.recurrence.exdates or booking.recurrence.overrides):
+                try:
+                    results[index] = await self.create(room, booking, stamp=stamp, idempotency_key=key)
+                except CalsyncError as exc:
+                    results[index] = exc
+            else:
+                batched.append(index)
+        url = self.graph.create_url(room.mailbox)
+        requests = [BatchRequest("POST", url, self.graph.create_body(
+            booking_to_event(items[i][0], private_subject=self.private_subject, stamp=items[i][1]), items[i][2]))
+            for i in batched]  # fmt: skip
+        answers = await self.graph.batch(room.mailbox, requests) if requests else []
+        for index, answer in zip(batched, answers, strict=True):
+            if answer.error is not None:
+                results[index] = answer.error
+            elif answer.event is None or not answer.event.id:
+                results[index] = TransientError("Graph answered a batched create without the event", side="outlook")
+            else:
+                results[index] = self._state(room, answer.event)
+        return [r if r is not None else TransientError("no answer", side="outlook") for r in results]
+
     async def update(self, room: Room, current: ItemState, desired: Booking) -> ItemState:
         """PATCH the event; for calsync's meeting, the organiser's event (the room's copy follows)."""
         organiser = await self._organiser_of(room, current)

@@ -54,3 +54,55 @@ async def test_backfill_plans_without_writing_then_syncs_everything_with_progres
 
     again = await plan_backfill_for(await stack.services())
     assert again.work == 0 and again.totals()["mapped"] == 10
+
+
+async def seed_bookings(stack: LocalStack, count: int) -> None:
+    """``count`` bookings made before calsync was told (no webhooks), one hour each on different days and hours."""
+    stack.booking.webhooks_enabled = False
+    for i in range(count):
+        start, end = soon_offset(3 + i % 10, 8 + i // 10)
+        stack.booking.user_create_booking(ROOM_ID, **booking_fields(f"Booking {i}", start, end))
+    await stack.settle()
+    stack.booking.webhooks_enabled = True
+
+
+def outlook_creates(stack: LocalStack) -> tuple[int, int]:
+    """(batched, single) event POSTs the Graph emulator served."""
+    posts = [r for r in stack.graph.requests if r.method == "POST" and r.path.endswith("/events")]
+    return sum(1 for r in posts if r.batched), sum(1 for r in posts if not r.batched)
+
+
+async def test_backfill_creates_outlook_copies_in_batches_and_saves_each_mapping(stack: LocalStack) -> None:
+    await seed_bookings(stack, 25)
+    engine = await stack.engine()
+    stack.graph.throttle("POST", "/users/*/events", times=3, retry_after=0.1)  # three items come back 429
+    stack.graph.clear_requests()
+
+    result = await apply_backfill(await plan_backfill_for(await stack.services()), engine)
+    assert (result.handled, result.failed, result.actions["create"]) == (25, 0, 25), (result.actions, result.errors)
+    assert outlook_creates(stack) == (28, 0)  # two batches, the three throttled items once more
+    assert [r for r in stack.graph.requests if r.path.endswith("$batch")] != []
+    rows = await MappingStore(engine.tables).list_room("room-a")
+    assert len(rows) == 25 and all(row.outlook_hash and row.booking_hash for row in rows)
+
+    stack.graph.clear_requests()
+    await stack.settle()  # the copies' notifications are echoes of calsync's writes: nothing is written
+    assert [r for r in stack.graph.requests if r.method != "GET"] == []
+    assert sorted(e["subject"] for e in live_events(stack)) == sorted(b["title"] for b in live_bookings(stack))
+    assert (await plan_backfill_for(await stack.services())).work == 0
+
+
+async def test_a_batched_create_that_failed_is_tried_again_through_the_engine_without_duplicates(
+    stack: LocalStack,
+) -> None:
+    await seed_bookings(stack, 5)
+    engine = await stack.engine()
+    stack.graph.fail("POST", "/users/*/events", status=500, times=1)
+    stack.graph.clear_requests()
+
+    result = await apply_backfill(await plan_backfill_for(await stack.services()), engine)
+    assert (result.handled, result.failed, result.actions["create"]) == (5, 0, 5)
+    assert outlook_creates(stack) == (5, 1)  # the failed one once more, on its own
+    await stack.settle()
+    assert len(live_events(stack)) == 5
+    assert len(await MappingStore(engine.tables).list_room("room-a")) == 5

@@ -10,7 +10,7 @@ from calsync.errors import ConcurrencyError
 from calsync.model import Side
 from calsync.model.mapping import MappingRow, mapping_id_for
 from calsync.store.client import TableStore
-from calsync.store.mappings import MappingStore
+from calsync.store.mappings import MappingStore, likely_mapping_id
 from tests.store.test_keys import HOSTILE_IDS
 
 pytestmark = pytest.mark.azurite
@@ -93,3 +93,28 @@ async def test_list_room_returns_only_main_rows(tables: TableStore) -> None:
         await store.create(row(outlook_id=f"O/{n}", booking_id=f"B{n}"))
     rows = await store.list_room("room-a")
     assert sorted(r.booking_id for r in rows) == [f"B{n}" for n in range(5)]
+
+
+async def test_find_reads_the_expected_main_row_first_and_falls_back_to_the_index(tables: TableStore) -> None:
+    store = MappingStore(tables)
+    row = await store.create(MappingRow(room="room-e", mapping_id=mapping_id_for(Side.BOOKING, "B-1"),
+                                        origin=Side.BOOKING, outlook_id="AAMk/+=", booking_id="B-1",
+                                        created_at=NOW, updated_at=NOW))  # fmt: skip
+    reads = []
+    table_get = store._table.get_entity
+
+    async def counted(*args: object, **kwargs: object) -> object:
+        reads.append(args)
+        return await table_get(*args, **kwargs)
+
+    store._table.get_entity = counted  # type: ignore[method-assign]
+    # a stamped Outlook copy: its origin's main row, one read
+    store.expect("room-e", Side.OUTLOOK, "AAMk/+=", likely_mapping_id(Side.OUTLOOK, "AAMk/+=", "B-1"))
+    assert await store.find("room-e", Side.OUTLOOK, "AAMk/+=") == row
+    assert len(reads) == 1
+    # a wrong guess (an adopted row, say) costs a read and finds the same row through the index
+    store.expect("room-e", Side.OUTLOOK, "AAMk/+=", likely_mapping_id(Side.OUTLOOK, "AAMk/+=", None))
+    assert await store.find("room-e", Side.OUTLOOK, "AAMk/+=") == row
+    assert len(reads) == 4
+    store.expect("room-e", Side.BOOKING, "B-2", likely_mapping_id(Side.BOOKING, "B-2", None))
+    assert await store.find("room-e", Side.BOOKING, "B-2") is None

@@ -74,3 +74,19 @@ async def test_room_hold_until_released(tables: TableStore) -> None:
     assert await store.list() == [hold]
     await store.release("room-a")
     assert await store.get("room-a") is None
+
+
+async def test_the_engines_hold_cache_remembers_only_that_a_room_has_no_hold(tables: TableStore) -> None:
+    now = [100.0]
+    cached = RoomHoldStore(tables, cache_seconds=5.0, monotonic=lambda: now[0])
+    operator = RoomHoldStore(tables)
+    hold = RoomHold(room="room-c", side=Side.BOOKING, missing=8, mapped=10, reason="wiped", since=NOW)
+    assert await cached.get("room-c") is None
+    await operator.put(hold)  # another writer: seen once the remembered "no hold" expires
+    assert await cached.get("room-c") is None
+    now[0] += 5.0
+    assert await cached.get("room-c") == hold
+    await operator.release("room-c")  # a hold that exists is read every time: a discard shows at once
+    assert await cached.get("room-c") is None
+    await cached.put(hold)  # the engine's own write is seen at once
+    assert await cached.get("room-c") == hold
