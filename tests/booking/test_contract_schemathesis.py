@@ -102,6 +102,7 @@ def test_emulator_conforms_to_the_contract(case: schemathesis.Case, contract_emu
     )
 
 
+@pytest.mark.slow  # it reads what the slow property-based run above reached
 def test_the_run_reached_success_paths_of_every_operation(contract_emulator: BookingEmulator) -> None:
     """Guards the guard: a run that only ever saw 401/404/422 would prove little."""
     seen = {(r.method, r.path.split("/")[1], r.path.endswith("/reject"), r.status) for r in contract_emulator.requests}
