@@ -6,11 +6,14 @@ do: a booking made in each system, an edit, a cancellation, a recurring series w
 moved and a cancelled occurrence, and a double booking across the two sides. After the
 queue drains it reads every synchronised reservation back from both sides, prints them
 side by side, and says whether the two sides are identical. ``--serve`` keeps the stack
-running with its URLs printed, for a person to poke at.
+running with its URLs printed, for a person to poke at. ``--booking mrbs`` plays the same
+scenario with MRBS as the booking system (a MRBS database on the embedded PostgreSQL, its
+users' edits written as MRBS's own pages write rows; see docs/booking-mrbs.md).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import datetime as dt
@@ -27,10 +30,13 @@ from devstack.local_stack import LocalStack, booking_fields, graph_event
 
 console = Console()
 MAILBOX, ROOM_ID, ROOM = "room-a@contoso.example", "R-100", "room-a"
+MRBS_ROOM = 1  # room-a's MRBS room id (devstack.local_stack.MRBS_ROOMS)
 
 
 async def play_scenario(stack: LocalStack) -> None:
     """What people do on both sides, each step followed by the sync catching up."""
+    if stack.mrbs is not None:
+        return await play_mrbs_scenario(stack)
     assert stack.booking is not None
     step = console.status("")
     with step:
@@ -66,6 +72,40 @@ async def play_scenario(stack: LocalStack) -> None:
         await stack.settle()
 
 
+async def play_mrbs_scenario(stack: LocalStack) -> None:
+    """The same scenario with MRBS's users on the booking side (wall times in MRBS's zone, Europe/Berlin)."""
+    mrbs, room = stack.mrbs, MRBS_ROOM
+    assert mrbs is not None
+    step = console.status("")
+    with step:
+        step.update("a booking made in MRBS")
+        board = mrbs.user_create_entry(room, "Board meeting", "2027-01-11T09:00", "2027-01-11T10:30")
+        step.update("a meeting made in Outlook")
+        stack.graph.user_create_event(
+            MAILBOX, graph_event("Design review", "2027-01-12T14:00:00", "2027-01-12T15:00:00")
+        )
+        offsite = mrbs.user_create_entry(room, "Offsite planning", "2027-01-13T13:00", "2027-01-13T14:00")
+        await stack.settle()
+
+        step.update("an edit and a deletion in MRBS")  # MRBS has no cancelled state: a cancellation deletes
+        mrbs.user_edit_entry(board["ical_uid"], name="Board meeting (budget)", end="2027-01-11T11:00")
+        mrbs.user_delete(offsite["ical_uid"])
+        await stack.settle()
+
+        step.update("a recurring series with a moved and a deleted occurrence")
+        series = mrbs.user_create_series(room, "Sprint planning", "2027-01-18T09:00", "2027-01-18T10:00",
+                                         last_day="2027-02-08", weekdays="0100000")  # fmt: skip
+        mrbs.user_edit_occurrence(series["ical_uid"], series["occurrences"][1], start="2027-01-26T14:00",
+                                  end="2027-01-26T15:00")  # fmt: skip
+        mrbs.user_delete_occurrence(series["ical_uid"], series["occurrences"][2])
+        await stack.settle()
+
+        step.update("a double booking across the two sides")
+        mrbs.user_create_entry(room, "Facilities audit", "2027-01-14T10:30", "2027-01-14T11:30")
+        stack.graph.user_create_event(MAILBOX, graph_event("Vendor demo", "2027-01-14T10:00:00", "2027-01-14T11:00:00"))
+        await stack.settle()
+
+
 def _when(booking: Booking) -> str:
     start, end = booking.interval_utc()
     text = f"{start:%a %d %b %H:%M}-{end:%H:%M} UTC"
@@ -81,7 +121,8 @@ async def compare_sides(stack: LocalStack) -> bool:
     engine = await stack.engine()
     room = engine.settings.room(ROOM)
     assert room is not None
-    table = Table(title=f"Room {ROOM}: Outlook ({MAILBOX}) and the booking system ({ROOM_ID})")
+    side = "MRBS" if stack.mrbs is not None else "the booking system"
+    table = Table(title=f"Room {ROOM}: Outlook ({MAILBOX}) and {side} ({room.booking_room_id})")
     for column in ("Outlook subject", "booking title", "when", "identical"):
         table.add_column(column)
     identical = True
@@ -101,9 +142,10 @@ async def compare_sides(stack: LocalStack) -> bool:
         table.add_row(o.subject if o else "-", b.subject if b else "-", _when(o or b) if (o or b) else "-",
                       "[green]yes[/]" if same else "[red]NO[/]")  # fmt: skip
     console.print(table)
-    live_events, live_bookings = stack.live_events(MAILBOX), stack.live_bookings(ROOM_ID)
+    live_events, live_bookings = stack.live_events(MAILBOX), stack.live_bookings(room.booking_room_id)
     counts_match = len(live_events) == len(rows) == len(live_bookings)
-    console.print(f"live items: Outlook {len(live_events)}, booking system {len(live_bookings)}, mapped {len(rows)}")
+    label = "MRBS" if stack.mrbs is not None else "booking system"
+    console.print(f"live items: Outlook {len(live_events)}, {label} {len(live_bookings)}, mapped {len(rows)}")
     return identical and counts_match
 
 
@@ -118,13 +160,16 @@ async def show_conflicts(stack: LocalStack) -> int:
     return len(records)
 
 
-async def run(serve: bool = False) -> int:
+async def run(serve: bool = False, booking: str = "rest") -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    async with LocalStack() as stack:
-        assert stack.host is not None and stack.booking is not None
+    async with LocalStack(booking=booking) as stack:
+        assert stack.host is not None
         console.print(f"Azurite tables   {stack.azurite.endpoint if stack.azurite else '-'}")
         console.print(f"Graph emulator   {stack.graph.base_url}")
-        console.print(f"booking emulator {stack.booking.base_url}")
+        if stack.booking is not None:
+            console.print(f"booking emulator {stack.booking.base_url}")
+        if stack.mrbs is not None:
+            console.print(f"MRBS database    {stack.mrbs.url}  (tables {stack.mrbs.prefix}*)")
         console.print(
             f"functions host   {stack.host.base_url}  (graph/notifications, graph/lifecycle, booking/webhook)"
         )
@@ -146,12 +191,21 @@ async def run(serve: bool = False) -> int:
     return 0
 
 
-def main(serve: bool = False) -> int:
+def main(serve: bool = False, booking: str = "rest") -> int:
     try:
-        return asyncio.run(run(serve=serve))
+        return asyncio.run(run(serve=serve, booking=booking))
     except KeyboardInterrupt:
         return 0
 
 
+def cli(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devstack.local_run", description=__doc__.splitlines()[0])
+    parser.add_argument("--serve", action="store_true", help="keep the stack running after the scenario")
+    parser.add_argument("--booking", choices=("rest", "mrbs"), default="rest",
+                        help="the booking system: the REST emulator (default) or MRBS's database")  # fmt: skip
+    args = parser.parse_args(argv)
+    return main(serve=args.serve, booking=args.booking)
+
+
 if __name__ == "__main__":
-    sys.exit(main(serve="--serve" in sys.argv[1:]))
+    sys.exit(cli(sys.argv[1:]))

@@ -1,4 +1,5 @@
-"""Shared fixtures: a real Azurite for the whole session, and Settings pointing at it per test."""
+"""Shared fixtures: a real Azurite and a real PostgreSQL (for MRBS) for the whole session, and Settings
+pointing at Azurite per test."""
 
 from __future__ import annotations
 
@@ -9,12 +10,23 @@ import pytest
 
 from calsync.settings import Settings, load_settings
 from devstack.azurite import AzuriteTables, start_azurite_tables
+from devstack.postgres import EmbeddedPostgres, start_postgres
 
 
 @pytest.fixture(scope="session")
 def azurite() -> Iterator[AzuriteTables]:
     """Azurite's Table service on a free loopback port, in memory, for the whole test session."""
     running = start_azurite_tables()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[EmbeddedPostgres]:
+    """An embedded PostgreSQL 18 (started on first use, about half a second) for MRBS databases."""
+    running = start_postgres()
     try:
         yield running
     finally:

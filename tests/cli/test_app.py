@@ -35,7 +35,7 @@ def test_python_dash_m_runs_the_command() -> None:
         (["rooms"], ["propose", "holds", "release"]),
         (["dlq"], ["list", "replay"]),
         (["subscriptions"], ["list"]),
-        (["demo", "--help"], ["--serve"]),
+        (["demo", "--help"], ["--serve", "--booking"]),
         (["rooms", "release", "--help"], ["--discard", "ROOM"]),
     ],
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import text
@@ -16,19 +16,10 @@ from calsync.booking.mrbs.mapping import Kinds
 from calsync.booking.mrbs.schema import MrbsTables, mrbs_tables
 from calsync.booking.mrbs.system import MrbsBookingSystem
 from calsync.booking.mrbs.triggers import install
-from devstack.postgres import EmbeddedPostgres, mrbs_schema_sql, start_postgres
+from devstack.postgres import EmbeddedPostgres, mrbs_schema_sql
 
 PREFIX = "cal_mrbs_"  # not MRBS's default, so the prefix is really honoured
 MYSQL_ENV = "MRBS_TEST_MYSQL_URL"
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[EmbeddedPostgres]:
-    running = start_postgres()
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 async def seed_rooms(engine: AsyncEngine, t: MrbsTables, zone: str = "Europe/Berlin") -> None:
