@@ -415,6 +415,10 @@ def event_patch(current: Booking, desired: Booking, *, private_subject: str) -> 
     now = booking_to_event(current, private_subject=private_subject, stamp=None).to_dict()
     want = booking_to_event(desired, private_subject=private_subject, stamp=None).to_dict()
     changed = {name for name in _PATCHED if now.get(name) != want.get(name)}
+    if _restores_occurrences(current, desired):
+        # a cancelled or moved occurrence must come back: Outlook has no "uncancel"; rewriting the series'
+        # pattern resets its exceptions and cancellations, and the caller re-applies the ones still wanted
+        changed.add("recurrence")
     if changed & {"start", "end", "isAllDay"}:
         changed |= {"start", "end"}
         if desired.recurrence is not None:
@@ -438,6 +442,15 @@ def event_patch(current: Booking, desired: Booking, *, private_subject: str) -> 
     if "recurrence" in changed and full.recurrence is None:
         patch.clear("recurrence")  # a series turned into a single event
     return patch
+
+
+def _restores_occurrences(current: Booking, desired: Booking) -> bool:
+    """Whether ``desired`` no longer cancels or moves an occurrence that ``current`` does."""
+    if current.recurrence is None or desired.recurrence is None:
+        return False
+    moved = {o.original_start for o in desired.recurrence.overrides}
+    return bool(set(current.recurrence.exdates) - set(desired.recurrence.exdates)
+                or {o.original_start for o in current.recurrence.overrides} - moved)  # fmt: skip
 
 
 class InstanceAction(StrEnum):

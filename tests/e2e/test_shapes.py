@@ -37,6 +37,30 @@ async def test_booking_series_with_moved_and_cancelled_occurrence_reaches_outloo
     assert {e["subject"] for e in instances} == {"Sprint planning", "Sprint planning (Tuesday)"}
 
 
+async def test_an_occurrence_uncancelled_in_the_booking_system_comes_back_in_outlook(stack: LocalStack) -> None:
+    created = stack.booking.user_create_booking(ROOM_ID, **booking_fields(
+        "Sprint planning", "2026-12-07T09:00:00+01:00", "2026-12-07T10:00:00+01:00",
+        recurrence={"rrule": "FREQ=WEEKLY;BYDAY=MO;COUNT=4", "exdates": ["2026-12-21T08:00:00Z"],
+                    "overrides": [{"original_start": "2026-12-14T08:00:00Z", "start": "2026-12-15T13:00:00Z",
+                                   "end": "2026-12-15T14:00:00Z", "title": "Sprint planning (Tuesday)"}]},
+    ))  # fmt: skip
+    await stack.settle()
+
+    # the cancelled Monday is wanted again; the moved one stays moved (Outlook has no "uncancel": the
+    # series' pattern is rewritten and the exceptions still wanted are applied again)
+    stack.booking.user_update_booking(created["id"], recurrence={
+        "rrule": "FREQ=WEEKLY;BYDAY=MO;COUNT=4", "exdates": [],
+        "overrides": [{"original_start": "2026-12-14T08:00:00Z", "start": "2026-12-15T13:00:00Z",
+                       "end": "2026-12-15T14:00:00Z", "title": "Sprint planning (Tuesday)"}]})  # fmt: skip
+    await stack.settle()
+
+    [master] = [e for e in stack.graph.events(MAILBOX) if e.get("type") == "seriesMaster"]
+    instances = stack.graph.calendars.instances(MAILBOX, master["id"], *WINDOW)
+    assert sorted(graph_utc(e["start"]) for e in instances) == [
+        dt.datetime(2026, 12, 7, 8, tzinfo=dt.UTC), dt.datetime(2026, 12, 15, 13, tzinfo=dt.UTC),
+        dt.datetime(2026, 12, 21, 8, tzinfo=dt.UTC), dt.datetime(2026, 12, 28, 8, tzinfo=dt.UTC)]  # fmt: skip
+
+
 async def test_all_day_booking_in_a_non_utc_zone_keeps_its_dates_both_ways(stack: LocalStack) -> None:
     stack.booking.user_create_booking(ROOM_ID, **booking_fields(
         "Tokyo office closed", "2026-12-24T00:00:00+09:00", "2026-12-26T00:00:00+09:00", zone="Asia/Tokyo",
