@@ -417,7 +417,9 @@ def event_patch(current: Booking, desired: Booking, *, private_subject: str) -> 
     changed = {name for name in _PATCHED if now.get(name) != want.get(name)}
     if _restores_occurrences(current, desired):
         # a cancelled or moved occurrence must come back: Outlook has no "uncancel"; rewriting the series'
-        # pattern resets its exceptions and cancellations, and the caller re-applies the ones still wanted
+        # pattern resets its exceptions and cancellations (Outlook warns "any exceptions associated with this
+        # recurring appointment will be lost"; assumed the same through Graph, not confirmed), and the caller
+        # re-applies the exceptions still wanted
         changed.add("recurrence")
     if changed & {"start", "end", "isAllDay"}:
         changed |= {"start", "end"}
