@@ -158,10 +158,13 @@ class Update(Action):
     retried: bool = False  # already re-applied once after a version conflict: a second one is raised
     desired: Booking | None = None  # what to write, when not simply the source's copy (an edit flowing back)
     concurrent: bool = False  # both copies were edited before a sync: the origin wins, and it is recorded
+    note: str | None = None  # why calsync changed the booking, for the booking system's users (its API's note)
 
     async def run(self, ctx: Effects) -> Outcome | WriteFailed:
         assert self.source.booking is not None
         desired = self.desired or desired_copy(self.source.booking, private_subject=ctx.policy.private_subject)
+        if self.note is not None:
+            desired = desired.model_copy(update={"note": self.note})
         target = ctx.side(self.counterpart.side)
         if self.concurrent:
             await ctx.record_conflict(winner=self.source, loser=self.counterpart, reason=self.reason,

@@ -195,12 +195,21 @@ def _copy_changed(source: ItemState, mapping: MappingRow, origin: ItemState, pol
     if origin.side is Side.OUTLOOK and origin.role is OrganizerRole.PERSON:
         # a person's meeting cannot be edited by calsync: the copy goes back to what the meeting says
         return Update("a copy of a person's Outlook meeting was changed; reverted to the meeting",
-                      source=origin, mapping=mapping, counterpart=source)  # fmt: skip
+                      source=origin, mapping=mapping, counterpart=source, note=revert_note(origin))  # fmt: skip
     # an edit of a copy flows back to its original, except what only the original decides (a private title)
     assert source.booking is not None and origin.booking is not None
     desired = flow_back(source.booking, origin.booking, private_subject=policy.private_subject)
     return Update("the copy was edited; the edit flows back to the original", source=source, mapping=mapping,
                   counterpart=origin, desired=desired)  # fmt: skip
+
+
+def revert_note(origin: ItemState) -> str:
+    """What the booking system's users read when calsync reverts their edit of the copy of a person's meeting."""
+    organizer = origin.booking.organizer if origin.booking is not None else None
+    who = (organizer.name or organizer.email) if organizer is not None else None
+    whose = f"{who}'s" if who else "a person's"
+    return (f"This booking is a copy of {whose} Outlook meeting, which only its organiser can change: the change "
+            f"made here was undone. Ask the organiser to change the meeting in Outlook.")  # fmt: skip
 
 
 def _source_loser(source: ItemState) -> Loser:
