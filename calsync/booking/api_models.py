@@ -131,6 +131,7 @@ class BookingWrite(_Request):
     recurrence: RecurrenceIn | None = None
     external_ref: str | None = Field(default=None, max_length=1024)
     cancellation: CancellationIn | None = None  # with status cancelled
+    note: str | None = Field(default=None, max_length=2000)  # calsync's message to the booking's users
 
     @model_validator(mode="after")
     def _ordered(self) -> BookingWrite:
@@ -159,6 +160,7 @@ class BookingOut(_Response):
     external_ref: str | None = None
     rejection_reason: str | None = None
     cancellation: CancellationIn | None = None
+    note: str | None = None
     version: str
     created_at: AwareDateTime
     updated_at: AwareDateTime

@@ -183,6 +183,7 @@ def record_from_wire(wire: BookingOut, *, room: str) -> BookingRecord:
         version=wire.version,
         external_ref=wire.external_ref,
         rejection_reason=wire.rejection_reason,
+        note=wire.note,
         created_at=wire.created_at.astimezone(UTC),
         updated_at=wire.updated_at.astimezone(UTC),
     )
@@ -240,6 +241,7 @@ def booking_to_wire(booking: Booking, *, room_id: str, external_ref: str | None 
             else None
         ),
         external_ref=external_ref if external_ref is not None else booking.ids.outlook,
+        note=booking.note,
         **({"cancellation": CancellationIn(reason=booking.cancellation.reason, cancelled_by=booking.cancellation.by,
                                            cancelled_at=booking.cancellation.at)}
            if booking.cancellation is not None and booking.is_cancelled else {}),

@@ -64,6 +64,7 @@ class BookingRecord(BaseModel):
     version: str = Field(description="Opaque version; served as the ETag and sent back in If-Match.")
     external_ref: str | None = None
     rejection_reason: str | None = None
+    note: str | None = None  # the message calsync left with its last write (why it changed the booking)
     created_at: dt.datetime
     updated_at: dt.datetime
 

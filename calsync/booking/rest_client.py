@@ -195,19 +195,21 @@ class BookingRestClient:
 
         Raises RoomAlreadyBooked, NotFound (unknown room), ValidationError, PermissionDenied, Throttled, TransientError.
         """
-        body = booking_to_wire(booking, room_id=room_id, external_ref=external_ref).model_dump(mode="json")
+        wire = booking_to_wire(booking, room_id=room_id, external_ref=external_ref)
+        body = wire.model_dump(mode="json", exclude={"note"} if wire.note is None else None)
         response = await self._request("POST", "/bookings", json=body, headers={"Idempotency-Key": idempotency_key})
         return self._record(response)
 
     async def update_booking(self, booking_id: str, booking: Booking, *, if_match: str) -> BookingRecord:
         """Replace the booking's content if its version is still ``if_match``; the room is ``booking.room``
         translated through the RoomMap. ``external_ref`` is sent only when ``booking.ids.outlook`` is set
-        (omitted, the stored one is kept).
+        (omitted, the stored one is kept); ``note`` (``booking.note``: why calsync changed it) only when set.
 
         Raises ChangedMeanwhile, RoomAlreadyBooked, NotFound, ValidationError, PermissionDenied, Throttled, TransientError.
         """
         wire = booking_to_wire(booking, room_id=self.rooms.room_id(booking.room))
-        body = wire.model_dump(mode="json", exclude={"external_ref"} if wire.external_ref is None else None)
+        omitted = {name for name in ("external_ref", "note") if getattr(wire, name) is None}
+        body = wire.model_dump(mode="json", exclude=omitted or None)
         response = await self._request(
             "PUT", f"/bookings/{_segment(booking_id)}", json=body, headers={"If-Match": _quote_etag(if_match)}
         )

@@ -220,6 +220,9 @@ class Booking(BaseModel):
     recurrence: Recurrence | None = None
     ids: SourceIds = SourceIds()
     cancellation: Cancellation | None = None  # with status cancelled: who, when, why (not hashed)
+    # calsync's message to the booking system's users with a write (why calsync changed the booking): written
+    # only, never read back into a Booking, not synced to Outlook and not hashed (the booking API's ``note``)
+    note: str | None = None
 
     @field_validator("time_zone")
     @classmethod

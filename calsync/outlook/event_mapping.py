@@ -83,7 +83,7 @@ EVENT_SELECT = (
 EXCEPTIONS_EXPAND = "exceptionOccurrences($select=id,type,subject,start,end,isAllDay,isCancelled,originalStart)"
 """``$expand`` bringing a series master's moved instances along (else pass /instances)."""
 
-INSTANCE_SELECT = "id,changeKey,type,subject,start,end,isAllDay,isCancelled,seriesMasterId,originalStart"
+INSTANCE_SELECT = "id,changeKey,type,subject,start,end,isAllDay,isCancelled,seriesMasterId,originalStart,responseStatus"
 """``$select`` for /instances, as ``event_to_booking(instances=...)`` and ``plan_instance_changes`` need."""
 
 
@@ -135,6 +135,21 @@ def _instant(when: DateTimeTimeZone | None, what: str) -> dt.datetime:
     local = _naive(when.date_time, what)
     zone = ZoneInfo(windows_to_iana(when.time_zone or "UTC"))
     return local.replace(tzinfo=zone).astimezone(UTC)
+
+
+def declined(event: GraphEvent) -> bool:
+    """Whether the mailbox declined the event (or occurrence): from the room's point of view it is not booked."""
+    status = event.response_status
+    response = getattr(status.response, "value", status.response) if status is not None else None
+    return response == "declined"
+
+
+def instance_original_start(instance: GraphEvent) -> dt.datetime | None:
+    """An instance's original start (where the pattern put it) as an aware UTC datetime, if Graph tells."""
+    if instance.original_start is not None:
+        value = instance.original_start
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+    return _instant(instance.start, "start") if instance.start is not None else None
 
 
 def _day(when: DateTimeTimeZone | None, what: str, zone: str) -> dt.date:
@@ -308,10 +323,11 @@ def event_to_booking(event: GraphEvent, *, room: str, instances: Sequence[GraphE
     overrides: dict[dt.datetime | dt.date, OccurrenceOverride] = {}
     for instance in [*(event.exception_occurrences or ()), *instances]:
         instance_kind = _event_type(instance)
-        if instance_kind == EventType.Occurrence.value and not instance.is_cancelled:
+        released = instance.is_cancelled or declined(instance)  # an occurrence the room declined is not booked
+        if instance_kind == EventType.Occurrence.value and not released:
             continue
         original = series.original(instance)
-        if instance.is_cancelled:
+        if released:
             exdates.add(original)
             overrides.pop(original, None)
             continue

@@ -18,6 +18,7 @@ the mass-deletion guard), trip-guard (this deletion would be part of a wipe).
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -27,6 +28,7 @@ from calsync.errors import Conflict as VersionConflict
 from calsync.errors import MassDeletionGuardTripped, NotFound
 from calsync.model import Booking, Side
 from calsync.model.mapping import MappingRow
+from calsync.sync.occurrences import release_occurrences, trim_copy_of
 from calsync.sync.state import HoldView, ItemState
 from calsync.sync.translate import desired_copy
 
@@ -180,10 +182,13 @@ class Update(Action):
     retried: bool = False  # already re-applied once after a version conflict: a second one is raised
     desired: Booking | None = None  # what to write, when not simply the source's copy (an edit flowing back)
     concurrent: bool = False  # both copies were edited before a sync: the origin wins, and it is recorded
+    note: str | None = None  # why calsync changed the booking, for the booking system's users (its API's note)
 
     async def run(self, ctx: Effects) -> Outcome | WriteFailed:
         assert self.source.booking is not None
         desired = self.desired or desired_copy(self.source.booking, private_subject=ctx.policy.private_subject)
+        if self.note is not None:
+            desired = desired.model_copy(update={"note": self.note})
         target = ctx.side(self.counterpart.side)
         if self.concurrent:
             await ctx.record_conflict(winner=self.source, loser=self.counterpart, reason=self.reason,
@@ -264,11 +269,20 @@ class Loser:
     origin: ItemState  # the original reservation: its organiser is told
     by_decline: bool  # decline a person's meeting / reject a booking; False: delete a room-organised event
     item: ItemState  # the loser as it showed in the overlap (the origin itself, or calsync's copy of it)
+    occurrences: tuple[dt.datetime, ...] = ()  # a series giving way only on these (original starts); (): whole
+    reason: str | None = None  # what its organiser reads, when it differs from the action's (the dates it lost)
+    declines_instances: bool = False  # with occurrences: decline those instances (a person's meeting), else EXDATEs
 
 
 async def _give_up(ctx: Effects, loser: Loser, winner: ItemState, reason: str) -> None:
     """Record the conflict first (a lost response then still ends recorded), release the loser, drop its copies."""
+    reason = loser.reason or reason
     await ctx.record_conflict(winner=winner, loser=loser.origin, reason=reason)
+    if loser.occurrences:
+        # a series gives way only on some dates: those occurrences are released, its copy is written without them
+        await release_occurrences(ctx, loser, reason)
+        await trim_copy_of(ctx, loser.origin)
+        return
     side = ctx.side(loser.origin.side)
     if loser.by_decline:
         await side.decline(ctx.room, loser.origin, reason)
@@ -303,11 +317,34 @@ class Conflict(Action):
     telemetry = "conflict"
     losers: tuple[Loser, ...]  # every booking the source overlaps
     winner: ItemState
-    then: Create | Update
+    then: Create | Update | DeclineOccurrences
 
     async def run(self, ctx: Effects) -> Outcome | WriteFailed:
         for loser in self.losers:
             await _give_up(ctx, loser, self.winner, self.reason)
+        result = await self.then.run(ctx)
+        if isinstance(result, WriteFailed):
+            return result
+        return Outcome(self.kind, self.reason, result.outlook_id, result.booking_id)
+
+
+@dataclass(frozen=True)
+class DeclineOccurrences(Action):
+    """The source, a series, lost some of its dates: those occurrences give way, then its copy is written without them.
+
+    ``then`` writes the source as it reads once those occurrences are released (calsync.sync.conflicts.trimmed),
+    so the notification of the release is an echo.
+    """
+
+    kind = ActionKind.DECLINE
+    telemetry = "decline"
+    loser: Loser
+    winner: ItemState
+    then: Create | Update
+
+    async def run(self, ctx: Effects) -> Outcome | WriteFailed:
+        await ctx.record_conflict(winner=self.winner, loser=self.loser.origin, reason=self.reason)
+        await release_occurrences(ctx, self.loser, self.reason)
         result = await self.then.run(ctx)
         if isinstance(result, WriteFailed):
             return result

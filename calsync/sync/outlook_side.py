@@ -40,6 +40,7 @@ from calsync.outlook.event_mapping import (
     booking_to_event,
     event_patch,
     event_to_booking,
+    instance_original_start,
     plan_instance_changes,
     stamp_of,
 )
@@ -407,6 +408,19 @@ class OutlookSide:
 
     async def decline(self, room: Room, item: ItemState, reason: str) -> None:
         await self.graph.decline_event(room.mailbox, item.item_id, reason)
+
+    async def decline_occurrences(self, room: Room, item: ItemState, starts: tuple[dt.datetime, ...],
+                                  reason: str) -> None:  # fmt: skip
+        """Decline as the room each instance of the person's meeting ``item`` that originally starts at ``starts``
+        (POST .../events/{instanceId}/decline with ``reason``); instances already declined or cancelled are
+        skipped, so a retry declines nothing twice."""
+        wanted = set(starts)
+        instances = await self.graph.list_instances(room.mailbox, item.item_id, *self.window())
+        for instance in instances:
+            original = instance_original_start(instance)
+            if instance.id is None or original not in wanted or _declined(instance) or instance.is_cancelled:
+                continue
+            await self.graph.decline_event(room.mailbox, instance.id, reason)
 
     async def close(self) -> None:
         await self.graph.aclose()

@@ -27,3 +27,15 @@ def rivals(candidate: Booking, items: Sequence[ItemState], window: tuple[dt.date
         if item.item_id not in exclude and item.exists and item.booking is not None
         and overlaps(candidate, item.booking, window)
     ]  # fmt: skip
+
+
+def overlapping_occurrences(a: Booking, b: Booking, window: tuple[dt.datetime, dt.datetime]) -> tuple[dt.datetime, ...]:
+    """The original starts (aware UTC, sorted) of ``a``'s occurrences in ``window`` that overlap any of ``b``'s."""
+    second = [(o.start, o.end) for o in expand(b, *window)]
+    return tuple(sorted({o.original_start for o in expand(a, *window)
+                         if any(o.start < e2 and s2 < o.end for s2, e2 in second)}))  # fmt: skip
+
+
+def occurrence_starts_in(a: Booking, window: tuple[dt.datetime, dt.datetime]) -> tuple[dt.datetime, ...]:
+    """The original starts of ``a``'s live occurrences in ``window`` (EXDATEs left out, moved ones included)."""
+    return tuple(sorted({o.original_start for o in expand(a, *window)}))

@@ -17,21 +17,19 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from calsync.model import BookingKind, HintReason, Side
+from calsync.model import HintReason, Side
 from calsync.model.mapping import MappingRow, mapping_id_for
-from calsync.settings import ConflictPolicy
 from calsync.sync import reads
 from calsync.sync.actions import (
     Action,
     Adopt,
     Conflict,
     Create,
-    Decline,
+    DeclineOccurrences,
     Delete,
     Failure,
     Forget,
     Held,
-    Loser,
     ReleaseOrigin,
     SkipEcho,
     SkipUnchanged,
@@ -40,9 +38,10 @@ from calsync.sync.actions import (
     WriteFailed,
 )
 from calsync.sync.cancellation import CancelCopy, already_cancelled, rejected_by_room, removal
+from calsync.sync.conflicts import is_block, overlap_action
 from calsync.sync.guard import HoldState, needs_listing, verdict
 from calsync.sync.overlap import rivals
-from calsync.sync.ownership import authority, origin_created, outlook_role, released_by_decline
+from calsync.sync.ownership import authority, outlook_role, released_by_decline
 from calsync.sync.state import Facts, ItemState, OrganizerRole, Policy, TargetView
 from calsync.sync.translate import flow_back, same_reservation
 
@@ -101,7 +100,7 @@ def decide(facts: Facts, policy: Policy) -> reads.Read | Action:
         return plan(source, mapping, TargetView(facts.origin), policy)
 
     overlapping: list[ItemState] = []
-    if source.exists and (target is Side.BOOKING or _is_block(source)):
+    if source.exists and (target is Side.BOOKING or is_block(source)):
         # the other side's items around the source: rivals, and a stamped copy if the mapping was lost
         # (Outlook is listed only around a room-unavailability block: the meetings it must displace)
         if facts.listing is None:
@@ -116,7 +115,7 @@ def decide(facts: Facts, policy: Policy) -> reads.Read | Action:
                 return reads.ReadRivalOrigin(Side.OUTLOOK, rival.stamp)
 
     origins = {origin.item_id: origin for origin in facts.rival_origins}
-    action = plan(source, mapping, TargetView(counterpart, overlapping, origins), policy)
+    action = plan(source, mapping, TargetView(counterpart, overlapping, origins, facts.window), policy)
     if rearm and isinstance(action, Delete | ReleaseOrigin | CancelCopy):
         action = dataclasses.replace(action, rearm_guard=True)
     return action
@@ -169,17 +168,8 @@ def plan(source: ItemState, mapping: MappingRow | None, target: TargetView, poli
     write = _write(source, mapping, counterpart)
     rivals = [i for i in target.overlapping if i.exists and not _same_item(i, counterpart)]
     if rivals:
-        mine = dataclasses.replace(source, created_at=origin_created(source, mapping))
-        losers = [_rival_loser(rival, target.rival_origins.get(rival.stamp or "")) for rival in rivals]
-        for rival, loser in zip(rivals, losers, strict=True):
-            theirs = dataclasses.replace(rival, created_at=loser.origin.created_at)
-            if _is_block(source):
-                continue  # a room-unavailability block wins whatever the policy
-            if _is_block(rival) or winner_of(mine, theirs, policy.conflict_policy) is theirs:
-                # the source overlaps a booking on the other side that keeps the room: its origin gives way
-                return Decline(_conflict_reason(rival, policy), loser=_source_loser(source), winner=rival)
-        # the source keeps the room against every rival: their origins give way, then the source is written across
-        return Conflict(_conflict_reason(source, policy), losers=tuple(losers), winner=source, then=write)
+        # the source overlaps bookings on the other side: who keeps the room, per rival (calsync.sync.conflicts)
+        return overlap_action(source, mapping, target, rivals, write, policy)
     return write
 
 
@@ -195,7 +185,7 @@ def _copy_changed(source: ItemState, mapping: MappingRow, origin: ItemState, pol
     if origin.side is Side.OUTLOOK and origin.role is OrganizerRole.PERSON:
         # a person's meeting cannot be edited by calsync: the copy goes back to what the meeting says
         return Update("a copy of a person's Outlook meeting was changed; reverted to the meeting",
-                      source=origin, mapping=mapping, counterpart=source)  # fmt: skip
+                      source=origin, mapping=mapping, counterpart=source, note=revert_note(origin))  # fmt: skip
     # an edit of a copy flows back to its original, except what only the original decides (a private title)
     assert source.booking is not None and origin.booking is not None
     desired = flow_back(source.booking, origin.booking, private_subject=policy.private_subject)
@@ -203,30 +193,13 @@ def _copy_changed(source: ItemState, mapping: MappingRow, origin: ItemState, pol
                   counterpart=origin, desired=desired)  # fmt: skip
 
 
-def _source_loser(source: ItemState) -> Loser:
-    """The Outlook source lost: a person's meeting is declined, calsync's copy's booking rejected."""
-    if source.stamp:
-        return Loser(origin=ItemState.from_mapping(source.side.other, source.stamp, None), by_decline=True,
-                     item=source)  # fmt: skip
-    return Loser(origin=source, by_decline=released_by_decline(source), item=source)
-
-
-def _is_block(item: ItemState) -> bool:
-    return item.booking is not None and item.booking.kind is BookingKind.BLOCK
-
-
-def _rival_loser(rival: ItemState, rival_origin: ItemState | None) -> Loser:
-    """The rival lost: an original is declined/rejected; calsync's copy releases its original instead."""
-    if rival.side is Side.OUTLOOK:
-        # an Outlook meeting displaced by a booking-system block: a person's meeting declined, calsync's copy's
-        # booking rejected, a room-organised event deleted
-        return _source_loser(rival)
-    if not rival.stamp:
-        return Loser(origin=rival, by_decline=True, item=rival)
-    if rival_origin is None or not rival_origin.exists:
-        # an orphaned copy of calsync's: nobody to tell, just remove it
-        return Loser(origin=rival, by_decline=False, item=rival)
-    return Loser(origin=rival_origin, by_decline=released_by_decline(rival_origin), item=rival)
+def revert_note(origin: ItemState) -> str:
+    """What the booking system's users read when calsync reverts their edit of the copy of a person's meeting."""
+    organizer = origin.booking.organizer if origin.booking is not None else None
+    who = (organizer.name or organizer.email) if organizer is not None else None
+    whose = f"{who}'s" if who else "a person's"
+    return (f"This booking is a copy of {whose} Outlook meeting, which only its organiser can change: the change "
+            f"made here was undone. Ask the organiser to change the meeting in Outlook.")  # fmt: skip
 
 
 def _release_reason(copy_side: Side) -> str:
@@ -259,8 +232,8 @@ def after_failure(action: Action, failed: WriteFailed) -> Action | None:
     if isinstance(action, Create) and failed.failure is Failure.DECLINED:
         # the room's attendant declined calsync's meeting: record it, reject the booking with the reason
         return rejected_by_room(action.source, failed)
-    if isinstance(action, Conflict):
-        # the rival is already declined: only the write remains to recover
+    if isinstance(action, Conflict | DeclineOccurrences):
+        # the rival (or the source's lost occurrences) already gave way: only the write remains to recover
         return after_failure(action.then, failed)
     if isinstance(action, Update):
         if action.desired is not None and (failed.failure is Failure.GONE or current is None or current.booking is None):
@@ -282,35 +255,6 @@ def after_failure(action: Action, failed: WriteFailed) -> Action | None:
         # the copy changed after calsync wrote it, but its source is gone: delete what is there now
         return dataclasses.replace(action, counterpart=current, retried=True)
     return None
-
-
-# --- conflicts --------------------------------------------------------------------------------------
-
-
-def winner_of(a: ItemState, b: ItemState, policy: ConflictPolicy) -> ItemState:
-    """Which of two overlapping bookings from different sides keeps the room."""
-    if policy is ConflictPolicy.OUTLOOK_WINS:
-        return a if a.side is Side.OUTLOOK else b
-    if policy is ConflictPolicy.BOOKING_WINS:
-        return a if a.side is Side.BOOKING else b
-    # first-come: the earlier creation wins; unknown creation times lose to known ones; ties go to Outlook.
-    far = dt.datetime.max.replace(tzinfo=dt.UTC)
-    key_a, key_b = a.created_at or far, b.created_at or far
-    if key_a != key_b:
-        return a if key_a < key_b else b
-    return a if a.side is Side.OUTLOOK else b
-
-
-def _conflict_reason(winner: ItemState, policy: Policy) -> str:
-    if _is_block(winner):
-        return "The room is unavailable at this time (blocked in the booking system)."
-    where = "Outlook" if winner.side is Side.OUTLOOK else "the booking system"
-    rule = {
-        ConflictPolicy.FIRST_COME: "the earlier booking keeps the room",
-        ConflictPolicy.OUTLOOK_WINS: "Outlook bookings take precedence",
-        ConflictPolicy.BOOKING_WINS: "booking-system bookings take precedence",
-    }[policy.conflict_policy]
-    return f"The room is already booked at this time in {where} ({rule})."
 
 
 # --- small pure helpers -----------------------------------------------------------------------------

@@ -57,6 +57,14 @@ class CalendarSide(Protocol):
         """Decline the item as the room; its organiser sees ``reason``."""
         ...
 
+    async def decline_occurrences(self, room: Room, item: ItemState, starts: tuple[dt.datetime, ...],
+                                  reason: str) -> None:  # fmt: skip
+        """Decline as the room only the occurrences of the series ``item`` (the room's copy of a person's
+        meeting) that originally start at ``starts``; its organiser sees ``reason``. Occurrences already
+        declined or gone are skipped. Only Outlook has it: other series give way per occurrence by an
+        ``update`` that adds EXDATEs (calsync.sync.occurrences)."""
+        ...
+
     async def close(self) -> None:
         """Release the side's connections."""
         ...

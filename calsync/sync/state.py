@@ -58,6 +58,7 @@ class TargetView:
     counterpart: ItemState | None = None
     overlapping: Sequence[ItemState] = ()
     rival_origins: Mapping[str, ItemState] = field(default_factory=dict)  # Outlook originals of rivals that are copies
+    window: tuple[dt.datetime, dt.datetime] | None = None  # the sync window: a series' occurrences are weighed in it
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ async def test_moving_the_copy_of_a_persons_meeting_in_the_booking_system_is_rev
 
     [booking] = live_bookings(stack)
     assert dt.datetime.fromisoformat(booking["start"]) == START  # back to what Ada's meeting says
+    assert "copy of ada's Outlook meeting" in booking["note"] and "undone" in booking["note"]  # the user is told why
     assert len(graph_writes(stack)) == writes_before  # the room's copy was not touched
     assert stack.graph.ownership_violations == []
 

@@ -165,6 +165,8 @@ class MrbsBookingSystem:
         return rows, area
 
     async def update_booking(self, booking_id: str, booking: Booking, *, if_match: str) -> BookingRecord:
+        """Rewrite the booking's rows; ``booking.note`` (calsync's message to the users) is ignored: MRBS has no
+        field for it (docs/booking-api.md, ``note``)."""
         t = self.tables
         async with db.translate("updating a booking"), self.engine.begin() as conn:
             rows, area = await self._locked_current(conn, booking_id, if_match)
