@@ -317,6 +317,10 @@ class MemorySide:
         if self._persons(stored):
             self._violate("update", stored, "PATCH of the room's copy of a person's meeting")
         written = self._as_written(room, desired, stored.booking.organizer)  # the organizer is never rewritten
+        if self.side is Side.OUTLOOK and current.booking is not None and stored.booking.sensitivity.hides_subject \
+                and written.sensitivity.hides_subject:  # fmt: skip
+            # OutlookSide PATCHes only fields that differ as written (event_patch): a masked subject is left alone
+            written = written.model_copy(update={"subject": stored.booking.subject})
         self._check_free(room.key, written, stored.item_id)
         stored.booking = written
         stored.version = self._new_version()

@@ -74,7 +74,10 @@ from tests.sync.memory_sides import ROOM_DECLINE, WRITE_OPS, MemorySide, Stored
 
 EXAMPLES = int(os.environ.get("CALSYNC_MACHINE_EXAMPLES", "0")) or None
 CI_EXAMPLES, CI_STEPS = 12, 30
-ROOM_MOVES_OF_COPIES = os.environ.get("CALSYNC_MACHINE_ROOM_MOVES_OF_COPIES") == "1"  # not handled yet: see below
+# Known defects, off until calsync handles them (each has an xfail'd test at the end of this file):
+ROOM_MOVES_OF_COPIES = os.environ.get("CALSYNC_MACHINE_ROOM_MOVES_OF_COPIES") == "1"  # a copy moved to another room
+MASKED_RETITLES = os.environ.get("CALSYNC_MACHINE_MASKED_RETITLES") == "1"  # the placeholder title of a copy retitled
+COLLIDING_FLOW_BACK = os.environ.get("CALSYNC_MACHINE_COLLIDING_FLOW_BACK") == "1"  # a copy's edit meets a booking
 PEOPLE = [Organizer(name="Ada", email="ada@example.com"), Organizer(name="Grace", email="grace@example.com"),
           Organizer(name="Linus", email="linus@example.com")]  # fmt: skip
 PRIVATE = "Private booking"
@@ -216,6 +219,18 @@ class SyncMachine(RuleBasedStateMachine):
         self.clock.tick()
         self.pending.append(ChangeHint(source=side, room=room.key, item_id=item_id, observed_at=self.clock()))
 
+    def known_defect(self, side: Side, stored: Stored, change: str, changes: dict[str, Any]) -> bool:
+        """Edits that reach calsync's known defects (the flags above), skipped unless their flag is set."""
+        if not stored.by_calsync:
+            return False
+        if change == "retitle" and stored.booking.sensitivity.hides_subject and not MASKED_RETITLES:
+            return True  # test_a_retitled_placeholder_on_a_copy_of_a_private_booking_converges
+        if side is Side.OUTLOOK and not COLLIDING_FLOW_BACK:
+            moved = Booking.model_validate({**stored.booking.model_dump(), **changes})
+            own = self.sides[side]
+            return own._rival(stored.room, moved, stored.item_id) is not None  # test_an_edit_of_a_copy_that_...
+        return False
+
     def editable(self, side: Side) -> list[Stored]:
         """What a person may change: their own meetings in Outlook; any booking in the booking system."""
         items = sorted(self.sides[side].items.values(), key=lambda s: s.item_id)
@@ -249,6 +264,8 @@ class SyncMachine(RuleBasedStateMachine):
         if not candidates:
             return
         stored = candidates[pick % len(candidates)]
+        if self.known_defect(side, stored, change, edited(stored.booking, change)):
+            return
         self.clock.tick()
         try:
             self.sides[side].user_update(stored.item_id, **edited(stored.booking, change))
@@ -315,7 +332,7 @@ class SyncMachine(RuleBasedStateMachine):
     def delegate_edits_copy_of_booking(self, pick: int, change: str) -> None:
         """A delegate edits calsync's copy of a booking in the room's calendar (a room-organised event)."""
         stored = self.pick(self.live_where(Side.OUTLOOK, lambda s: s.by_calsync), pick)
-        if stored is None:
+        if stored is None or self.known_defect(Side.OUTLOOK, stored, change, edited(stored.booking, change)):
             return
         self.clock.tick()
         self.sides[Side.OUTLOOK].delegate_update(stored.item_id, **edited(stored.booking, change))
@@ -514,13 +531,20 @@ class SyncMachine(RuleBasedStateMachine):
             stamps = [(s.room, s.stamp) for s in side.items.values() if s.stamp and side._live(s)]
             assert len(stamps) == len(set(stamps)), f"{side.side} holds live duplicate copies: {sorted(stamps)}"
 
+    def conflict_losers(self) -> set[str]:
+        """Items that lost an overlap under the policy (a room-organised loser is deleted, not declined)."""
+        assert self.engine is not None
+        records = [r for room in self.rooms for r in self.harness.run(self.engine.stores.conflicts.list(room.key))]
+        return {r.loser_id for r in records if r.kind != "concurrent-edit"}
+
     def check_nothing_lost(self) -> None:
+        losers = self.conflict_losers()
         for side, item_id in self.user_items:
             own = self.sides[side]
             stored = own.items.get(item_id)
             if stored is not None and stored.item_id in {s.item_id for s in own.live()}:
                 continue
-            if item_id in self.user_removed or item_id in own.declined:
+            if item_id in self.user_removed or item_id in own.declined or item_id in losers:
                 continue
             if stored is not None and stored.declined and (stored.reason or "").startswith((ATTENDANT, ROOM_DECLINE)):
                 continue
@@ -596,6 +620,96 @@ def test_a_moved_copy_of_a_meeting_whose_mapping_was_lost_is_reverted_not_writte
         assert copy.booking.start == meeting.booking.start, "the copy goes back to what the meeting says"
         row = state.harness.run(state.engine.mappings.find(state.rooms[0].key, Side.OUTLOOK, meeting_id))
         assert row is not None and row.origin is Side.OUTLOOK
+        state.settle()
+    finally:
+        SyncMachine.harness.close()
+
+
+# --- known defects the machine found, kept as xfail'd tests of the expected behaviour -----------------
+
+
+def _machine(settings: Settings) -> SyncMachine:
+    SyncMachine.harness = Harness(settings)
+    state = SyncMachine()
+    state.start_engine(policy=ConflictPolicy.FIRST_COME, first=[])
+    return state
+
+
+@pytest.mark.azurite
+@pytest.mark.xfail(
+    strict=True,
+    reason="room moves of a copy are not handled yet (issue 11, 'Room moves'): the old "
+    "room's hint releases the person's meeting and the moved copy stays, orphaned, in the new room",
+)
+def test_a_copy_of_a_meeting_moved_to_another_room_goes_back_to_its_meeting(settings: Settings) -> None:
+    """A booking-system user moves the copy of a person's meeting to the other room: the meeting keeps its room.
+
+    The meeting cannot be moved by calsync (only its organiser can), so the copy goes back to the
+    meeting's room, like a booking-side move of its time (and its user is told why).
+    """
+    state = _machine(settings)
+    try:
+        state.person_books(side=Side.OUTLOOK, room=0, shape="single", day=5, hour=9, hours=1, private=False)
+        meeting_id = state.user_items[0][1]
+        state.settle()
+        (copy,) = state.sides[Side.BOOKING].live()
+        state.sides[Side.BOOKING].move_room(copy.item_id, state.rooms[1])
+        state.notify(Side.BOOKING, state.rooms[0], copy.item_id)
+        state.notify(Side.BOOKING, state.rooms[1], copy.item_id)
+        state.settle()
+        assert meeting_id not in state.sides[Side.OUTLOOK].declined, "the person's meeting was released"
+        assert [c.stamp for c in state.sides[Side.BOOKING].live(state.rooms[0].key)] == [meeting_id]
+        assert state.sides[Side.BOOKING].live(state.rooms[1].key) == []
+    finally:
+        SyncMachine.harness.close()
+
+
+@pytest.mark.azurite
+@pytest.mark.xfail(
+    strict=True,
+    reason="an edit of the placeholder title on a copy of a private booking flows back "
+    "as a title and the copy is never masked again: the two copies stay different",
+)
+def test_a_retitled_placeholder_on_a_copy_of_a_private_booking_converges(settings: Settings) -> None:
+    """A delegate retitles the Outlook copy of a private booking ('Private booking' -> 'Private booking*').
+
+    Expected: the origin keeps its real title, and the copy shows the placeholder again (or, if a
+    retitle of a masked copy is meant to flow back, both sides agree and the copy stays masked).
+    """
+    state = _machine(settings)
+    try:
+        state.person_books(side=Side.BOOKING, room=0, shape="single", day=5, hour=9, hours=1, private=True)
+        state.settle()
+        state.delegate_edits_copy_of_booking(pick=0, change="retitle")
+        if not state.pending:  # skipped as a known defect: make the edit regardless
+            (copy,) = state.sides[Side.OUTLOOK].live()
+            state.sides[Side.OUTLOOK].delegate_update(copy.item_id, subject=PRIVATE + "*")
+            state.notify(Side.OUTLOOK, state.rooms[0], copy.item_id)
+        state.settle()
+    finally:
+        SyncMachine.harness.close()
+
+
+@pytest.mark.azurite
+@pytest.mark.xfail(
+    strict=True,
+    reason="an Outlook edit of calsync's copy that overlaps another booking in the "
+    "booking system is refused (409) on its way back, and the hint is retried for ever",
+)
+def test_an_edit_of_a_copy_that_collides_in_the_booking_system_settles(settings: Settings) -> None:
+    """A delegate lengthens calsync's copy of a booking over another reservation of the room.
+
+    Expected: the edit cannot reach the booking system (the room is taken there); the hint does not
+    keep failing: the copy goes back to its booking (or the overlap is settled by the conflict policy).
+    """
+    state = _machine(settings)
+    try:
+        state.person_books(side=Side.BOOKING, room=0, shape="single", day=5, hour=9, hours=1, private=False)
+        state.person_books(side=Side.BOOKING, room=0, shape="single", day=5, hour=10, hours=1, private=False)
+        state.settle()
+        first = next(s for s in state.sides[Side.OUTLOOK].items.values() if s.stamp == state.user_items[0][1])
+        state.sides[Side.OUTLOOK].delegate_update(first.item_id, end=first.booking.end + dt.timedelta(hours=1))
+        state.notify(Side.OUTLOOK, state.rooms[0], first.item_id)
         state.settle()
     finally:
         SyncMachine.harness.close()
