@@ -154,12 +154,15 @@ def plan(source: ItemState, mapping: MappingRow | None, target: TargetView, poli
         return SkipEcho("source unchanged since calsync last wrote or saw it")
 
     if mapping is None and counterpart is not None and counterpart.exists:
-        # a stamped copy exists but the mapping was lost (crash after create, wiped table): adopt it
-        assert source.booking is not None and counterpart.booking is not None
-        if same_reservation(source.booking, counterpart.booking, private_subject=policy.private_subject):
-            return Adopt("found the stamped copy; mapping rebuilt", source=source, counterpart=counterpart)
-        return Update("found the stamped copy with older content", source=source, mapping=None,
-                      counterpart=counterpart)  # fmt: skip
+        # a stamped copy exists but the mapping was lost (crash after create, wiped table): adopt it. When the
+        # source is that copy (its stamp named the counterpart), the counterpart is the original: it wins, and
+        # it is the rebuilt mapping's origin (a person's meeting is never written from its copy)
+        origin, copy = (counterpart, source) if source.stamp == counterpart.item_id else (source, counterpart)
+        assert origin.booking is not None and copy.booking is not None
+        if same_reservation(origin.booking, copy.booking, private_subject=policy.private_subject):
+            return Adopt("found the stamped copy; mapping rebuilt", source=origin, counterpart=copy)
+        return Update("found the stamped copy with older content", source=origin, mapping=None,
+                      counterpart=copy)  # fmt: skip
 
     if mapping is not None and counterpart is not None and counterpart.read and source.side is not authority(
             mapping, source):  # fmt: skip
