@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, ClassVar, TypeVar
 from calsync.errors import Conflict as VersionConflict
 from calsync.errors import MassDeletionGuardTripped, NotFound
 from calsync.model import Booking, Side
+from calsync.model.booking import Cancellation
 from calsync.model.mapping import MappingRow
 from calsync.sync.occurrences import release_occurrences, trim_copy_of
 from calsync.sync.state import HoldView, ItemState
@@ -150,6 +151,29 @@ class Forget(Action):
     async def run(self, ctx: Effects) -> Outcome:
         await ctx.mappings.delete(self.mapping)
         return Outcome(self.kind, self.reason)
+
+
+@dataclass(frozen=True)
+class RemoveOrphan(Action):
+    """calsync's copy whose original is gone and whose mapping was lost: it no longer holds the room.
+
+    A booking copy is cancelled (kept, with the reason) where the booking system keeps
+    cancelled bookings; an Outlook copy, a room-organised event calsync made, is deleted.
+    """
+
+    kind = ActionKind.DELETE
+    telemetry = "delete"
+    copy: ItemState
+
+    async def run(self, ctx: Effects) -> Outcome:
+        side = ctx.side(self.copy.side)
+        with contextlib.suppress(NotFound):
+            if self.copy.side is Side.BOOKING and ctx.policy.soft_cancel:
+                await side.cancel(ctx.room, self.copy, Cancellation(reason=self.reason))
+            else:
+                await side.delete(ctx.room, self.copy)
+        await ctx.record_deletion(self.copy.side.other)
+        return Outcome(self.kind, self.reason, *ids(self.copy.side, self.copy.item_id, None))
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from calsync.sync.actions import (
     Forget,
     Held,
     ReleaseOrigin,
+    RemoveOrphan,
     SkipEcho,
     SkipUnchanged,
     TripGuard,
@@ -78,6 +79,10 @@ def decide(facts: Facts, policy: Policy) -> reads.Read | Action:
             # booking skips this Graph request (the create's transactionId covers a crashed retry)
             return reads.FindCopy(target, source.item_id)
     counterpart = _counterpart(mapping, target, facts.found)
+    if source.exists and mapping is None and source.stamp and facts.looked_up and source.role is not OrganizerRole.PERSON \
+            and (facts.found is None or not facts.found.exists):  # fmt: skip
+        # calsync's copy, its mapping lost and its original gone: remove the orphan, never copy it back as new
+        return RemoveOrphan("the original of this copy is gone", copy=source)
 
     rearm = False
     deleting = not source.exists and mapping is not None and counterpart is not None

@@ -192,6 +192,19 @@ async def test_a_duplicated_hint_writes_once(world: World, origin: Side) -> None
 
 
 @BOTH_WAYS
+async def test_a_copy_whose_original_vanished_with_its_mapping_is_removed_not_copied_back(world: World,
+                                                                                         origin: Side) -> None:
+    """Found by the ownership machine: mapping lost (a crash) and the original gone, then the copy's hint."""
+    original, copy_id = await world.synced(origin, meeting())
+    for row in await world.engine.mappings.list_room(ROOM.key):
+        await world.engine.mappings.delete(row)
+    world.side(origin).user_delete(original)
+    await world.hint(origin.other, copy_id, HintReason.RECONCILE)
+    assert world.side(origin.other).live() == [], "calsync's orphaned copy no longer holds the room"
+    assert world.side(origin).live() == [], "the copy was not copied back as a new original"
+
+
+@BOTH_WAYS
 async def test_a_stamped_copy_is_adopted_when_the_mapping_was_lost(world: World, origin: Side) -> None:
     original, copy_id = await world.synced(origin, meeting())
     for row in await world.engine.mappings.list_room(ROOM.key):
