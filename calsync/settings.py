@@ -19,7 +19,7 @@ from pydantic import ValidationError as PydanticValidationError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from calsync.errors import ConfigurationError
-from calsync.room_options import BookingScope, OrganizerMode, OutlookScope
+from calsync.model.scope import BookingScope, OrganizerMode, OutlookScope
 
 AZURITE_ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 """Azurite's well-known development key (public, documented by Microsoft; not a secret)."""

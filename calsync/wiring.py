@@ -86,12 +86,9 @@ class Services:
     def maintenance(self, publisher: HintPublisher) -> MaintenanceService:
         """Subscriptions and reconciliation over these services, publishing onto ``publisher``."""
         from calsync.maintenance.jobs import MaintenanceService
-        from calsync.onboarding.job import run_onboarding_job
 
-        service = MaintenanceService.build(self.settings, self.graph, self.outlook, self.booking, self.tables,
-                                           publisher, clock=self.clock, window=self.window, rooms=self.rooms)  # fmt: skip
-        service.onboard = lambda job: run_onboarding_job(self, job)
-        return service
+        return MaintenanceService.build(self.settings, self.graph, self.outlook, self.booking, self.tables,
+                                        publisher, clock=self.clock, window=self.window, rooms=self.rooms)  # fmt: skip
 
     async def close(self) -> None:
         """Close both sides' HTTP clients and the table client."""

@@ -123,7 +123,12 @@ class Runtime:
         return (await self.services()).engine
 
     async def maintenance(self) -> MaintenanceService:
-        return (await self.services()).maintenance(self.publisher)
+        from calsync.onboarding.job import run_onboarding_job
+
+        services = await self.services()
+        service = services.maintenance(self.publisher)
+        service.onboard = lambda job: run_onboarding_job(services, job)  # onboarding jobs on the reconcile queue
+        return service
 
 
 async def default_services(settings: Settings) -> Services:

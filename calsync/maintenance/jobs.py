@@ -53,7 +53,7 @@ class MaintenanceService:
     publisher: HintPublisher
     clock: Clock
     rooms: RoomDirectory
-    onboard: Callable[[MaintenanceJob], Awaitable[None]] | None = None  # Services sets it (calsync.onboarding.job)
+    onboard: Callable[[MaintenanceJob], Awaitable[None]] | None = None  # the worker runtime sets it (calsync.onboarding.job)
 
     @classmethod
     def build(cls, settings: Settings, graph: GraphCalendar, outlook: OutlookSide, booking: BookingSystem,

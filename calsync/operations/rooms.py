@@ -32,8 +32,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -42,13 +40,11 @@ from calsync.booking.rest_client import BookingRestClient
 from calsync.errors import ValidationError
 from calsync.operations.tasks import gather_all
 from calsync.outlook.graph_client import GraphCalendar, RoomInfo
+from calsync.rooms.keys import MAX_KEY_LENGTH, slugify, unique_key  # noqa: F401 - the one key rule
 from calsync.settings import Room, Settings
 from calsync.store.records import RoomHold, RoomHoldStore
 from calsync.sync.guard import CONFIRMED_HOLD_LIFETIME
 from calsync.wiring import open_tables
-
-MAX_KEY_LENGTH = 100
-_NOT_KEY = re.compile(r"[^a-z0-9._-]+")
 
 
 @dataclass(frozen=True)
@@ -91,23 +87,6 @@ class RoomProposal:
     def rooms_json(self) -> str:
         """The ROOMS setting's value for the matches: one line of JSON, ready to paste."""
         return json.dumps([room.model_dump(exclude_none=True) for room in self.rooms()], ensure_ascii=False)
-
-
-def slugify(text: str) -> str:
-    """A room key from free text: ASCII lower case, runs of other characters become '-'."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    slug = _NOT_KEY.sub("-", ascii_text.lower()).strip("-._")
-    return slug[: MAX_KEY_LENGTH - 4].rstrip("-._") or "room"
-
-
-def unique_key(base: str, taken: set[str]) -> str:
-    """``base``, or ``base-2``, ``base-3``... whichever is not taken yet; the result is added to ``taken``."""
-    key, n = base, 1
-    while key in taken:
-        n += 1
-        key = f"{base}-{n}"
-    taken.add(key)
-    return key
 
 
 def _by_email(items: Iterable[tuple[str, object]]) -> tuple[dict[str, object], set[str]]:

@@ -25,7 +25,7 @@ REQUIRED = ("mailbox", "booking_room_id")
 
 
 def slug_key(mailbox: str) -> str:
-    from calsync.operations.rooms import slugify  # the one slug rule, shared with `rooms propose`
+    from calsync.rooms.keys import slugify  # the one slug rule, shared with `rooms propose`
 
     return slugify(mailbox.split("@", 1)[0])
 

@@ -18,7 +18,6 @@ the mass-deletion guard), trip-guard (this deletion would be part of a wipe).
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -30,7 +29,7 @@ from calsync.model import Booking, Side
 from calsync.model.booking import Cancellation
 from calsync.model.mapping import MappingRow
 from calsync.sync.occurrences import release_occurrences, trim_copy_of
-from calsync.sync.state import HoldView, ItemState
+from calsync.sync.state import HoldView, ItemState, Loser
 from calsync.sync.translate import desired_copy
 
 if TYPE_CHECKING:
@@ -284,18 +283,6 @@ class ReleaseOrigin(Action):
         await ctx.mappings.delete(self.mapping)
         await ctx.record_deletion(self.copy_side)
         return Outcome(self.kind, self.reason, *ids(self.origin.side, self.origin.item_id, None))
-
-
-@dataclass(frozen=True)
-class Loser:
-    """Who gives up the room after an overlap, and how (chosen by ownership in calsync.sync.plan)."""
-
-    origin: ItemState  # the original reservation: its organiser is told
-    by_decline: bool  # decline a person's meeting / reject a booking; False: delete a room-organised event
-    item: ItemState  # the loser as it showed in the overlap (the origin itself, or calsync's copy of it)
-    occurrences: tuple[dt.datetime, ...] = ()  # a series giving way only on these (original starts); (): whole
-    reason: str | None = None  # what its organiser reads, when it differs from the action's (the dates it lost)
-    declines_instances: bool = False  # with occurrences: decline those instances (a person's meeting), else EXDATEs
 
 
 async def _give_up(ctx: Effects, loser: Loser, winner: ItemState, reason: str) -> None:

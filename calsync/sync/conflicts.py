@@ -26,11 +26,11 @@ from calsync.model import BookingKind, Side, content_hash
 from calsync.model.booking import Booking
 from calsync.model.mapping import MappingRow
 from calsync.settings import ConflictPolicy
-from calsync.sync.actions import Action, Conflict, Create, Decline, DeclineOccurrences, Loser, Update
+from calsync.sync.actions import Action, Conflict, Create, Decline, DeclineOccurrences, Update
 from calsync.sync.overlap import occurrence_starts_in, overlapping_occurrences
 from calsync.sync.ownership import origin_created, released_by_decline
 from calsync.sync.recurrence_edits import without_occurrences
-from calsync.sync.state import ItemState, Policy, TargetView
+from calsync.sync.state import ItemState, Loser, Policy, TargetView
 
 Window = tuple[dt.datetime, dt.datetime]
 

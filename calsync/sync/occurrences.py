@@ -27,8 +27,8 @@ from calsync.sync.state import ItemState
 from calsync.sync.translate import desired_copy
 
 if TYPE_CHECKING:
-    from calsync.sync.actions import Loser
     from calsync.sync.effects import Effects
+    from calsync.sync.state import Loser
 
 
 async def release_occurrences(ctx: Effects, loser: Loser, reason: str) -> None:

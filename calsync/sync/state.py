@@ -104,3 +104,15 @@ class Policy:
     private_subject: str = "Private booking"
     guard: GuardLimits = DEFAULT_GUARD
     soft_cancel: bool = True  # a cancelled Outlook original leaves its booking cancelled (not deleted)
+
+
+@dataclass(frozen=True)
+class Loser:
+    """Who gives up the room after an overlap, and how (chosen by ownership in calsync.sync.plan)."""
+
+    origin: ItemState  # the original reservation: its organiser is told
+    by_decline: bool  # decline a person's meeting / reject a booking; False: delete a room-organised event
+    item: ItemState  # the loser as it showed in the overlap (the origin itself, or calsync's copy of it)
+    occurrences: tuple[dt.datetime, ...] = ()  # a series giving way only on these (original starts); (): whole
+    reason: str | None = None  # what its organiser reads, when it differs from the action's (the dates it lost)
+    declines_instances: bool = False  # with occurrences: decline those instances (a person's meeting), else EXDATEs
