@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import types
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -130,15 +131,17 @@ async def test_a_failing_maintenance_run_emits_a_failed_server_span_and_counts_t
 async def test_a_successful_run_counts_as_succeeded_and_its_span_is_not_an_error(
     settings: Settings, captured: Captured, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    maintenance_service = types.SimpleNamespace(onboard=None)
+
     class Services:
-        def maintenance(self, publisher: Any) -> str:
-            return "service"
+        def maintenance(self, publisher: Any) -> Any:
+            return maintenance_service
 
     async def services_factory(_: Settings) -> Any:
         return Services()
 
-    async def run(service: str) -> None:
-        assert service == "service"
+    async def run(service: Any) -> None:
+        assert service is maintenance_service
 
     monkeypatch.setattr(jobs, "run_maintenance", run)
     with runtime.installed(runtime.Runtime(settings, publisher=object(), services_factory=services_factory)):  # type: ignore[arg-type]
