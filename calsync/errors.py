@@ -66,6 +66,13 @@ class ValidationError(CalsyncError):
     http_status = 400
 
 
+class IdempotencyKeyReused(ValidationError):
+    """A create's idempotency key was used before with another body (booking API: 422). Not retried as is:
+    the decision answers it with a create keyed on the content (calsync.sync.plan.after_failure)."""
+
+    http_status = 422
+
+
 class UnsupportedRecurrence(ValidationError):
     """A recurrence rule that the target side cannot express; never approximated."""
 

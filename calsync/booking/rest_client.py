@@ -49,6 +49,7 @@ from calsync.booking.protocol import (
 )
 from calsync.errors import (
     CalsyncError,
+    IdempotencyKeyReused,
     NotFound,
     PeerContractError,
     PermissionDenied,
@@ -415,6 +416,8 @@ def _error(method: str, path: str, response: httpx.Response) -> CalsyncError:
         if path == "/changes" or (kind or "").endswith("cursor-expired"):
             return ChangeFeedExpired(message, side=SIDE, status=status, problem_type=kind)
         return NotFound(message, side=SIDE, status=status, problem_type=kind)
+    if status == 422 and (kind or "").endswith("idempotency-key-reused"):
+        return IdempotencyKeyReused(message, side=SIDE, status=status, problem_type=kind)
     if status == 409:
         return RoomAlreadyBooked(
             message,

@@ -24,7 +24,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from calsync.errors import Conflict as VersionConflict
-from calsync.errors import MassDeletionGuardTripped, NotFound
+from calsync.errors import IdempotencyKeyReused, MassDeletionGuardTripped, NotFound
 from calsync.model import Booking, Side
 from calsync.model.booking import Cancellation
 from calsync.model.mapping import MappingRow
@@ -64,6 +64,7 @@ WRITING_ACTIONS = frozenset({ActionKind.CREATE, ActionKind.UPDATE, ActionKind.DE
 
 class Failure(StrEnum):
     GONE = "gone"  # the copy was not there any more (404/410)
+    KEY_REUSED = "key-reused"  # the create's idempotency key was used before with another body
     CHANGED = "changed"  # the copy changed since calsync wrote it (412/409)
     DECLINED = "declined"  # the copy was made, and the room declined it (service-mailbox mode)
 
@@ -188,7 +189,11 @@ class Create(Action):
         assert self.source.booking is not None
         desired = desired_copy(self.source.booking, private_subject=ctx.policy.private_subject)
         target = ctx.side(self.source.side.other)
-        copy = await target.create(ctx.room, desired, stamp=self.source.item_id, idempotency_key=self.idempotency_key)
+        try:
+            copy = await target.create(ctx.room, desired, stamp=self.source.item_id,
+                                       idempotency_key=self.idempotency_key)  # fmt: skip
+        except IdempotencyKeyReused:
+            return WriteFailed(Failure.KEY_REUSED)
         if not copy.exists:
             return WriteFailed(Failure.DECLINED, copy)  # the room's attendant declined calsync's meeting
         saved = await ctx.save(self.source, copy, self.mapping, generation=self.generation)

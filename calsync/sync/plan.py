@@ -253,6 +253,13 @@ def after_failure(action: Action, failed: WriteFailed) -> Action | None:
         # both sides changed: the source's edit is applied on the copy's current version, once
         return dataclasses.replace(action, counterpart=current, retried=True, concurrent=True,
                                    reason=f"both sides changed; applying the {action.source.side} edit")  # fmt: skip
+    if isinstance(action, Create):
+        if failed.failure is not Failure.KEY_REUSED or "-c" in action.idempotency_key.rsplit("calsync-", 1)[-1]:
+            return None
+        # the key was spent on another body (a copy created, released, and wanted again after the mapping
+        # was forgotten): a key derived from this content, the same for every retry of this create
+        return dataclasses.replace(action, idempotency_key=f"{action.idempotency_key}-c{action.source.content_hash[:16]}",
+                                   reason=f"{action.reason}; its first create key was spent on another body")  # fmt: skip
     if isinstance(action, CancelCopy):
         # the copy to cancel is already gone: only the mapping remains
         return Forget("the copy to cancel is already gone", mapping=action.mapping)

@@ -63,7 +63,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from calsync.booking.protocol import ChangedMeanwhile, RoomAlreadyBooked
-from calsync.errors import Conflict, NotFound, SideError, Throttled, TransientError, ValidationError
+from calsync.errors import (
+    Conflict,
+    IdempotencyKeyReused,
+    NotFound,
+    SideError,
+    Throttled,
+    TransientError,
+)
 from calsync.model import Booking, BookingStatus, Organizer, Side, SourceIds, content_hash
 from calsync.model.booking import Cancellation
 from calsync.settings import Room
@@ -295,7 +302,7 @@ class MemorySide:
             replay = self._keys.get(idempotency_key)
             if replay is not None:
                 if replay[0] != fingerprint:
-                    raise ValidationError("Idempotency-Key reused: this key was used with a different request body",
+                    raise IdempotencyKeyReused("Idempotency-Key reused: this key was used with a different request body",
                                           side=self.side.value, status=422)  # fmt: skip
                 self._wrote("create", replay[1].item_id)
                 return replay[1]

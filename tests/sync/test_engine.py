@@ -204,6 +204,18 @@ async def test_a_copy_whose_original_vanished_with_its_mapping_is_removed_not_co
     assert world.side(origin).live() == [], "the copy was not copied back as a new original"
 
 
+async def test_a_copy_wanted_again_after_its_mapping_was_forgotten_gets_a_fresh_create_key(world: World) -> None:
+    """Found by the ownership machine: the first create key is spent on another body (booking API 422)."""
+    original, copy_id = await world.synced(Side.OUTLOOK, meeting())
+    for row in await world.engine.mappings.list_room(ROOM.key):
+        await world.engine.mappings.delete(row)
+    world.booking.user_delete(copy_id)
+    world.outlook.user_update(original, subject="Planning (moved)", start=at(4, 14), end=at(4, 15))
+    await world.hint(Side.OUTLOOK, original)
+    copy = one(world.booking.live())
+    assert copy.item_id != copy_id and copy.booking.subject == "Planning (moved)" and copy.stamp == original
+
+
 @BOTH_WAYS
 async def test_a_stamped_copy_is_adopted_when_the_mapping_was_lost(world: World, origin: Side) -> None:
     original, copy_id = await world.synced(origin, meeting())
