@@ -25,7 +25,27 @@ double booking         allowed for calsync's writes; a     refused: RoomAlreadyB
                        Calendar Attendant (EXCHANGE.md)
 list_window            ids only (``read=False``), like     full states
                        OutlookSide (calendarView delta)
+who organises          ``role`` (OrganizerRole): ROOM for    (no roles)
+                       calsync's creates and events made
+                       in the room calendar; PERSON for
+                       the room's copy of a person's
+                       meeting (organiser: the person)
 =====================  ==================================  =========================================
+
+People's meetings (Outlook, EXCHANGE.md): ``invite`` is a person's meeting inviting the room. The
+Calendar Attendant (``attendant``: AutomateProcessing AutoAccept) accepts it, or, with
+``allow_conflicts`` False (Exchange Online's default), declines it when it overlaps anything live in
+the room calendar, calsync's copies included; the declined copy stays with ``declined`` (Exchange
+shows either, calsync must treat both alike). ``user_update`` is the organiser's update (processed
+again by the attendant), ``user_cancel`` the organiser's cancellation (the room's copy stays with
+isCancelled), ``room_declines`` the room (a delegate) declining it, ``delegate_update`` a person
+editing a room-organised event (calsync's copy of a booking) directly in the room calendar.
+
+Ownership (DESIGN invariant 7): every write calsync makes to an item it does not own is recorded in
+``violations``, not raised, so an invariant can assert there are none: PATCH, DELETE or cancel of
+the room's copy of a person's meeting (Graph accepts the first two; only that copy changes), a
+decline of a room-organised event (Graph refuses it with 400, raised as well), and on the booking
+side the deletion of an original booking (calsync rejects those, it never deletes them).
 
 Test hooks: ``user_create/user_update/user_delete/user_cancel`` act as a person would (not counted
 as calsync's writes); ``writes`` counts calsync's write calls that reached the side; ``fail_next``
@@ -53,12 +73,14 @@ from calsync.model import Booking, BookingStatus, Organizer, Side, SourceIds, co
 from calsync.model.booking import Cancellation
 from calsync.settings import Room
 from calsync.sync.overlap import overlaps
-from calsync.sync.state import ItemState
+from calsync.sync.state import ItemState, OrganizerRole
 
 WRITE_OPS = frozenset({"create", "update", "delete", "decline", "cancel"})
 READ_OPS = frozenset({"read", "find_copy", "list_window"})
 HORIZON = dt.timedelta(days=366)  # how far the booking emulator compares two bookings for overlaps
 _ids = itertools.count(1)
+ATTENDANT_DECLINE = "declined by the Calendar Attendant: the room is busy"
+ROOM_DECLINE = "declined by the room"
 
 
 def _default_clock() -> dt.datetime:
@@ -78,6 +100,16 @@ class Stored:
     by_calsync: bool = False  # Outlook: organised by the room (created through the API)
     declined: bool = False  # Outlook: the room declined it; booking: rejected
     reason: str | None = None
+    role: OrganizerRole | None = None  # Outlook: who organises it (None on the booking side)
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A write calsync made to an item it does not own (DESIGN invariant 7)."""
+
+    op: str
+    item_id: str
+    why: str
 
 
 @dataclass
@@ -86,6 +118,7 @@ class Fault:
     times: int
     ops: frozenset[str]
     lost_response: bool = False  # perform the operation, then raise (the answer never arrived)
+    status: int | None = 503  # TransientError's status: 503, or None for a timeout (no answer at all)
 
 
 @dataclass
@@ -95,13 +128,15 @@ class MemorySide:
     side: Side
     clock: Callable[[], dt.datetime] = _default_clock
     private_subject: str = "Private booking"
-    attendant: bool = True  # Outlook: the Calendar Attendant declines overlapping invitations from users
+    attendant: bool = True  # Outlook: the Calendar Attendant processes invitations (AutomateProcessing)
+    allow_conflicts: bool = False  # Outlook: AllowConflicts; False declines invitations overlapping a live event
     items: dict[str, Stored] = field(default_factory=dict)
     graveyard: dict[str, Stored] = field(default_factory=dict)  # deleted items, for post-mortems
     declined: dict[str, str] = field(default_factory=dict)  # item id -> reason, calsync's declines
     writes: int = 0  # calsync's write calls that reached the side (create, update, delete, decline)
     write_log: list[tuple[str, str]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)  # calsync's writes to items it does not own
     _keys: dict[str, Any] = field(default_factory=dict)
 
     # --- helpers ------------------------------------------------------------------------------
@@ -129,7 +164,8 @@ class MemorySide:
     def state(self, stored: Stored) -> ItemState:
         booking = self._shown(stored)
         return ItemState(side=self.side, item_id=stored.item_id, booking=booking, content_hash=content_hash(booking),
-                         version=stored.version, created_at=stored.created_at, stamp=stored.stamp)  # fmt: skip
+                         version=stored.version, created_at=stored.created_at, stamp=stored.stamp,
+                         role=stored.role)  # fmt: skip
 
     def _gone(self, item_id: str) -> ItemState:
         return ItemState(side=self.side, item_id=item_id, booking=None)
@@ -142,12 +178,24 @@ class MemorySide:
                 if fault.error is Throttled:
                     raise Throttled(f"{self.side} {what} {op} (injected)", side=self.side.value, status=429,
                                     retry_after=0.0)  # fmt: skip
-                raise fault.error(f"{self.side} {what} {op} (injected)", side=self.side.value, status=503)
+                raise fault.error(f"{self.side} {what} {op} (injected)", side=self.side.value, status=fault.status)
 
     def _wrote(self, op: str, item_id: str) -> None:
         self.writes += 1
         self.write_log.append((op, item_id))
         self._fault(op, after=True)
+
+    def _violate(self, op: str, stored: Stored, why: str) -> None:
+        self.violations.append(Violation(op, stored.item_id, why))
+
+    def _persons(self, stored: Stored) -> bool:
+        return self.side is Side.OUTLOOK and stored.role is OrganizerRole.PERSON
+
+    def _attendant_declines(self, stored: Stored) -> bool:
+        """Whether the Calendar Attendant declines this invitation (a person's meeting that overlaps)."""
+        if not (self._persons(stored) and self.attendant) or self.allow_conflicts:
+            return False
+        return self._rival(stored.room, stored.booking, stored.item_id) is not None
 
     def _get(self, room: Room, item_id: str) -> Stored:
         stored = self.items.get(item_id)
@@ -197,9 +245,9 @@ class MemorySide:
     # --- fault injection ----------------------------------------------------------------------
 
     def fail_next(self, times: int = 1, *, error: type[SideError] = TransientError,
-                  ops: Iterable[str] = WRITE_OPS | READ_OPS) -> None:  # fmt: skip
-        """The next ``times`` calls of ``ops`` raise ``error`` before doing anything."""
-        self.faults.append(Fault(error, times, frozenset(ops)))
+                  ops: Iterable[str] = WRITE_OPS | READ_OPS, status: int | None = 503) -> None:  # fmt: skip
+        """The next ``times`` calls of ``ops`` raise ``error`` before doing anything (``status`` None: a timeout)."""
+        self.faults.append(Fault(error, times, frozenset(ops), status=status))
 
     def lose_next_response(self, times: int = 1, *, ops: Iterable[str] = WRITE_OPS) -> None:
         """The next ``times`` writes of ``ops`` happen, then raise TransientError (the answer was lost)."""
@@ -257,8 +305,9 @@ class MemorySide:
                 self._wrote("create", replay[1].item_id)
                 return replay[1]
             self._check_free(room.key, written, None)
+        role = OrganizerRole.ROOM if self.side is Side.OUTLOOK else None
         stored = Stored(self._new_id(), room.key, written, self._new_version(), self.clock(), stamp=stamp,
-                        by_calsync=True)  # fmt: skip
+                        by_calsync=True, role=role)  # fmt: skip
         self.items[stored.item_id] = stored
         result = self.state(stored)
         if self.side is Side.OUTLOOK:
@@ -272,7 +321,13 @@ class MemorySide:
         self._fault("update")
         stored = self._get(room, current.item_id)
         self._check_version(stored, current.version)
+        if self._persons(stored):
+            self._violate("update", stored, "PATCH of the room's copy of a person's meeting")
         written = self._as_written(room, desired, stored.booking.organizer)  # the organizer is never rewritten
+        if self.side is Side.OUTLOOK and current.booking is not None and stored.booking.sensitivity.hides_subject \
+                and written.sensitivity.hides_subject:  # fmt: skip
+            # OutlookSide PATCHes only fields that differ as written (event_patch): a masked subject is left alone
+            written = written.model_copy(update={"subject": stored.booking.subject})
         self._check_free(room.key, written, stored.item_id)
         stored.booking = written
         stored.version = self._new_version()
@@ -285,12 +340,22 @@ class MemorySide:
         self._fault("delete")
         stored = self._get(room, current.item_id)
         self._check_version(stored, current.version)
+        if self._persons(stored):
+            self._violate("delete", stored, "DELETE of the room's copy of a person's meeting")
+        if self.side is Side.BOOKING and not stored.by_calsync:
+            self._violate("delete", stored, "deleted an original booking (it may only be rejected)")
         self.graveyard[stored.item_id] = self.items.pop(stored.item_id)
         self._wrote("delete", stored.item_id)
 
     async def cancel(self, room: Room, current: ItemState, cancellation: Cancellation) -> ItemState | None:
         """As the real sides: a booking stays, cancelled with who/when/why; an Outlook room event is deleted."""
         if self.side is Side.OUTLOOK:
+            stored = self.items.get(current.item_id)
+            if stored is not None and self._persons(stored):
+                self._fault("cancel")
+                self._violate("cancel", stored, "cancel of a meeting the room does not organise")
+                raise SideError("Graph cancel event failed: 400 Your request can't be completed. You need to be "
+                                "an organizer to cancel a meeting.", side=self.side.value, status=400)  # fmt: skip
             await self.delete(room, current)
             return None
         self._fault("cancel")
@@ -305,7 +370,8 @@ class MemorySide:
     async def decline(self, room: Room, item: ItemState, reason: str) -> None:
         self._fault("decline")
         stored = self._get(room, item.item_id)
-        if self.side is Side.OUTLOOK and stored.by_calsync:
+        if self.side is Side.OUTLOOK and (stored.by_calsync or stored.role is OrganizerRole.ROOM):
+            self._violate("decline", stored, "decline of an event the room organises")
             raise SideError("Graph decline event failed: 400 ErrorInvalidRequest You can't respond to a meeting "
                             "you organized.", side=self.side.value, status=400)  # fmt: skip
         stored.declined, stored.reason = True, reason
@@ -315,9 +381,12 @@ class MemorySide:
 
     async def decline_occurrences(self, room: Room, item: ItemState, starts: tuple[dt.datetime, ...],
                                   reason: str) -> None:  # fmt: skip
-        """As OutlookSide: the room declines those instances of a series; they read back as EXDATEs."""
+        """As OutlookSide: the room declines those instances of a person's series; they read back as EXDATEs."""
         self._fault("decline")
         stored = self._get(room, item.item_id)
+        if self.side is not Side.OUTLOOK or stored.role is not OrganizerRole.PERSON:
+            self._violate("decline", stored, "per-occurrence decline of something other than a person's meeting")
+            raise SideError("decline of an occurrence the room organises", side=self.side.value, status=400)
         recurrence = stored.booking.recurrence
         if recurrence is None:
             return
@@ -333,33 +402,68 @@ class MemorySide:
 
     # --- acting as a person -------------------------------------------------------------------
 
-    def user_create(self, room: Room, booking: Booking) -> str:
+    def user_create(self, room: Room, booking: Booking, *, role: OrganizerRole = OrganizerRole.PERSON) -> str:
         """Book as a person would: an invitation to the room (Outlook) or a booking (booking system).
 
-        Booking system: raises RoomAlreadyBooked when the room is taken. Outlook: an
-        invitation that overlaps a live event is declined by the Calendar Attendant.
+        Booking system: raises RoomAlreadyBooked when the room is taken. Outlook: a person's
+        meeting (``role`` PERSON, organised by ``booking.organizer``) is processed by the Calendar
+        Attendant, which declines it when it overlaps a live event (AllowConflicts False); ``role``
+        ROOM is an event a delegate makes directly in the room calendar (no attendant).
         """
         written = booking.model_copy(update={"room": room.key, "ids": SourceIds()})
         self._check_free(room.key, written, None)
-        stored = Stored(self._new_id(), room.key, written, self._new_version(), self.clock())
-        if self.side is Side.OUTLOOK and self.attendant and self._rival(room.key, written, None) is not None:
-            stored.declined, stored.reason = True, "declined by the Calendar Attendant: the room is busy"
+        stored = Stored(self._new_id(), room.key, written, self._new_version(), self.clock(),
+                        role=role if self.side is Side.OUTLOOK else None)  # fmt: skip
+        if self._attendant_declines(stored):
+            stored.declined, stored.reason = True, ATTENDANT_DECLINE
         self.items[stored.item_id] = stored
         return stored.item_id
 
+    def invite(self, room: Room, booking: Booking) -> str:
+        """A person's meeting inviting the room (Outlook): the room's copy, as the attendant leaves it."""
+        assert self.side is Side.OUTLOOK
+        return self.user_create(room, booking, role=OrganizerRole.PERSON)
+
     def user_update(self, item_id: str, **changes: Any) -> None:
-        """Change fields of the booking (``Booking`` field names) as its organiser would."""
+        """Change fields of the booking (``Booking`` field names) as its organiser would.
+
+        An organiser's update of a meeting the room had declined is a new request to the
+        attendant: accepted when the room is free, declined again when not.
+        """
         stored = self.items[item_id]
         data = {**stored.booking.model_dump(), **changes}
         changed = Booking.model_validate(data)
         self._check_free(stored.room, changed, item_id)
         stored.booking = changed
         stored.version = self._new_version()
-        if self.side is Side.OUTLOOK and self.attendant and self._rival(stored.room, changed, item_id) is not None:
-            stored.declined, stored.reason = True, "declined by the Calendar Attendant: the room is busy"
+        if self._persons(stored) and self.attendant and stored.reason != ROOM_DECLINE:
+            declines = self._attendant_declines(stored)
+            stored.declined, stored.reason = declines, ATTENDANT_DECLINE if declines else None
+
+    def delegate_update(self, item_id: str, **changes: Any) -> None:
+        """A person with access to the room calendar edits a room-organised event (calsync's copy too)."""
+        stored = self.items[item_id]
+        assert self.side is Side.OUTLOOK and stored.role is OrganizerRole.ROOM
+        self.user_update(item_id, **changes)
+
+    def move_room(self, item_id: str, room: Room) -> None:
+        """The booking is moved to another room (booking system): it leaves the old room's listings."""
+        stored = self.items[item_id]
+        moved = stored.booking.model_copy(update={"room": room.key})
+        self._check_free(room.key, moved, item_id)
+        stored.room, stored.booking = room.key, moved
+        stored.version = self._new_version()
 
     def user_cancel(self, item_id: str) -> None:
+        """The organiser cancels: the item stays, cancelled (Outlook: the room's copy shows isCancelled)."""
         self.user_update(item_id, status=BookingStatus.CANCELLED)
+
+    def room_declines(self, item_id: str) -> None:
+        """The room (a delegate, or the attendant on review) declines a person's meeting."""
+        stored = self.items[item_id]
+        assert self._persons(stored)
+        stored.declined, stored.reason = True, ROOM_DECLINE
+        stored.version = self._new_version()
 
     def user_delete(self, item_id: str) -> None:
         self.graveyard[item_id] = self.items.pop(item_id)

@@ -6,7 +6,7 @@ person's booking ending as mismatched partners, a DELETE of a person's meeting, 
 reused with another body after a room move). ``test_sync_machine`` here runs only with
 CALSYNC_OWNERSHIP_MACHINE=1 (and CALSYNC_MACHINE_EXAMPLES for its size); the regular tests at the
 end run in CI, the known defects as strict xfails. tests/sync/test_sync_machine.py is the machine CI
-runs. The sides here are tests/sync/memory_people.py (MemorySide with roles and an attendant).
+runs. The sides here are tests/sync/memory_sides.py (MemorySide with roles and an attendant).
 
 A Hypothesis state machine over the real SyncEngine: random people, a lossy queue, flaky sides.
 
@@ -39,7 +39,7 @@ And after every step (invariants): calsync never wrote to an item it does not ow
 an original booking), and no origin (an item a person made) of a private booking shows the
 placeholder title.
 
-The sides are tests/sync/memory_people.MemorySide (checked against the real sides by
+The sides are tests/sync/memory_sides.MemorySide (checked against the real sides by
 tests/sync/test_side_contract.py); the mapping table is real (Azurite). The mass-deletion guard is
 off here (people may delete most of a small room); tests/sync/test_engine.py covers it.
 
@@ -80,7 +80,7 @@ from calsync.sync.context import SyncStores
 from calsync.sync.engine import SyncEngine
 from calsync.sync.state import ItemState, OrganizerRole
 from calsync.sync.translate import same_reservation
-from tests.sync.memory_people import ROOM_DECLINE, WRITE_OPS, MemorySide, Stored
+from tests.sync.memory_sides import ROOM_DECLINE, WRITE_OPS, MemorySide, Stored
 
 EXAMPLES = int(os.environ.get("CALSYNC_MACHINE_EXAMPLES", "0")) or None
 CI_EXAMPLES, CI_STEPS = 12, 30
