@@ -204,6 +204,7 @@ class SyncMachine(RuleBasedStateMachine):
         self.user_removed: set[str] = set()
         self.dead: list[tuple[ChangeHint, CalsyncError]] = []
         self.created = 0
+        self.last_error: CalsyncError | None = None
         self.mapping_faults: FlakyMappings | None = None
 
     # --- setup -------------------------------------------------------------------------------
@@ -399,6 +400,7 @@ class SyncMachine(RuleBasedStateMachine):
             self.harness.run(self.engine.handle(hint))
         except CalsyncError as exc:
             if exc.retryable:
+                self.last_error = exc
                 self.pending.append(hint)  # Service Bus delivers it again later
             else:
                 self.dead.append((hint, exc))  # dead-lettered; the next reconcile looks again
@@ -483,7 +485,9 @@ class SyncMachine(RuleBasedStateMachine):
             if not self.pending:
                 break
             self.deliver(self.pending.pop(0))
-        assert not self.pending, f"hints keep failing with no faults injected: {self.pending[:3]}"
+        assert not self.pending, (
+            f"hints keep failing with no faults injected: {self.pending[:3]}; last error: {self.last_error!r}"
+        )
         errors: list[tuple[ChangeHint, CalsyncError]] = []
         for _ in range(6):
             before = self.writes()
