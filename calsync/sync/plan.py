@@ -41,6 +41,7 @@ from calsync.sync.actions import (
 from calsync.sync.cancellation import CancelCopy, already_cancelled, rejected_by_room, removal
 from calsync.sync.conflicts import is_block, overlap_action
 from calsync.sync.guard import HoldState, needs_listing, verdict
+from calsync.sync.moves import HandBack, may_have_moved, moved_away_copy, moved_back, moved_from, moved_in
 from calsync.sync.overlap import rivals
 from calsync.sync.ownership import authority, outlook_role, released_by_decline
 from calsync.sync.state import Facts, ItemState, OrganizerRole, Policy, TargetView
@@ -67,6 +68,14 @@ def decide(facts: Facts, policy: Policy) -> reads.Read | Action:
     if mapping is not None and source.exists and source.content_hash == mapping.hash_on(source.side):
         # our own echo or a duplicate hint: nothing more to read
         return SkipEcho("source unchanged since calsync last wrote or saw it")
+    if may_have_moved(source, mapping) and not facts.booking_room_read:
+        # a booking with no mapping here: was it mapped in another room, and moved here? (calsync.sync.moves)
+        return reads.ReadBookingRoom(source.item_id)
+    previous_room = moved_from(facts)
+    if previous_room is not None and source.stamp:
+        # calsync's copy of another room's Outlook item, moved here: that room moves it back
+        return HandBack("a copy of another room's Outlook item was moved here; its room moves it back",
+                        source=source, home=previous_room)  # fmt: skip
 
     target = source.side.other
     mapped_id = mapping.id_on(target) if mapping is not None else None
@@ -83,6 +92,13 @@ def decide(facts: Facts, policy: Policy) -> reads.Read | Action:
             and (facts.found is None or not facts.found.exists):  # fmt: skip
         # calsync's copy, its mapping lost and its original gone: remove the orphan, never copy it back as new
         return RemoveOrphan("the original of this copy is gone", copy=source)
+
+    if moved_away_copy(source, mapping, counterpart):
+        # calsync's copy was moved to another room: what does its original here say now?
+        assert mapping is not None and counterpart is not None
+        if not facts.origin_read:
+            return reads.ReadOrigin(counterpart.side, counterpart.item_id)
+        return plan(source, mapping, TargetView(facts.origin), policy)
 
     rearm = False
     deleting = not source.exists and mapping is not None and counterpart is not None
@@ -123,6 +139,9 @@ def decide(facts: Facts, policy: Policy) -> reads.Read | Action:
     action = plan(source, mapping, TargetView(counterpart, overlapping, origins, facts.window), policy)
     if rearm and isinstance(action, Delete | ReleaseOrigin | CancelCopy):
         action = dataclasses.replace(action, rearm_guard=True)
+    if previous_room is not None:
+        # the booking moved here from another room: its create tells that room first
+        action = moved_in(action, previous_room)
     return action
 
 
@@ -131,6 +150,10 @@ def plan(source: ItemState, mapping: MappingRow | None, target: TargetView, poli
     counterpart = target.counterpart
 
     if not source.exists:
+        if moved_away_copy(source, mapping, counterpart) and counterpart is not None and counterpart.read:
+            # calsync's copy was moved to another room: the original keeps its room, the copy goes back
+            assert mapping is not None
+            return moved_back(source, mapping, counterpart, policy)
         if mapping is None and counterpart is None:
             # gone or cancelled, never synced: nothing exists elsewhere
             return SkipUnchanged("source gone and never synced")
