@@ -14,7 +14,8 @@ room, so the new room finds the old one through the cross-room index
   event the room organises) moved here: calsync cannot move a meeting between
   mailboxes, so the copy goes back to P, with a note saying why (``moved_back``, in
   P's pass); this room's pass only tells P (``HandBack``). The meeting is never
-  declined for it.
+  declined for the move; if the slot the copy left was booked meanwhile, the copy going
+  back meets that booking as any copy would (the conflict policy decides).
 
 Every step is idempotent: a publish repeated after a crash has the same MessageId
 (Service Bus duplicate detection drops it, and P's pass is idempotent anyway); once
@@ -32,8 +33,11 @@ from calsync.model import Side
 from calsync.model.mapping import MappingRow
 from calsync.sync.actions import Action, ActionKind, Conflict, Create, DeclineOccurrences, Outcome, Update, ids
 from calsync.sync.cancellation import removal
+from calsync.sync.conflicts import overlap_action
+from calsync.sync.overlap import rivals
 from calsync.sync.ownership import authority
-from calsync.sync.state import Facts, ItemState, Policy
+from calsync.sync.reads import ListAround, Read, ReadOrigin, ReadRivalOrigin
+from calsync.sync.state import Facts, ItemState, Policy, TargetView
 
 if TYPE_CHECKING:
     from calsync.sync.effects import Effects
@@ -56,14 +60,37 @@ def moved_away_copy(source: ItemState, mapping: MappingRow | None, counterpart: 
             and counterpart is not None and source.side is not authority(mapping, counterpart))  # fmt: skip
 
 
-def moved_back(source: ItemState, mapping: MappingRow, origin: ItemState, policy: Policy) -> Action:
-    """The copy ``source`` was moved to another room; ``origin`` (just read) is its Outlook original here."""
-    if not origin.exists:
+def moved_back(facts: Facts, source: ItemState, mapping: MappingRow, original: ItemState,
+               policy: Policy) -> Read | Action:  # fmt: skip
+    """The copy ``source`` was moved to another room; ``original`` is its Outlook item here (from the mapping).
+
+    Reads the original, then what holds this room in the booking system at its time: the slot
+    the copy left may have been booked meanwhile, and the copy going back then meets that
+    booking as any copy would (the conflict policy picks who keeps the room).
+    """
+    if not facts.origin_read:
+        return ReadOrigin(original.side, original.item_id)
+    origin = facts.origin
+    if origin is None or not origin.exists or origin.booking is None:
         # the original is gone or cancelled too: the copy goes as for any copy of a vanished original
-        return removal(origin, mapping, source, policy)
+        return removal(origin or original, mapping, source, policy)
+    span = facts.window if origin.booking.recurrence is not None else origin.booking.interval_utc()
+    if facts.listing is None:
+        return ListAround(Side.BOOKING, *span)
+    own = {source.item_id} | {item.item_id for item in facts.listing if item.stamp == origin.item_id}
+    found = rivals(origin.booking, facts.listing, span, exclude=own)
+    known = {item.item_id: item for item in facts.rival_origins}
+    for rival in found:
+        if rival.stamp and rival.stamp not in known:
+            # the rival is calsync's copy of another Outlook meeting: its organiser is the one to tell
+            return ReadRivalOrigin(Side.OUTLOOK, rival.stamp)
     # the meeting keeps its room (only its organiser could move it): the copy goes back, its users told why
-    return Update("a copy of an Outlook meeting was moved to another room; moved back to the meeting's room",
-                  source=origin, mapping=mapping, counterpart=source, note=move_note(origin))  # fmt: skip
+    write = Update("a copy of an Outlook meeting was moved to another room; moved back to the meeting's room",
+                   source=origin, mapping=mapping, counterpart=source, note=move_note(origin))  # fmt: skip
+    if found:
+        # the slot the copy left was booked meanwhile: who keeps the room, as for any overlap
+        return overlap_action(origin, mapping, TargetView(source, found, known, facts.window), found, write, policy)
+    return write
 
 
 def move_note(origin: ItemState) -> str:

@@ -94,11 +94,9 @@ def decide(facts: Facts, policy: Policy) -> reads.Read | Action:
         return RemoveOrphan("the original of this copy is gone", copy=source)
 
     if moved_away_copy(source, mapping, counterpart):
-        # calsync's copy was moved to another room: what does its original here say now?
+        # calsync's copy was moved to another room: it goes back to its original's room
         assert mapping is not None and counterpart is not None
-        if not facts.origin_read:
-            return reads.ReadOrigin(counterpart.side, counterpart.item_id)
-        return plan(source, mapping, TargetView(facts.origin), policy)
+        return moved_back(facts, source, mapping, counterpart, policy)
 
     rearm = False
     deleting = not source.exists and mapping is not None and counterpart is not None
@@ -150,10 +148,6 @@ def plan(source: ItemState, mapping: MappingRow | None, target: TargetView, poli
     counterpart = target.counterpart
 
     if not source.exists:
-        if moved_away_copy(source, mapping, counterpart) and counterpart is not None and counterpart.read:
-            # calsync's copy was moved to another room: the original keeps its room, the copy goes back
-            assert mapping is not None
-            return moved_back(source, mapping, counterpart, policy)
         if mapping is None and counterpart is None:
             # gone or cancelled, never synced: nothing exists elsewhere
             return SkipUnchanged("source gone and never synced")
@@ -270,9 +264,10 @@ def after_failure(action: Action, failed: WriteFailed) -> Action | None:
         if action.desired is not None and (failed.failure is Failure.GONE or current is None or current.booking is None):
             # the original vanished while its copy's edit flowed back: the next hint of the copy removes it
             return SkipUnchanged("the original vanished while the copy's edit was flowing back")
-        if failed.failure is Failure.GONE or current is None or current.booking is None:
+        if failed.failure is Failure.GONE or current is None or (current.booking is None and not current.moved_to):
             # the copy was deleted behind calsync's back (or vanished during the update): recreate it
             return _create(action.source, action.mapping, "copy deleted behind calsync's back; recreated")
+        # (a copy moved to another room meanwhile is written back into this one: calsync.sync.moves)
         # both sides changed: the source's edit is applied on the copy's current version, once
         return dataclasses.replace(action, counterpart=current, retried=True, concurrent=True,
                                    reason=f"both sides changed; applying the {action.source.side} edit")  # fmt: skip

@@ -287,3 +287,40 @@ async def test_a_moved_copy_whose_meeting_was_cancelled_meanwhile_is_removed_not
 
     assert rooms.live(Side.BOOKING, OLD) == [] and rooms.live(Side.BOOKING, NEW) == []
     assert rooms.outlook.violations == [] and rooms.outlook.declined == {}
+
+
+async def test_a_meeting_edited_while_its_copy_was_moved_away_takes_the_copy_back_with_the_edit(rooms: Rooms) -> None:
+    """Found by the ownership machine: the meeting's update met its copy in the other room and made a second copy."""
+    meeting_id, copy_id = await copy_of_a_meeting(rooms, OrganizerRole.PERSON)
+    later = planning(hour=11)
+
+    rooms.booking.move_room(copy_id, NEW)
+    rooms.outlook.user_update(meeting_id, start=later.start, end=later.end)
+    await rooms.hint(OLD, Side.OUTLOOK, meeting_id)  # the meeting's notification comes first
+    await rooms.hint(NEW, Side.BOOKING, copy_id)
+    await rooms.drain()
+
+    (back,) = rooms.live(Side.BOOKING, OLD)
+    assert back.item_id == copy_id and back.booking is not None and back.booking.start == later.start
+    assert rooms.live(Side.BOOKING, NEW) == []
+    assert rooms.outlook.violations == [] and rooms.outlook.declined == {}
+
+
+async def test_a_moved_copy_going_back_meets_a_booking_made_in_the_slot_it_left(rooms: Rooms) -> None:
+    """Found by the ownership machine: the copy could not go back (409) and its hint was retried for ever.
+
+    Someone booked the meeting's slot in the booking system while the copy was away: the copy
+    going back meets that booking as any copy would; first-come keeps the (older) meeting.
+    """
+    meeting_id, copy_id = await copy_of_a_meeting(rooms, OrganizerRole.PERSON)
+
+    rooms.booking.move_room(copy_id, NEW)
+    taken = rooms.booking.user_create(OLD, planning())
+    await rooms.hint(OLD, Side.BOOKING, taken)
+    await rooms.hint(NEW, Side.BOOKING, copy_id)
+    await rooms.drain()
+
+    assert taken in rooms.booking.declined, "the later booking gives way, with a reason"
+    assert [c.item_id for c in rooms.live(Side.BOOKING, OLD)] == [copy_id]
+    assert [e.item_id for e in rooms.live(Side.OUTLOOK, OLD)] == [meeting_id]
+    assert rooms.outlook.violations == [] and rooms.outlook.declined == {}
