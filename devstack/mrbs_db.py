@@ -140,12 +140,13 @@ class MrbsDatabase:
         return self._replace(where, (ical_uid, recur), start, end, name, by, detach=True)
 
     def user_edit_entry(self, ical_uid: str, *, start: str | None = None, end: str | None = None,
-                        name: str | None = None, by: str = "ada") -> dict[str, Any]:  # fmt: skip
-        """Editing a single booking: a new row (new id) with ``ical_recur_id ''``."""
-        return self._replace("ical_uid = %s AND repeat_id IS NULL", (ical_uid,), start, end, name, by, detach=False)
+                        name: str | None = None, by: str = "ada", room_id: int | None = None) -> dict[str, Any]:  # fmt: skip
+        """Editing a single booking (``room_id``: moved to that room): a new row (new id) with ``ical_recur_id ''``."""
+        return self._replace("ical_uid = %s AND repeat_id IS NULL", (ical_uid,), start, end, name, by, detach=False,
+                             room_id=room_id)  # fmt: skip
 
     def _replace(self, where: str, params: tuple, start: str | None, end: str | None, name: str | None, by: str,
-                 *, detach: bool) -> dict[str, Any]:  # fmt: skip
+                 *, detach: bool, room_id: int | None = None) -> dict[str, Any]:  # fmt: skip
         with self._connect() as conn:
             old = conn.execute(f"SELECT * FROM {self.t('entry')} WHERE {where}", params).fetchone()  # noqa: S608
             assert old is not None, params
@@ -162,6 +163,8 @@ class MrbsDatabase:
                 values["end_time"] = epoch(end, self.zone)
             if name is not None:
                 values["name"] = name
+            if room_id is not None:
+                values["room_id"] = room_id
             values["id"] = self._insert(conn, "entry", values)
         return values
 

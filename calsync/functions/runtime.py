@@ -120,7 +120,10 @@ class Runtime:
             return self._services
 
     async def engine(self) -> SyncEngine:
-        return (await self.services()).engine
+        engine = (await self.services()).engine
+        if engine.publisher is None:  # the engine hints a booking's old room on this queue (calsync.sync.moves)
+            engine.publisher = self.publisher
+        return engine
 
     async def maintenance(self) -> MaintenanceService:
         from calsync.onboarding.job import run_onboarding_job

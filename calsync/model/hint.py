@@ -35,6 +35,7 @@ class HintReason(StrEnum):
     LIFECYCLE = "lifecycle"
     REPLAY = "replay"
     BACKFILL = "backfill"  # onboarding (calsync.onboarding) copies an unpaired item while its room goes live
+    MOVED = "moved"  # a booking's new room tells its old room that the booking left it (calsync.sync.moves)
 
 
 class ChangeHint(BaseModel):

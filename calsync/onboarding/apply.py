@@ -168,6 +168,7 @@ class Onboarding:
             outlook_version=outlook.version, booking_version=booking.version,
             series=bool(outlook.booking and outlook.booking.recurrence), created_at=now, updated_at=now,
         )  # fmt: skip
+        await self.mappings.place_booking(booking.item_id, record.key)  # the cross-room index of room moves, first
         try:
             await self.mappings.create(row)
         except ConcurrencyError:

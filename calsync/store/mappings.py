@@ -15,6 +15,14 @@ takes it when it names the item (one read), else goes through the index as befor
 Only one main row can name an item (its index row is created in the same
 transaction and refuses a second), so the answer is the same either way.
 
+Room moves (issue #11): a booking moved to another room has no mapping where it now
+is. ``booking_room`` / ``place_booking`` keep a cross-room index for that, a row per
+booking in partition ``~booking-room`` (RowKey the encoded booking id, ``room`` the room
+key; base64url keys never contain '~', so no room partition can clash). It is an
+unconditional upsert of its own (an entity-group transaction cannot span partitions),
+written before the create of a booking's copy, so a crash leaves it ahead of the
+mapping, never behind it.
+
 Note: Azurite does not enforce If-Match inside batch transactions (Azurite
 issue 1233); Azure does. Tests only rely on the single-entity guard.
 """
@@ -33,6 +41,7 @@ from calsync.store.client import TableStore, translate_errors
 from calsync.store.keys import decode_key, encode_key, prefixed
 
 MAIN, OUTLOOK_INDEX, BOOKING_INDEX = "m", "o", "b"
+BOOKING_ROOMS = "~booking-room"
 
 
 def _main_entity(row: MappingRow) -> dict[str, Any]:
@@ -107,6 +116,22 @@ class MappingStore:
             except ResourceNotFoundError:
                 return None
         return await self.get(room, pointer["mapping_id"])
+
+    async def booking_room(self, booking_id: str) -> str | None:
+        """The room the booking was last mapped in (the cross-room index), or None."""
+        async with translate_errors("reading a booking's room"):
+            try:
+                entity = await self._table.get_entity(BOOKING_ROOMS, encode_key(booking_id))
+            except ResourceNotFoundError:
+                return None
+        room = entity.get("room")
+        return room if isinstance(room, str) and room else None
+
+    async def place_booking(self, booking_id: str, room: str) -> None:
+        """Record in the cross-room index that the booking is mapped in ``room`` now (idempotent)."""
+        entity = {"PartitionKey": BOOKING_ROOMS, "RowKey": encode_key(booking_id), "room": room}
+        async with translate_errors("recording a booking's room"):
+            await self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
 
     async def list_room(self, room: str) -> list[MappingRow]:
         """Every mapping of one room (main rows only)."""

@@ -184,9 +184,14 @@ class Create(Action):
     mapping: MappingRow | None
     idempotency_key: str
     generation: int = 0  # how many times this reservation's copy was created again after a deletion
+    moved_from: str | None = None  # a booking moved here from this room (calsync.sync.moves): tell it first
 
     async def run(self, ctx: Effects) -> Outcome | WriteFailed:
         assert self.source.booking is not None
+        if self.moved_from is not None:
+            await ctx.hint_room(self.moved_from, self.source)  # that room removes its copy in its own pass
+        if self.source.side is Side.BOOKING:
+            await ctx.place_booking(self.source.item_id)  # the cross-room index, ahead of the mapping
         desired = desired_copy(self.source.booking, private_subject=ctx.policy.private_subject)
         target = ctx.side(self.source.side.other)
         try:

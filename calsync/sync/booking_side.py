@@ -46,8 +46,9 @@ class BookingSide:
         except NotFound:
             return ItemState(side=self.side, item_id=item_id, booking=None)
         if record.room_id != room.booking_room_id:
-            # the booking moved to another room: from this room's point of view it is gone
-            return ItemState(side=self.side, item_id=item_id, booking=None, version=record.version)
+            # the booking moved to another room: from this room's point of view it is gone (calsync.sync.moves)
+            return ItemState(side=self.side, item_id=item_id, booking=None, version=record.version,
+                             moved_to=record.booking.room or record.room_id)  # fmt: skip
         return item_from_record(record, self.scope(room))
 
     async def find_copy(self, room: Room, source_id: str) -> ItemState | None:
@@ -75,7 +76,8 @@ class BookingSide:
             organizer, version = record.booking.organizer, current.version or record.version
         else:
             organizer, version = current.booking.organizer, current.version
-        desired = desired.model_copy(update={"organizer": organizer})
+        # written into ``room``: a copy moved to another room by the booking system's users goes back
+        desired = desired.model_copy(update={"organizer": organizer, "room": room.key})
         return item_from_record(await self.system.update_booking(current.item_id, desired, if_match=version))
 
     async def delete(self, room: Room, current: ItemState) -> None:

@@ -4,7 +4,8 @@ A ``SyncContext`` is built per hint by the engine. Reads (calsync.sync.reads) an
 actions (calsync.sync.actions) do all their I/O through it, so they stay small and
 the decision (calsync.sync.plan) stays pure. The few multi-step effects live here:
 saving a mapping with both sides' hashes, removing a copy that may have changed,
-recording a conflict, and the guard's tally and hold.
+recording a conflict, the guard's tally and hold, and telling a booking's old room
+that it moved (calsync.sync.moves: the cross-room index and a hint on the queue).
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from calsync.errors import Conflict, NotFound
-from calsync.model import Side
+from calsync.model import ChangeHint, ChangeKind, HintReason, Side
 from calsync.model.mapping import MappingRow, mapping_id_for
 from calsync.settings import Room
 from calsync.store.mappings import MappingStore, likely_mapping_id
@@ -25,6 +27,9 @@ from calsync.sync.guard import hold_state
 from calsync.sync.sides import CalendarSide
 from calsync.sync.state import HoldView, ItemState, Policy
 from calsync.telemetry import current_context, metrics
+
+if TYPE_CHECKING:
+    from calsync.queues.publisher import HintPublisher
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +51,9 @@ class SyncContext:
     policy: Policy
     clock: Callable[[], dt.datetime]
     deletion_window: dt.timedelta
+    publisher: HintPublisher | None = None  # the "changes" queue: hints for other rooms (room moves)
+    queue: str = "changes"
+    _placed: set[str] = field(default_factory=set)  # bookings this context already pointed the index at
 
     @property
     def mappings(self) -> MappingStore:
@@ -90,11 +98,34 @@ class SyncContext:
         if generation is not None:
             values["generation"] = generation
         if mapping is None:
+            await self.place_booking(booking.item_id)  # the cross-room index (room moves), if the create did not
             row = MappingRow(room=self.room.key, mapping_id=mapping_id_for(source.side, source.item_id),
                              origin=source.side, origin_created_at=source.created_at, created_at=now,
                              **values)  # type: ignore[arg-type]  # fmt: skip
             return await self.mappings.create(row)
         return await self.mappings.update(mapping.model_copy(update=values), mapping)
+
+    # --- room moves (calsync.sync.moves) ------------------------------------------------------------
+
+    async def booking_room(self, booking_id: str) -> str | None:
+        return await self.mappings.booking_room(booking_id)
+
+    async def place_booking(self, booking_id: str) -> None:
+        if booking_id not in self._placed:
+            await self.mappings.place_booking(booking_id, self.room.key)
+            self._placed.add(booking_id)
+
+    async def hint_room(self, room: str, item: ItemState) -> None:
+        """Publish a hint for ``item`` to ``room``'s session; its MessageId is the same for every retry."""
+        hint = ChangeHint(source=item.side, room=room, item_id=item.item_id, change_kind=ChangeKind.UPDATED,
+                          reason=HintReason.MOVED, observed_at=self.clock(),
+                          version=item.version or f"moved-to-{self.room.key}")  # fmt: skip
+        if self.publisher is None:  # operator commands: the room's next full compare finds the move
+            log.warning("booking %s moved from room %s to %s; no queue to tell %s, its next full compare will",
+                        item.item_id, room, self.room.key, room)  # fmt: skip
+            return
+        await self.publisher.publish([hint], queue=self.queue)
+        log.info("booking %s moved from room %s to %s; hinted %s", item.item_id, room, self.room.key, room)
 
     # --- copies of a conflict's loser ---------------------------------------------------------------
 

@@ -51,6 +51,19 @@ class Effects(Protocol):
     async def remove_copy_of(self, item: ItemState) -> None:
         """Remove the copy of a declined rival, and its mapping."""
 
+    async def booking_room(self, booking_id: str) -> str | None:
+        """The room the booking was last mapped in (the cross-room index of room moves), or None."""
+        ...
+
+    async def place_booking(self, booking_id: str) -> None:
+        """Point the cross-room index at this room for the booking (idempotent)."""
+
+    async def hint_room(self, room: str, item: ItemState) -> None:
+        """Publish a ChangeHint for ``item`` to another room's session (a booking that moved out of it).
+
+        Its MessageId is the same for every retry (the item's version); raises QueueError when the queue refuses it.
+        """
+
     async def record_conflict(self, *, winner: ItemState, loser: ItemState, reason: str,
                               kind: str = "overlap") -> None: ...
     async def read_hold(self) -> HoldView: ...

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from calsync.model import ChangeHint, Side
 from calsync.rooms.directory import RoomDirectory
@@ -40,6 +41,9 @@ from calsync.sync.state import Facts, Policy
 from calsync.sync.window import SyncWindow, utc_now
 from calsync.telemetry import metrics, sync_context
 
+if TYPE_CHECKING:
+    from calsync.queues.publisher import HintPublisher
+
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], dt.datetime]
@@ -57,8 +61,9 @@ def policy_from(settings: Settings) -> Policy:
 class SyncEngine:
     def __init__(self, settings: Settings, tables: TableStore, sides: Mapping[Side, CalendarSide],
                  *, clock: Clock | None = None, window: SyncWindow | None = None,
-                 rooms: RoomDirectory | None = None) -> None:  # fmt: skip
+                 rooms: RoomDirectory | None = None, publisher: HintPublisher | None = None) -> None:  # fmt: skip
         self.settings = settings
+        self.publisher = publisher  # hints for other rooms' sessions (a booking's room move, calsync.sync.moves)
         self.sides = sides
         self.tables = tables
         self.clock = clock or utc_now
@@ -100,7 +105,8 @@ class SyncEngine:
 
     async def _sync(self, room: Room, hint: ChangeHint) -> tuple[Action, Outcome]:
         ctx = SyncContext(room=room, sides=self.sides, stores=self.stores, policy=self.policy, clock=self.clock,
-                          deletion_window=dt.timedelta(minutes=self.settings.mass_delete_window_minutes))  # fmt: skip
+                          deletion_window=dt.timedelta(minutes=self.settings.mass_delete_window_minutes),
+                          publisher=self.publisher, queue=self.settings.changes_queue)  # fmt: skip
         now = self.clock()
         facts = Facts(hint=hint, now=now, window=self.window.bounds(now))
         step = decide(facts, self.policy)

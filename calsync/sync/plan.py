@@ -41,6 +41,7 @@ from calsync.sync.actions import (
 from calsync.sync.cancellation import CancelCopy, already_cancelled, rejected_by_room, removal
 from calsync.sync.conflicts import is_block, overlap_action
 from calsync.sync.guard import HoldState, needs_listing, verdict
+from calsync.sync.moves import HandBack, may_have_moved, moved_away_copy, moved_back, moved_from, moved_in
 from calsync.sync.overlap import rivals
 from calsync.sync.ownership import authority, outlook_role, released_by_decline
 from calsync.sync.state import Facts, ItemState, OrganizerRole, Policy, TargetView
@@ -67,6 +68,14 @@ def decide(facts: Facts, policy: Policy) -> reads.Read | Action:
     if mapping is not None and source.exists and source.content_hash == mapping.hash_on(source.side):
         # our own echo or a duplicate hint: nothing more to read
         return SkipEcho("source unchanged since calsync last wrote or saw it")
+    if may_have_moved(source, mapping) and not facts.booking_room_read:
+        # a booking with no mapping here: was it mapped in another room, and moved here? (calsync.sync.moves)
+        return reads.ReadBookingRoom(source.item_id)
+    previous_room = moved_from(facts)
+    if previous_room is not None and source.stamp:
+        # calsync's copy of another room's Outlook item, moved here: that room moves it back
+        return HandBack("a copy of another room's Outlook item was moved here; its room moves it back",
+                        source=source, home=previous_room)  # fmt: skip
 
     target = source.side.other
     mapped_id = mapping.id_on(target) if mapping is not None else None
@@ -83,6 +92,11 @@ def decide(facts: Facts, policy: Policy) -> reads.Read | Action:
             and (facts.found is None or not facts.found.exists):  # fmt: skip
         # calsync's copy, its mapping lost and its original gone: remove the orphan, never copy it back as new
         return RemoveOrphan("the original of this copy is gone", copy=source)
+
+    if moved_away_copy(source, mapping, counterpart):
+        # calsync's copy was moved to another room: it goes back to its original's room
+        assert mapping is not None and counterpart is not None
+        return moved_back(facts, source, mapping, counterpart, policy)
 
     rearm = False
     deleting = not source.exists and mapping is not None and counterpart is not None
@@ -123,6 +137,9 @@ def decide(facts: Facts, policy: Policy) -> reads.Read | Action:
     action = plan(source, mapping, TargetView(counterpart, overlapping, origins, facts.window), policy)
     if rearm and isinstance(action, Delete | ReleaseOrigin | CancelCopy):
         action = dataclasses.replace(action, rearm_guard=True)
+    if previous_room is not None:
+        # the booking moved here from another room: its create tells that room first
+        action = moved_in(action, previous_room)
     return action
 
 
@@ -247,9 +264,10 @@ def after_failure(action: Action, failed: WriteFailed) -> Action | None:
         if action.desired is not None and (failed.failure is Failure.GONE or current is None or current.booking is None):
             # the original vanished while its copy's edit flowed back: the next hint of the copy removes it
             return SkipUnchanged("the original vanished while the copy's edit was flowing back")
-        if failed.failure is Failure.GONE or current is None or current.booking is None:
+        if failed.failure is Failure.GONE or current is None or (current.booking is None and not current.moved_to):
             # the copy was deleted behind calsync's back (or vanished during the update): recreate it
             return _create(action.source, action.mapping, "copy deleted behind calsync's back; recreated")
+        # (a copy moved to another room meanwhile is written back into this one: calsync.sync.moves)
         # both sides changed: the source's edit is applied on the copy's current version, once
         return dataclasses.replace(action, counterpart=current, retried=True, concurrent=True,
                                    reason=f"both sides changed; applying the {action.source.side} edit")  # fmt: skip

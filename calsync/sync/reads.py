@@ -141,3 +141,14 @@ class ReadRivalOrigin(_ReadItem):
 
     def _keep(self, facts: Facts, item: ItemState) -> Facts:
         return dataclasses.replace(facts, rival_origins=(*facts.rival_origins, item))
+
+
+@dataclass(frozen=True)
+class ReadBookingRoom(Read):
+    """The room a booking with no mapping here was last mapped in: did it move here? (calsync.sync.moves)"""
+
+    booking_id: str
+
+    async def fetch(self, ctx: Effects, facts: Facts) -> Facts:
+        room = await ctx.booking_room(self.booking_id)
+        return dataclasses.replace(facts, booking_room=room, booking_room_read=True)

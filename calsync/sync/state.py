@@ -38,6 +38,7 @@ class ItemState:
     read: bool = True  # False: known only from the mapping row (not fetched, assumed to exist)
     role: OrganizerRole | None = None  # Outlook items: who organises it (None: the booking side, or not read)
     organizer_id: str | None = None  # calsync's meeting (role SERVICE): the organiser's event id, where writes go
+    moved_to: str | None = None  # a booking gone from this room because it moved: the room it is in now
 
     @classmethod
     def from_mapping(cls, side: Side, item_id: str, version: str | None) -> ItemState:
@@ -93,6 +94,8 @@ class Facts:
     origin_read: bool = False
     rival_origins: tuple[ItemState, ...] = ()  # the Outlook originals of rivals that are calsync's copies, as read
     tally: Tally | None = None  # the mass-deletion guard's counts
+    booking_room: str | None = None  # the room the source booking was last mapped in (the cross-room index)
+    booking_room_read: bool = False
 
 
 DEFAULT_GUARD = GuardLimits(min_bookings=10, threshold=0.5)

@@ -82,6 +82,8 @@ async def test_three_paired_one_copy_each_way_one_conflict_no_decline_no_duplica
     assert {b["id"] for b in bookings if b["title"] == "Interview"} == {conflict.booking_id}
     rows = await MappingStore(onboarding.services.tables).list_room("room-a")
     assert len(rows) == 5 and all(r.outlook_hash and r.booking_hash for r in rows)
+    mappings = MappingStore(onboarding.services.tables)  # a later room move finds them (the cross-room index)
+    assert [await mappings.booking_room(r.booking_id or "") for r in rows] == ["room-a"] * 5
     assert (await onboarding.services.rooms.get("room-a")).state is RoomState.LIVE
 
     # live: the paired state is quiet, the conflict stays untouched, and a new booking syncs

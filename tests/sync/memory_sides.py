@@ -198,8 +198,9 @@ class MemorySide:
         return self._rival(stored.room, stored.booking, stored.item_id) is not None
 
     def _get(self, room: Room, item_id: str) -> Stored:
+        """The item to write; the booking system writes a booking by its id, whichever room it is in now."""
         stored = self.items.get(item_id)
-        if stored is None or stored.room != room.key:
+        if stored is None or (stored.room != room.key and self.side is Side.OUTLOOK):
             raise NotFound(f"{self.side} item {item_id} does not exist", side=self.side.value, status=404)
         return stored
 
@@ -265,6 +266,10 @@ class MemorySide:
     async def read(self, room: Room, item_id: str) -> ItemState:
         self._fault("read")
         stored = self.items.get(item_id)
+        if stored is not None and stored.room != room.key and self.side is Side.BOOKING:
+            # moved to another room: gone from this one, as BookingSide reads it
+            return ItemState(side=self.side, item_id=item_id, booking=None, version=stored.version,
+                             moved_to=stored.room)  # fmt: skip
         if stored is None or stored.room != room.key:
             return self._gone(item_id)
         return self.state(stored)
@@ -329,7 +334,7 @@ class MemorySide:
             # OutlookSide PATCHes only fields that differ as written (event_patch): a masked subject is left alone
             written = written.model_copy(update={"subject": stored.booking.subject})
         self._check_free(room.key, written, stored.item_id)
-        stored.booking = written
+        stored.booking, stored.room = written, room.key  # a booking moved to another room goes back with it
         stored.version = self._new_version()
         if self.side is Side.BOOKING:
             stored.declined, stored.reason = False, None  # a PUT replaces the status, rejected included

@@ -165,21 +165,30 @@ class MrbsBookingSystem:
         return rows, area
 
     async def update_booking(self, booking_id: str, booking: Booking, *, if_match: str) -> BookingRecord:
-        """Rewrite the booking's rows; ``booking.note`` (calsync's message to the users) is ignored: MRBS has no
-        field for it (docs/booking-api.md, ``note``)."""
+        """Rewrite the booking's rows, in ``booking.room`` (a copy a user moved to another room goes back);
+        ``booking.note`` (calsync's message to the users) is ignored: MRBS has no field for it
+        (docs/booking-api.md, ``note``)."""
         t = self.tables
         async with db.translate("updating a booking"), self.engine.begin() as conn:
             rows, area = await self._locked_current(conn, booking_id, if_match)
             base = next((row for row in rows if row.repeat is not None), rows[0])
+            room_id = self._room_of(booking, base.room_id)
+            if room_id != base.room_id:
+                area = await db.area_of_room(conn, t, room_id, self.default_zone, lock=True)
             planned = plan_rows(
-                booking, uid=booking_id, sequence=max(row.ical_sequence for row in rows) + 1, room_id=base.room_id,
+                booking, uid=booking_id, sequence=max(row.ical_sequence for row in rows) + 1, room_id=room_id,
                 area=area, kinds=self.kinds, create_by=base.create_by, modified_by=self.user,
                 description=base.description or "",
             )  # fmt: skip
-            await db.check_free(conn, t, base.room_id, planned.intervals(), ignore_uid=booking_id)
+            await db.check_free(conn, t, room_id, planned.intervals(), ignore_uid=booking_id)
             await db.remove(conn, t, booking_id)
             await db.write(conn, t, planned)
             return await self._must(conn, booking_id)
+
+    def _room_of(self, booking: Booking, current: int) -> int:
+        """The MRBS room of ``booking.room`` (a calsync room key); ``current`` when it names no MRBS room."""
+        room_id = self.room_map.room_id(booking.room) if booking.room else ""
+        return int(room_id) if room_id.isdigit() else current
 
     async def delete_booking(self, booking_id: str, *, if_match: str) -> None:
         async with db.translate("deleting a booking"), self.engine.begin() as conn:
