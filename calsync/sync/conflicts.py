@@ -45,7 +45,9 @@ def overlap_action(source: ItemState, mapping: MappingRow | None, target: Target
     for rival in rivals:
         loser = rival_loser(rival, target.rival_origins.get(rival.stamp or ""))
         theirs = dataclasses.replace(rival, created_at=loser.origin.created_at)
-        if not is_block(source) and (is_block(rival) or winner_of(mine, theirs, policy.conflict_policy) is theirs):
+        if _orphaned(rival, loser):
+            beaten.append((rival, loser))  # calsync's copy of a reservation that no longer holds the room
+        elif not is_block(source) and (is_block(rival) or winner_of(mine, theirs, policy.conflict_policy) is theirs):
             beaten_by.append(rival)
         else:
             beaten.append((rival, loser))  # a room-unavailability block wins whatever the policy
@@ -149,6 +151,11 @@ def rival_loser(rival: ItemState, rival_origin: ItemState | None) -> Loser:
         # an orphaned copy of calsync's: nobody to tell, just remove it
         return Loser(origin=rival, by_decline=False, item=rival)
     return Loser(origin=rival_origin, by_decline=released_by_decline(rival_origin), item=rival)
+
+
+def _orphaned(rival: ItemState, loser: Loser) -> bool:
+    """Whether ``rival`` is calsync's copy of an original that is gone, cancelled or declined (by the room)."""
+    return bool(rival.stamp) and loser.origin.item_id == rival.item_id
 
 
 def winner_of(a: ItemState, b: ItemState, policy: ConflictPolicy) -> ItemState:

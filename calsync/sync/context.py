@@ -24,6 +24,7 @@ from calsync.settings import Room
 from calsync.store.mappings import MappingStore, likely_mapping_id
 from calsync.store.records import ConflictRecord, ConflictStore, RoomHold, RoomHoldStore
 from calsync.sync.guard import hold_state
+from calsync.sync.ownership import authority
 from calsync.sync.sides import CalendarSide
 from calsync.sync.state import HoldView, ItemState, Policy
 from calsync.telemetry import current_context, metrics
@@ -144,12 +145,17 @@ class SyncContext:
                     await side.delete(self.room, again)
 
     async def remove_copy_of(self, item: ItemState) -> None:
-        """Remove the copy of ``item`` (a declined rival) and its mapping, if it had one."""
+        """Remove the copy of ``item`` (a declined rival) and its mapping, if it had one.
+
+        Only when ``item`` is its reservation's authority is the other side calsync's copy; when ``item`` is
+        itself calsync's copy (an orphan whose original no longer holds the room), the other side is a
+        person's original, which calsync never deletes: only the mapping goes.
+        """
         mapping = await self.mappings.find(self.room.key, item.side, item.item_id)
         if mapping is None:
             return
         copy_id = mapping.id_on(item.side.other)
-        if copy_id:
+        if copy_id and authority(mapping) is item.side:
             await self.remove_copy(ItemState.from_mapping(item.side.other, copy_id, mapping.version_on(item.side.other)))
         await self.mappings.delete(mapping)
 

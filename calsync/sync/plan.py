@@ -116,7 +116,7 @@ def decide(facts: Facts, policy: Policy) -> reads.Read | Action:
         # the source is a copy and it changed: what does its original say now?
         if not facts.origin_read:
             return reads.ReadOrigin(counterpart.side, counterpart.item_id)
-        return plan(source, mapping, TargetView(facts.origin), policy)
+        return _rewrite_meeting_rivals(facts, plan(source, mapping, TargetView(facts.origin), policy), policy)
 
     overlapping: list[ItemState] = []
     if source.exists and (target is Side.BOOKING or is_block(source)):
@@ -134,7 +134,11 @@ def decide(facts: Facts, policy: Policy) -> reads.Read | Action:
                 return reads.ReadRivalOrigin(Side.OUTLOOK, rival.stamp)
 
     origins = {origin.item_id: origin for origin in facts.rival_origins}
-    action = plan(source, mapping, TargetView(counterpart, overlapping, origins, facts.window), policy)
+    step = _rewrite_meeting_rivals(facts, plan(source, mapping, TargetView(counterpart, overlapping, origins,
+                                                                           facts.window), policy), policy)  # fmt: skip
+    if isinstance(step, reads.Read):
+        return step
+    action = step
     if rearm and isinstance(action, Delete | ReleaseOrigin | CancelCopy):
         action = dataclasses.replace(action, rearm_guard=True)
     if previous_room is not None:
@@ -216,6 +220,32 @@ def _copy_changed(source: ItemState, mapping: MappingRow, origin: ItemState, pol
     desired = flow_back(source.booking, origin.booking, private_subject=policy.private_subject)
     return Update("the copy was edited; the edit flows back to the original", source=source, mapping=mapping,
                   counterpart=origin, desired=desired)  # fmt: skip
+
+
+def _rewrite_meeting_rivals(facts: Facts, action: Action, policy: Policy) -> reads.Read | Action:
+    """An Outlook original rewriting its booking copy (a revert, the original winning a concurrent edit, or a
+    copy found by its stamp after the mapping was lost).
+
+    The copy goes back to the original's time, where the booking system may hold another booking
+    by now (it answers 409 for ever otherwise): who keeps the room is the conflict policy's choice,
+    as for any Outlook source overlapping a booking.
+    """
+    if not (isinstance(action, Update) and action.desired is None and action.source.side is Side.OUTLOOK
+            and action.counterpart is not None and action.source.booking is not None):  # fmt: skip
+        return action
+    origin, copy = action.source, action.counterpart
+    if facts.listing is None:
+        return reads.ListAround(Side.BOOKING, *_listing_span(origin, facts.window))
+    overlapping = _rivals(origin, facts.listing, copy, facts.window)
+    known = {item.item_id: item for item in facts.rival_origins}
+    for rival in overlapping:
+        if rival.stamp and rival.stamp not in known:
+            # the rival is calsync's copy of another Outlook meeting: its organiser is the one to tell
+            return reads.ReadRivalOrigin(Side.OUTLOOK, rival.stamp)
+    if not overlapping:
+        return action
+    target = TargetView(copy, overlapping, known, facts.window)
+    return overlap_action(origin, action.mapping, target, overlapping, action, policy)
 
 
 def revert_note(origin: ItemState) -> str:

@@ -290,6 +290,42 @@ async def test_outlook_wins_policy_declines_the_booking_system_side(settings: Se
         await world.engine.close()
 
 
+async def test_the_stale_copy_of_a_meeting_the_room_declined_is_removed_and_the_meeting_kept(world: World) -> None:
+    """The room declined a person's meeting after calsync copied it; a later meeting takes the time.
+
+    The stale booking copy gives way to the new meeting; the declined meeting is the person's and
+    stays in the room calendar untouched (found by the ownership machine: it was DELETEd).
+    """
+    declined, stale_copy = await world.synced(Side.OUTLOOK, meeting(subject="Declined later"))
+    world.outlook.room_declines(declined)
+    later = world.person_books(Side.OUTLOOK, meeting(subject="Takes the slot"))
+    await world.hint(Side.OUTLOOK, later)
+    assert world.outlook.violations == []
+    assert declined in world.outlook.items, "the person's declined meeting is still in the room calendar"
+    assert stale_copy not in {item.item_id for item in world.booking.live()}
+    assert one(world.booking.live()).stamp == later
+
+
+async def test_a_copy_found_without_its_mapping_goes_back_through_the_conflict_policy(world: World) -> None:
+    """The mapping of a meeting's copy was lost (a crash), and its copy moved in the booking system onto free time;
+    a second meeting took the hour the copy left. Rewriting the copy meets that meeting's copy: the conflict policy
+    decides (the earlier meeting keeps the room) instead of a 409 retried for ever (found by the ownership machine).
+    """
+    world.outlook.allow_conflicts = True  # the race before calsync sees either invitation
+    first, copy = await world.synced(Side.OUTLOOK, meeting(hour=8, subject="First").model_copy(update={"end": at(4, 10)}))
+    row = await world.engine.mappings.find(ROOM.key, Side.OUTLOOK, first)
+    assert row is not None
+    await world.engine.mappings.delete(row)  # the crash
+    world.booking.user_update(copy, start=at(4, 9), end=at(4, 11))  # the copy is moved off the first hour
+    second = world.person_books(Side.OUTLOOK, meeting(hour=8, subject="Second"))
+    await world.hint(Side.OUTLOOK, second)
+    await world.hint(Side.OUTLOOK, first)  # raised RoomAlreadyBooked before the fix
+    assert set(world.outlook.declined) == {second}
+    kept = one(world.booking.live())
+    assert kept.stamp == first and kept.booking is not None and kept.booking.start == at(4, 8)
+    assert world.outlook.violations == []
+
+
 # --- writes that meet a changed target --------------------------------------------------------------
 
 
