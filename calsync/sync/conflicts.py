@@ -43,9 +43,10 @@ def overlap_action(source: ItemState, mapping: MappingRow | None, target: Target
     beaten_by: list[ItemState] = []  # rivals that keep the room against the source
     beaten: list[tuple[ItemState, Loser]] = []  # rivals that give way to the source
     for rival in rivals:
-        loser = rival_loser(rival, target.rival_origins.get(rival.stamp or ""))
+        origin = target.rival_origins.get(rival.stamp or "")
+        loser = rival_loser(rival, origin)
         theirs = dataclasses.replace(rival, created_at=loser.origin.created_at)
-        if _orphaned(rival, loser):
+        if _released(rival, origin):
             beaten.append((rival, loser))  # calsync's copy of a reservation that no longer holds the room
         elif not is_block(source) and (is_block(rival) or winner_of(mine, theirs, policy.conflict_policy) is theirs):
             beaten_by.append(rival)
@@ -153,9 +154,13 @@ def rival_loser(rival: ItemState, rival_origin: ItemState | None) -> Loser:
     return Loser(origin=rival_origin, by_decline=released_by_decline(rival_origin), item=rival)
 
 
-def _orphaned(rival: ItemState, loser: Loser) -> bool:
-    """Whether ``rival`` is calsync's copy of an original that is gone, cancelled or declined (by the room)."""
-    return bool(rival.stamp) and loser.origin.item_id == rival.item_id
+def _released(rival: ItemState, origin: ItemState | None) -> bool:
+    """Whether ``rival`` is calsync's copy of an original this room holds no more: cancelled, or declined by the room.
+
+    An original not found at all may be another room's (a copy moved here by the booking system's
+    users, on its way back: calsync.sync.moves), so it is not taken for released.
+    """
+    return bool(rival.stamp) and origin is not None and origin.booking is not None and not origin.exists
 
 
 def winner_of(a: ItemState, b: ItemState, policy: ConflictPolicy) -> ItemState:
