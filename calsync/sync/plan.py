@@ -44,7 +44,7 @@ from calsync.sync.guard import HoldState, needs_listing, verdict
 from calsync.sync.overlap import rivals
 from calsync.sync.ownership import authority, outlook_role, released_by_decline
 from calsync.sync.state import Facts, ItemState, OrganizerRole, Policy, TargetView
-from calsync.sync.translate import flow_back, same_reservation
+from calsync.sync.translate import changes_origin, flow_back, same_reservation
 
 # --- what to read next, then the action -------------------------------------------------------------
 
@@ -197,8 +197,14 @@ def _copy_changed(source: ItemState, mapping: MappingRow, origin: ItemState, pol
     # an edit of a copy flows back to its original, except what only the original decides (a private title)
     assert source.booking is not None and origin.booking is not None
     desired = flow_back(source.booking, origin.booking, private_subject=policy.private_subject)
+    if not changes_origin(desired, origin.booking):
+        # only what the original decides was changed (the placeholder title of a private booking): the copy goes back
+        return Update("the copy changed only what its original decides; it shows the original again", source=origin,
+                      mapping=mapping, counterpart=source)  # fmt: skip
+    # the rest flows back; a copy that then differs from its original (a retitled placeholder) is rewritten too
+    restore = not same_reservation(desired, source.booking, private_subject=policy.private_subject)
     return Update("the copy was edited; the edit flows back to the original", source=source, mapping=mapping,
-                  counterpart=origin, desired=desired)  # fmt: skip
+                  counterpart=origin, desired=desired, restore_copy=restore)  # fmt: skip
 
 
 def revert_note(origin: ItemState) -> str:
@@ -247,6 +253,14 @@ def after_failure(action: Action, failed: WriteFailed) -> Action | None:
         if action.desired is not None and (failed.failure is Failure.GONE or current is None or current.booking is None):
             # the original vanished while its copy's edit flowed back: the next hint of the copy removes it
             return SkipUnchanged("the original vanished while the copy's edit was flowing back")
+        if action.desired is not None and failed.failure is Failure.TAKEN and current is not None:
+            # the copy's edit overlaps another booking where its original lives, which refused it (409, the same on
+            # every retry): the original keeps its time, the copy goes back to it, and the refusal is recorded
+            taken = f" (by {failed.rival})" if failed.rival else ""
+            return Update(f"the edit of the copy was refused: the room is already booked then in the booking "
+                          f"system{taken}; the copy shows its original again",
+                          source=current, mapping=action.mapping, counterpart=action.source,
+                          refused=True)  # fmt: skip
         if failed.failure is Failure.GONE or current is None or current.booking is None:
             # the copy was deleted behind calsync's back (or vanished during the update): recreate it
             return _create(action.source, action.mapping, "copy deleted behind calsync's back; recreated")
