@@ -30,7 +30,7 @@ from calsync.model.booking import Cancellation
 from calsync.model.mapping import MappingRow
 from calsync.sync.occurrences import release_occurrences, trim_copy_of
 from calsync.sync.state import HoldView, ItemState, Loser
-from calsync.sync.translate import desired_copy
+from calsync.sync.translate import desired_copy, same_reservation
 
 if TYPE_CHECKING:
     from calsync.sync.effects import Effects
@@ -203,6 +203,11 @@ class Create(Action):
             return WriteFailed(Failure.KEY_REUSED)
         if not copy.exists:
             return WriteFailed(Failure.DECLINED, copy)  # the room's attendant declined calsync's meeting
+        if copy.booking is not None and not same_reservation(self.source.booking, copy.booking,
+                                                             private_subject=ctx.policy.private_subject):  # fmt: skip
+            # the key found the copy an earlier attempt made (Graph's transactionId gives it back as it is now),
+            # edited since, before any mapping saved it: not what calsync writes, so not saved as its own write
+            return WriteFailed(Failure.CHANGED, copy)
         saved = await ctx.save(self.source, copy, self.mapping, generation=self.generation)
         return Outcome(self.kind, self.reason, saved.outlook_id, saved.booking_id)
 
@@ -220,6 +225,7 @@ class Update(Action):
     note: str | None = None  # why calsync changed the booking, for the booking system's users (its API's note)
     restore_copy: bool = False  # an edit flowing back: then the copy (the source) shows its original again
     refused: bool = False  # the copy's edit could not reach its original (the room is taken there): recorded
+    generation: int | None = None  # a create's generation, when this update finishes that create (a new mapping)
 
     async def run(self, ctx: Effects) -> Outcome | WriteFailed:
         assert self.source.booking is not None
@@ -236,7 +242,7 @@ class Update(Action):
             return copy
         if self.restore_copy and copy.booking is not None:
             return await self._restore_copy(ctx, copy)
-        saved = await ctx.save(self.source, copy, self.mapping)
+        saved = await ctx.save(self.source, copy, self.mapping, generation=self.generation)
         return Outcome(self.kind, self.reason, saved.outlook_id, saved.booking_id)
 
     async def _restore_copy(self, ctx: Effects, origin: ItemState) -> Outcome:

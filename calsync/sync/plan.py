@@ -267,6 +267,12 @@ def after_failure(action: Action, failed: WriteFailed) -> Action | None:
         # both sides changed: the source's edit is applied on the copy's current version, once
         return dataclasses.replace(action, counterpart=current, retried=True, concurrent=True,
                                    reason=f"both sides changed; applying the {action.source.side} edit")  # fmt: skip
+    if isinstance(action, Create) and failed.failure is Failure.CHANGED and current is not None:
+        # the create's key gave back the copy an earlier attempt made, edited before a mapping saved it: the source
+        # wins, as it would over any copy changed meanwhile, and the mapping is saved with this create's generation
+        return Update(f"{action.reason}; the copy an earlier attempt made was edited meanwhile", source=action.source,
+                      mapping=action.mapping, counterpart=current, retried=True,
+                      generation=action.generation)  # fmt: skip
     if isinstance(action, Create):
         if failed.failure is not Failure.KEY_REUSED or "-c" in action.idempotency_key.rsplit("calsync-", 1)[-1]:
             return None

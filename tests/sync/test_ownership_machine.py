@@ -621,6 +621,32 @@ def test_a_moved_copy_of_a_meeting_whose_mapping_was_lost_is_reverted_not_writte
         SyncMachine.harness.close()
 
 
+@pytest.mark.azurite
+def test_a_copy_edited_before_its_mapping_was_saved_is_put_right_by_the_retried_create(settings: Settings) -> None:
+    """Shrunk by the machine: the copy's create succeeded, the mapping save crashed, a delegate retitled the copy.
+
+    The retried create's transactionId gives back that copy as it is now ('Private booking*'); it was saved
+    as calsync's own write, so every later hint of the copy was an echo and it never showed the placeholder
+    again (a delegate's move in that window stayed the same way). The retry now writes the copy once more.
+    """
+    SyncMachine.harness = Harness(settings)
+    try:
+        state = SyncMachine()
+        state.start_engine(policy=ConflictPolicy.FIRST_COME, first=[])
+        state.person_books(side=Side.BOOKING, room=0, shape="single", day=6, hour=8, hours=1, private=True)
+        booking_id = state.user_items[0][1]
+        state.crash_before_mapping_save(times=1)
+        state.deliver_one(pick=0)  # the copy is created, the mapping save crashes: the hint is delivered again later
+        state.delegate_edits_copy_of_booking(pick=0, change="retitle")
+        state.deliver_one(pick=0)  # the booking's hint again, before the copy's
+        (copy,) = state.sides[Side.OUTLOOK].live()
+        assert copy.booking.subject == PRIVATE and copy.stamp == booking_id
+        assert state.sides[Side.BOOKING].get(booking_id).booking.subject == "Secret 1"
+        state.settle()
+    finally:
+        SyncMachine.harness.close()
+
+
 # --- defects the machine found (the room move still an xfail'd test of the expected behaviour) ----------
 
 
