@@ -83,6 +83,11 @@ def decide(facts: Facts, policy: Policy) -> reads.Read | Action:
             and (facts.found is None or not facts.found.exists):  # fmt: skip
         # calsync's copy, its mapping lost and its original gone: remove the orphan, never copy it back as new
         return RemoveOrphan("the original of this copy is gone", copy=source)
+    duplicate = facts.found_mapping.id_on(source.side) if facts.found_mapping is not None else None
+    if source.exists and mapping is None and source.stamp and duplicate and duplicate != source.item_id \
+            and source.role is not OrganizerRole.PERSON:  # fmt: skip
+        # calsync's copy, its mapping lost, and its original mapped to another copy made meanwhile: a duplicate
+        return RemoveOrphan("the original of this copy already has another copy", copy=source)
 
     rearm = False
     deleting = not source.exists and mapping is not None and counterpart is not None

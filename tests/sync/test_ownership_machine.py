@@ -647,6 +647,34 @@ def test_a_copy_edited_before_its_mapping_was_saved_is_put_right_by_the_retried_
         SyncMachine.harness.close()
 
 
+@pytest.mark.azurite
+def test_a_copy_left_without_a_mapping_while_its_original_got_another_is_removed(settings: Settings) -> None:
+    """Shrunk by the machine: the copy's mapping was never saved (two crashes), then the meeting was retitled and a
+    booking-system user moved the copy out of the meeting's time.
+
+    The meeting's next hint no longer finds that copy around its time and makes a second one (a fresh key: the
+    first was spent on another body), mapped. The first copy's hint found the meeting by its stamp and rewrote
+    the copy onto the second one's time: the booking system refused it (409) on every retry. A stamped copy
+    whose original is mapped to another copy is a duplicate and is removed.
+    """
+    SyncMachine.harness = Harness(settings)
+    try:
+        state = SyncMachine()
+        state.start_engine(policy=ConflictPolicy.FIRST_COME, first=[])
+        state.person_books(side=Side.OUTLOOK, room=0, shape="all-day", day=5, hour=10, hours=1, private=False, who=1)
+        meeting_id = state.user_items[0][1]
+        state.crash_before_mapping_save(times=2)
+        state.deliver_twice()  # the copy is created, its mapping save crashes twice: the hint is delivered again later
+        state.person_edits(side=Side.OUTLOOK, pick=0, change="retitle")
+        state.person_edits(side=Side.BOOKING, pick=0, change="move")  # a booking-system user moves the copy
+        state.settle()
+        (copy,) = state.sides[Side.BOOKING].live()
+        meeting = state.sides[Side.OUTLOOK].get(meeting_id).booking
+        assert copy.stamp == meeting_id and (copy.booking.subject, copy.booking.start) == (meeting.subject, meeting.start)
+    finally:
+        SyncMachine.harness.close()
+
+
 # --- defects the machine found (the room move still an xfail'd test of the expected behaviour) ----------
 
 
