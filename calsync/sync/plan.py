@@ -275,8 +275,9 @@ def after_failure(action: Action, failed: WriteFailed) -> Action | None:
     if isinstance(action, Create) and failed.failure is Failure.CHANGED and current is not None:
         # the create's key gave back the copy an earlier attempt made, edited before a mapping saved it: the source
         # wins, as it would over any copy changed meanwhile, and the mapping is saved with this create's generation
+        # (a booking system replays its first answer, whose version may be stale: a 412 re-reads it, once)
         return Update(f"{action.reason}; the copy an earlier attempt made was edited meanwhile", source=action.source,
-                      mapping=action.mapping, counterpart=current, retried=True,
+                      mapping=action.mapping, counterpart=current,
                       generation=action.generation)  # fmt: skip
     if isinstance(action, Create):
         if failed.failure is not Failure.KEY_REUSED or "-c" in action.idempotency_key.rsplit("calsync-", 1)[-1]:
