@@ -22,6 +22,7 @@ refused again.
     │   │   └── SyncStateExpired  a delta cursor (Graph deltaLink) expired: start a fresh delta
     │   ├── Throttled             429/503 after the bounded wait (retryable)
     │   ├── Conflict              changed meanwhile, precondition failed, double booking (retryable: re-read)
+    │   │   └── RoomTaken         the room is already booked then (the sync decides what gives way)
     │   ├── PermissionDenied      the app may not do this (operator's fault; not retryable)
     │   ├── PeerContractError     answered outside the contract: a redirect, an oversized body (not retryable)
     │   │   └── ResponseTooLarge  a body (or its Content-Length) over the client's cap; never retried
@@ -141,6 +142,15 @@ class Conflict(SideError):
 
     retryable = True
     http_status = 409
+
+
+class RoomTaken(Conflict):
+    """The side refused the write because the room is already booked then (a booking system's double booking).
+
+    Retrying the same write cannot help while the other booking stands; the sync decides
+    what gives way instead (calsync.sync.plan.after_failure). ``conflicting_booking_id``
+    names that booking when the side says which.
+    """
 
 
 class PermissionDenied(SideError):

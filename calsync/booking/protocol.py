@@ -8,8 +8,8 @@ on purpose (library exceptions must be translated).
 
 Contract-specific errors live here as subclasses of the shared tree:
 
-    Conflict ──┬── RoomAlreadyBooked   409: the room is taken for (part of) that time
-               └── ChangedMeanwhile    412: the If-Match version is stale
+    Conflict ──┬── RoomTaken ── RoomAlreadyBooked   409: the room is taken for (part of) that time
+               └── ChangedMeanwhile                 412: the If-Match version is stale
     NotFound ── SyncStateExpired ── ChangeFeedExpired   410 on /changes: the cursor is lost; do a full pass
 """
 
@@ -21,14 +21,14 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from calsync.errors import Conflict, SyncStateExpired
+from calsync.errors import Conflict, RoomTaken, SyncStateExpired
 from calsync.model.booking import Booking
 
 SIDE = "booking"
 """The ``side`` every booking-system error carries."""
 
 
-class RoomAlreadyBooked(Conflict):
+class RoomAlreadyBooked(RoomTaken):
     """The room already has a booking (or block) that overlaps; nothing was written."""
 
 

@@ -22,8 +22,13 @@ Reading (``event_to_booking``), for singleInstance and seriesMaster events:
 
 Writing (``booking_to_event``, ``event_patch``, ``plan_instance_changes``):
 
-- Private and confidential bookings are written with ``private_subject``, never
-  their subject; sensitivity is copied as it is (both hide the subject in Outlook).
+- A created event of a private or confidential booking is written with
+  ``private_subject``, never its subject; sensitivity is copied as it is (both hide
+  the subject in Outlook). A PATCH (``event_patch``, ``plan_instance_changes``)
+  writes the subject it is given and compares it with the subject the event shows:
+  the caller has already masked a copy's (calsync.sync.translate.desired_copy), an
+  original keeps its own title, and a copy whose placeholder someone retitled is
+  patched back to the placeholder.
 - Start/end are local wall time with the zone name from ``graph_zone_name`` (a
   Windows name where that reads back as the same IANA zone, else the IANA name;
   Graph accepts both). All-day: midnight dates with isAllDay.
@@ -423,13 +428,15 @@ _PATCHED = ("subject", "sensitivity", "showAs", "categories", "isAllDay", "start
 def event_patch(current: Booking, desired: Booking, *, private_subject: str) -> GraphEvent | None:
     """A GraphEvent with only the fields in which ``desired`` differs from ``current``; None if none.
 
-    Fields are compared as they would be written, so a private booking whose hidden
-    subject changed needs no PATCH. Start and end always travel together, with
+    Fields are compared as they would be written, except the subject: the subject the
+    event shows is compared with ``desired``'s, and written as it is (see the module
+    docstring: the caller masks a copy's). Start and end always travel together, with
     isAllDay when that changes; a series whose start moves gets its recurrence too
     (range.startDate). Status cancelled, EXDATEs and overrides are not PATCHed here.
     """
     now = booking_to_event(current, private_subject=private_subject, stamp=None).to_dict()
     want = booking_to_event(desired, private_subject=private_subject, stamp=None).to_dict()
+    now["subject"], want["subject"] = current.subject, desired.subject
     changed = {name for name in _PATCHED if now.get(name) != want.get(name)}
     if _restores_occurrences(current, desired):
         # a cancelled or moved occurrence must come back: Outlook has no "uncancel"; rewriting the series'
@@ -444,6 +451,7 @@ def event_patch(current: Booking, desired: Booking, *, private_subject: str) -> 
     if not changed:
         return None
     full = booking_to_event(desired, private_subject=private_subject, stamp=None)
+    full.subject = desired.subject
     patch = GraphEvent()
     for name, attribute in (
         ("subject", "subject"),
@@ -486,9 +494,7 @@ class InstanceChange:
     patch: GraphEvent | None = None
 
 
-def plan_instance_changes(
-    desired: Booking, instances: Sequence[GraphEvent], *, private_subject: str = "Private booking"
-) -> list[InstanceChange]:
+def plan_instance_changes(desired: Booking, instances: Sequence[GraphEvent]) -> list[InstanceChange]:
     """What to do to ``instances`` (from /instances) so the Outlook series has ``desired``'s EXDATEs and overrides.
 
     An instance whose original start is an EXDATE is deleted; one with an override is
@@ -514,7 +520,7 @@ def plan_instance_changes(
         override = overrides.get(original)
         start, end = (override.start, override.end) if override else _pattern_bounds(desired, original)
         subject = override.subject if override and override.subject is not None else desired.subject
-        written = _subject(desired, subject, private_subject)
+        written = subject  # as given: the caller masks a copy's subjects (the series' and its overrides')
         now_start, now_end = _bounds(instance, desired.all_day, desired.time_zone)
         patch = GraphEvent()
         if (now_start, now_end) != (start, end):

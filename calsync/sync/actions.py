@@ -24,13 +24,13 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from calsync.errors import Conflict as VersionConflict
-from calsync.errors import IdempotencyKeyReused, MassDeletionGuardTripped, NotFound
+from calsync.errors import IdempotencyKeyReused, MassDeletionGuardTripped, NotFound, RoomTaken
 from calsync.model import Booking, Side
 from calsync.model.booking import Cancellation
 from calsync.model.mapping import MappingRow
 from calsync.sync.occurrences import release_occurrences, trim_copy_of
 from calsync.sync.state import HoldView, ItemState, Loser
-from calsync.sync.translate import desired_copy
+from calsync.sync.translate import desired_copy, same_reservation
 
 if TYPE_CHECKING:
     from calsync.sync.effects import Effects
@@ -65,7 +65,8 @@ WRITING_ACTIONS = frozenset({ActionKind.CREATE, ActionKind.UPDATE, ActionKind.DE
 class Failure(StrEnum):
     GONE = "gone"  # the copy was not there any more (404/410)
     KEY_REUSED = "key-reused"  # the create's idempotency key was used before with another body
-    CHANGED = "changed"  # the copy changed since calsync wrote it (412/409)
+    CHANGED = "changed"  # the copy changed since calsync wrote it (412)
+    TAKEN = "taken"  # the booking system refused the write: the room is already booked then (409)
     DECLINED = "declined"  # the copy was made, and the room declined it (service-mailbox mode)
 
 
@@ -85,6 +86,7 @@ class WriteFailed:
 
     failure: Failure
     current: ItemState | None = None
+    rival: str | None = None  # TAKEN: the booking that holds the room then, when the side said which
 
 
 def ids(side: Side, source_id: str | None, target_id: str | None) -> tuple[str | None, str | None]:
@@ -129,17 +131,22 @@ class SkipUnchanged(_Skip):
 async def guarded(ctx: Effects, item: ItemState, write: Awaitable[T], *, retried: bool) -> T | WriteFailed:
     """Run a write to ``item``; a vanished or changed item becomes a WriteFailed for ``plan.after_failure``.
 
-    A version conflict reads the item's current state (the decision needs it); a second
-    conflict after a re-apply is raised, so the queue retries later.
+    A version conflict, or a booking system refusing a double booking, reads the item's
+    current state (the decision needs it); a second conflict after a re-apply is raised,
+    so the queue retries later.
     """
     try:
         return await write
     except NotFound:
         return WriteFailed(Failure.GONE)
-    except VersionConflict:
+    except VersionConflict as exc:
         if retried:
             raise
-        return WriteFailed(Failure.CHANGED, await ctx.side(item.side).read(ctx.room, item.item_id))
+        current = await ctx.side(item.side).read(ctx.room, item.item_id)
+        if isinstance(exc, RoomTaken):
+            rival = exc.fields.get("conflicting_booking_id")
+            return WriteFailed(Failure.TAKEN, current, rival=str(rival) if rival else None)
+        return WriteFailed(Failure.CHANGED, current)
 
 
 @dataclass(frozen=True)
@@ -201,6 +208,11 @@ class Create(Action):
             return WriteFailed(Failure.KEY_REUSED)
         if not copy.exists:
             return WriteFailed(Failure.DECLINED, copy)  # the room's attendant declined calsync's meeting
+        if copy.booking is not None and not same_reservation(self.source.booking, copy.booking,
+                                                             private_subject=ctx.policy.private_subject):  # fmt: skip
+            # the key found the copy an earlier attempt made (Graph's transactionId gives it back as it is now),
+            # edited since, before any mapping saved it: not what calsync writes, so not saved as its own write
+            return WriteFailed(Failure.CHANGED, copy)
         saved = await ctx.save(self.source, copy, self.mapping, generation=self.generation)
         return Outcome(self.kind, self.reason, saved.outlook_id, saved.booking_id)
 
@@ -216,6 +228,9 @@ class Update(Action):
     desired: Booking | None = None  # what to write, when not simply the source's copy (an edit flowing back)
     concurrent: bool = False  # both copies were edited before a sync: the origin wins, and it is recorded
     note: str | None = None  # why calsync changed the booking, for the booking system's users (its API's note)
+    restore_copy: bool = False  # an edit flowing back: then the copy (the source) shows its original again
+    refused: bool = False  # the copy's edit could not reach its original (the room is taken there): recorded
+    generation: int | None = None  # a create's generation, when this update finishes that create (a new mapping)
 
     async def run(self, ctx: Effects) -> Outcome | WriteFailed:
         assert self.source.booking is not None
@@ -223,14 +238,33 @@ class Update(Action):
         if self.note is not None:
             desired = desired.model_copy(update={"note": self.note})
         target = ctx.side(self.counterpart.side)
-        if self.concurrent:
+        if self.concurrent or self.refused:
             await ctx.record_conflict(winner=self.source, loser=self.counterpart, reason=self.reason,
-                                      kind="concurrent-edit")  # fmt: skip
+                                      kind="concurrent-edit" if self.concurrent else "edit-refused")  # fmt: skip
         copy = await guarded(ctx, self.counterpart, target.update(ctx.room, self.counterpart, desired),
                              retried=self.retried)  # fmt: skip
         if isinstance(copy, WriteFailed):
             return copy
-        saved = await ctx.save(self.source, copy, self.mapping)
+        if self.restore_copy and copy.booking is not None:
+            return await self._restore_copy(ctx, copy)
+        saved = await ctx.save(self.source, copy, self.mapping, generation=self.generation)
+        return Outcome(self.kind, self.reason, saved.outlook_id, saved.booking_id)
+
+    async def _restore_copy(self, ctx: Effects, origin: ItemState) -> Outcome:
+        """After the edit flowed back, the copy shows what only its original decides again (a private title masked).
+
+        One mapping save after both writes: a crash in between leaves both sides changed since the mapping, and
+        the copy's next hint rewrites it from its original. If the copy vanished or changed meanwhile, the
+        mapping keeps the copy as it was read, so the copy's own hint decides again.
+        """
+        assert origin.booking is not None
+        desired = desired_copy(origin.booking, private_subject=ctx.policy.private_subject)
+        side = ctx.side(self.source.side)
+        copy = await guarded(ctx, self.source, side.update(ctx.room, self.source, desired), retried=False)
+        if isinstance(copy, WriteFailed):
+            saved = await ctx.save(self.source, origin, self.mapping)
+        else:
+            saved = await ctx.save(origin, copy, self.mapping)
         return Outcome(self.kind, self.reason, saved.outlook_id, saved.booking_id)
 
 

@@ -361,6 +361,7 @@ class OutlookSide:
             # a single event: patch every synced field at once, guarded by the stored changeKey
             patch = booking_to_event(desired, private_subject=self.private_subject, stamp=None)
             patch.recurrence = None
+            patch.subject = desired.subject  # a PATCH writes the subject given (event_mapping: the caller masks)
             updated = await self.graph.update_event(mailbox, event_id, patch, etag=current.version)
             if organiser is None:
                 return self._state(room, updated)
@@ -382,7 +383,7 @@ class OutlookSide:
         """Delete cancelled occurrences and move overridden ones, then read the series back."""
         mailbox = mailbox or room.mailbox
         instances = await self.graph.list_instances(mailbox, series_id, *self.window())
-        for change in plan_instance_changes(desired, instances, private_subject=self.private_subject):
+        for change in plan_instance_changes(desired, instances):
             if change.action is InstanceAction.DELETE:
                 await self.graph.delete_event(mailbox, change.instance_id)
             elif change.patch is not None:

@@ -45,7 +45,7 @@ from calsync.sync.moves import HandBack, may_have_moved, moved_away_copy, moved_
 from calsync.sync.overlap import rivals
 from calsync.sync.ownership import authority, outlook_role, released_by_decline
 from calsync.sync.state import Facts, ItemState, OrganizerRole, Policy, TargetView
-from calsync.sync.translate import flow_back, same_reservation
+from calsync.sync.translate import changes_origin, flow_back, same_reservation
 
 # --- what to read next, then the action -------------------------------------------------------------
 
@@ -92,6 +92,11 @@ def decide(facts: Facts, policy: Policy) -> reads.Read | Action:
             and (facts.found is None or not facts.found.exists):  # fmt: skip
         # calsync's copy, its mapping lost and its original gone: remove the orphan, never copy it back as new
         return RemoveOrphan("the original of this copy is gone", copy=source)
+    duplicate = facts.found_mapping.id_on(source.side) if facts.found_mapping is not None else None
+    if source.exists and mapping is None and source.stamp and duplicate and duplicate != source.item_id \
+            and source.role is not OrganizerRole.PERSON:  # fmt: skip
+        # calsync's copy, its mapping lost, and its original mapped to another copy made meanwhile: a duplicate
+        return RemoveOrphan("the original of this copy already has another copy", copy=source)
 
     if moved_away_copy(source, mapping, counterpart):
         # calsync's copy was moved to another room: it goes back to its original's room
@@ -218,8 +223,14 @@ def _copy_changed(source: ItemState, mapping: MappingRow, origin: ItemState, pol
     # an edit of a copy flows back to its original, except what only the original decides (a private title)
     assert source.booking is not None and origin.booking is not None
     desired = flow_back(source.booking, origin.booking, private_subject=policy.private_subject)
+    if not changes_origin(desired, origin.booking):
+        # only what the original decides was changed (the placeholder title of a private booking): the copy goes back
+        return Update("the copy changed only what its original decides; it shows the original again", source=origin,
+                      mapping=mapping, counterpart=source)  # fmt: skip
+    # the rest flows back; a copy that then differs from its original (a retitled placeholder) is rewritten too
+    restore = not same_reservation(desired, source.booking, private_subject=policy.private_subject)
     return Update("the copy was edited; the edit flows back to the original", source=source, mapping=mapping,
-                  counterpart=origin, desired=desired)  # fmt: skip
+                  counterpart=origin, desired=desired, restore_copy=restore)  # fmt: skip
 
 
 def _rewrite_meeting_rivals(facts: Facts, action: Action, policy: Policy) -> reads.Read | Action:
@@ -294,6 +305,14 @@ def after_failure(action: Action, failed: WriteFailed) -> Action | None:
         if action.desired is not None and (failed.failure is Failure.GONE or current is None or current.booking is None):
             # the original vanished while its copy's edit flowed back: the next hint of the copy removes it
             return SkipUnchanged("the original vanished while the copy's edit was flowing back")
+        if action.desired is not None and failed.failure is Failure.TAKEN and current is not None:
+            # the copy's edit overlaps another booking where its original lives, which refused it (409, the same on
+            # every retry): the original keeps its time, the copy goes back to it, and the refusal is recorded
+            taken = f" (by {failed.rival})" if failed.rival else ""
+            return Update(f"the edit of the copy was refused: the room is already booked then in the booking "
+                          f"system{taken}; the copy shows its original again",
+                          source=current, mapping=action.mapping, counterpart=action.source,
+                          refused=True)  # fmt: skip
         if failed.failure is Failure.GONE or current is None or (current.booking is None and not current.moved_to):
             # the copy was deleted behind calsync's back (or vanished during the update): recreate it
             return _create(action.source, action.mapping, "copy deleted behind calsync's back; recreated")
@@ -301,6 +320,13 @@ def after_failure(action: Action, failed: WriteFailed) -> Action | None:
         # both sides changed: the source's edit is applied on the copy's current version, once
         return dataclasses.replace(action, counterpart=current, retried=True, concurrent=True,
                                    reason=f"both sides changed; applying the {action.source.side} edit")  # fmt: skip
+    if isinstance(action, Create) and failed.failure is Failure.CHANGED and current is not None:
+        # the create's key gave back the copy an earlier attempt made, edited before a mapping saved it: the source
+        # wins, as it would over any copy changed meanwhile, and the mapping is saved with this create's generation
+        # (a booking system replays its first answer, whose version may be stale: a 412 re-reads it, once)
+        return Update(f"{action.reason}; the copy an earlier attempt made was edited meanwhile", source=action.source,
+                      mapping=action.mapping, counterpart=current,
+                      generation=action.generation)  # fmt: skip
     if isinstance(action, Create):
         if failed.failure is not Failure.KEY_REUSED or "-c" in action.idempotency_key.rsplit("calsync-", 1)[-1]:
             return None

@@ -71,11 +71,20 @@ class _ReadItem(Read):
 
 
 @dataclass(frozen=True)
-class ReadStamped(_ReadItem):
-    """The original named by the source's stamp (the source is a copy calsync made)."""
+class ReadStamped(Read):
+    """The original named by the source's stamp (the source is a copy calsync made), and that original's mapping.
 
-    def _keep(self, facts: Facts, item: ItemState) -> Facts:
-        return dataclasses.replace(facts, found=item, looked_up=True)
+    The source has no mapping of its own here (it was lost, or never saved): the original's mapping says
+    whether the original has another copy meanwhile.
+    """
+
+    side: Side
+    item_id: str
+
+    async def fetch(self, ctx: Effects, facts: Facts) -> Facts:
+        item = await ctx.side(self.side).read(ctx.room, self.item_id)
+        mapping = await ctx.mappings.find(ctx.room.key, self.side, self.item_id) if item.exists else None
+        return dataclasses.replace(facts, found=item, found_mapping=mapping, looked_up=True)
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,7 @@ class Facts:
     mapping: MappingRow | None = None
     mapping_read: bool = False
     found: ItemState | None = None  # the counterpart found by its stamp, when the mapping does not name it
+    found_mapping: MappingRow | None = None  # the mapping of the original a stamped source names (ReadStamped)
     looked_up: bool = False
     listing: tuple[ItemState, ...] | None = None  # the other side's items around the source, with content
     origin: ItemState | None = None  # the authoritative item, read when the source is its copy

@@ -45,17 +45,27 @@ def same_reservation(source: Booking, copy: Booking, *, private_subject: str) ->
 def flow_back(copy: Booking, origin: Booking, *, private_subject: str) -> Booking:
     """An edit made on a copy, as it may reach its origin: only the fields a copy may change.
 
-    A copy of a private booking shows the placeholder subject; that mask never travels
-    back (the origin keeps its real subject, its occurrences' too), and the organiser is
-    the origin's. Times, all-day, recurrence and status come from the copy.
+    Times, all-day, recurrence and status come from the copy. What only the origin decides
+    stays the origin's: its organiser, and, when the origin hides its subject, its title (its
+    occurrences' too) and its privacy. The copy of a private booking shows only the
+    placeholder, so whatever title it shows now, the placeholder retitled included, says
+    nothing about the origin's title and never travels back (issue 11: "a masked title never
+    flows back to the origin"); un-marking the copy private would reveal the title on the next
+    write, so that does not travel back either. calsync.sync.plan then shows the placeholder
+    on the copy again.
     """
     edited = copy.model_copy(update={"organizer": origin.organizer, "ids": SourceIds()})
-    if not copy.sensitivity.hides_subject or copy.subject != private_subject:
+    if not origin.sensitivity.hides_subject:
         return edited
     recurrence = edited.recurrence
     if recurrence is not None and recurrence.overrides:
         real = {o.original_start: o.subject for o in (origin.recurrence.overrides if origin.recurrence else ())}
-        overrides = tuple(o.model_copy(update={"subject": real.get(o.original_start) if o.subject else None})
-                          for o in recurrence.overrides)  # fmt: skip
+        overrides = tuple(o.model_copy(update={"subject": real.get(o.original_start)}) for o in recurrence.overrides)
         recurrence = recurrence.model_copy(update={"overrides": overrides})
-    return edited.model_copy(update={"subject": origin.subject, "recurrence": recurrence})
+    return edited.model_copy(update={"subject": origin.subject, "sensitivity": origin.sensitivity,
+                                     "recurrence": recurrence})  # fmt: skip
+
+
+def changes_origin(desired: Booking, origin: Booking) -> bool:
+    """Whether an edit flowing back (``flow_back``'s answer) changes anything of the origin's synced fields."""
+    return content_hash(desired) != content_hash(origin)

@@ -497,10 +497,16 @@ def test_patch_holds_only_what_changed() -> None:
     assert set(event_to_dict(later)) == {"start", "end"}
 
 
-def test_patch_of_a_private_booking_ignores_its_hidden_subject() -> None:
-    current = _single(sensitivity=Sensitivity.PRIVATE)
-    assert event_patch(current, _single(sensitivity=Sensitivity.PRIVATE, subject="Other"), private_subject="P") is None
-    made_private = event_patch(_single(), current, private_subject="P")
+def test_patch_compares_the_subject_the_event_shows_and_writes_the_one_given() -> None:
+    copy = _single(sensitivity=Sensitivity.PRIVATE, subject="P")  # calsync's copy: desired_copy masked it
+    assert event_patch(copy, copy, private_subject="P") is None
+    retitled = _single(sensitivity=Sensitivity.PRIVATE, subject="P*")  # a delegate retitled the placeholder
+    assert event_to_dict(event_patch(retitled, copy, private_subject="P")) == {"subject": "P"}  # type: ignore[arg-type]
+    origin = _single(sensitivity=Sensitivity.PRIVATE)  # a private original keeps its own title
+    later = event_patch(origin, _single(sensitivity=Sensitivity.PRIVATE, end=dt.datetime(2024, 6, 3, 9, tzinfo=UTC)),
+                        private_subject="P")  # fmt: skip
+    assert later is not None and set(event_to_dict(later)) == {"start", "end"}
+    made_private = event_patch(_single(), copy, private_subject="P")
     assert made_private is not None
     assert event_to_dict(made_private) == {
         "subject": "P",

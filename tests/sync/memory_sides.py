@@ -14,7 +14,9 @@ create, same key       the existing event, as it is now;   the first response re
                        (transactionId)                     reused with other content: ValidationError
 created copy's         the room mailbox (Graph makes the   as written
 organizer              app's room the organizer)
-private subject        written as the placeholder          as written (calsync masks it before)
+private subject        created as the placeholder; an      as written (calsync masks it before)
+                       update writes the subject given
+                       (calsync masks a copy's before)
 decline                responseStatus declined: reads as   status rejected: reads as cancelled, the
                        cancelled; refused (SideError 400)  room is free again
                        for events the room organises
@@ -234,12 +236,12 @@ class MemorySide:
             raise RoomAlreadyBooked(f"room {room_key!r} is already booked at that time by {rival.item_id}",
                                     side=self.side.value, status=409, conflicting_booking_id=rival.item_id)  # fmt: skip
 
-    def _as_written(self, room: Room, booking: Booking, organizer: Organizer | None) -> Booking:
-        """What the side stores for a write by calsync."""
+    def _as_written(self, room: Room, booking: Booking, organizer: Organizer | None, *, mask: bool = True) -> Booking:
+        """What the side stores for a write by calsync (``mask``: a create, which OutlookSide writes masked)."""
         update: dict[str, Any] = {"room": room.key, "ids": SourceIds()}
         if organizer is not None:
             update["organizer"] = organizer
-        if self.side is Side.OUTLOOK and booking.sensitivity.hides_subject:
+        if mask and self.side is Side.OUTLOOK and booking.sensitivity.hides_subject:
             update["subject"] = self.private_subject
         return booking.model_copy(update=update)
 
@@ -328,11 +330,8 @@ class MemorySide:
         self._check_version(stored, current.version)
         if self._persons(stored):
             self._violate("update", stored, "PATCH of the room's copy of a person's meeting")
-        written = self._as_written(room, desired, stored.booking.organizer)  # the organizer is never rewritten
-        if self.side is Side.OUTLOOK and current.booking is not None and stored.booking.sensitivity.hides_subject \
-                and written.sensitivity.hides_subject:  # fmt: skip
-            # OutlookSide PATCHes only fields that differ as written (event_patch): a masked subject is left alone
-            written = written.model_copy(update={"subject": stored.booking.subject})
+        # the organizer is never rewritten; a PATCH writes the subject given (OutlookSide: the caller masks a copy's)
+        written = self._as_written(room, desired, stored.booking.organizer, mask=False)
         self._check_free(room.key, written, stored.item_id)
         stored.booking, stored.room = written, room.key  # a booking moved to another room goes back with it
         stored.version = self._new_version()

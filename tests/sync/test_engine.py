@@ -19,7 +19,7 @@ from calsync.model import Booking, BookingStatus, ChangeHint, HintReason, Organi
 from calsync.settings import ConflictPolicy, Room, Settings
 from calsync.store.client import TableStore
 from calsync.sync.engine import Outcome, SyncEngine
-from calsync.sync.state import ItemState
+from calsync.sync.state import ItemState, OrganizerRole
 from calsync.sync.translate import same_reservation
 from tests.sync.memory_sides import MemorySide
 
@@ -363,6 +363,74 @@ async def test_a_delete_removes_a_copy_changed_meanwhile(world: World) -> None:
     world.outlook.user_delete(original)
     await world.hint(Side.OUTLOOK, original)
     assert world.booking.live() == []
+
+
+# --- edits of a copy flowing back to its original (issue 11) ----------------------------------------
+
+
+async def synced_room_event(world: World, which: Side, booking: Booking) -> tuple[str, str]:
+    """An original calsync may write (a booking, or a room-organised Outlook event), already copied."""
+    if which is Side.BOOKING:
+        return await world.synced(which, booking)
+    world.clock.tick()
+    origin = world.outlook.user_create(ROOM, booking, role=OrganizerRole.ROOM)
+    await world.hint(which, origin)
+    copy = one(world.copies_of(origin))
+    world.reset_counts()
+    return origin, copy.item_id
+
+
+@BOTH_WAYS
+async def test_a_retitled_placeholder_on_a_copy_of_a_private_booking_shows_the_placeholder_again(
+    world: World, origin: Side
+) -> None:
+    original, copy_id = await synced_room_event(world, origin, meeting(subject="Secret merger", sensitivity="private"))
+    world.side(origin.other).user_update(copy_id, subject=PRIVATE + " (Ada)")  # someone retitles the copy
+    await world.hint(origin.other, copy_id)
+    assert world.side(origin).get(original).booking.subject == "Secret merger", "the original keeps its title"
+    assert world.side(origin.other).get(copy_id).booking.subject == PRIVATE
+    assert world.writes() == ((0, 1) if origin is Side.OUTLOOK else (1, 0)), "one write, on the copy only"
+    world.reset_counts()
+    await world.hint(origin.other, copy_id)  # the notification of calsync's own write
+    await world.hint(origin, original)
+    await world.hint(origin.other, copy_id, HintReason.RECONCILE)
+    assert world.writes() == (0, 0), "quiet after the copy is masked again"
+
+
+async def test_a_time_change_made_with_a_retitled_placeholder_flows_back_and_the_copy_is_masked_again(
+    world: World,
+) -> None:
+    original, copy_id = await synced_room_event(world, Side.BOOKING, meeting(subject="Secret", sensitivity="private"))
+    world.outlook.delegate_update(copy_id, subject="Taken by Ada", end=at(4, 11))  # lengthened and retitled
+    await world.hint(Side.OUTLOOK, copy_id)
+    booked = world.booking.get(original).booking
+    assert (booked.subject, booked.end) == ("Secret", at(4, 11)), "the time travels back, the title does not"
+    copy = world.outlook.get(copy_id).booking
+    assert (copy.subject, copy.end) == (PRIVATE, at(4, 11))
+    assert world.writes() == (1, 1)
+    world.reset_counts()
+    await world.hint(Side.BOOKING, original)
+    await world.hint(Side.OUTLOOK, copy_id)
+    assert world.writes() == (0, 0)
+
+
+async def test_an_edit_of_a_copy_that_the_booking_system_refuses_puts_the_copy_back(world: World) -> None:
+    """A delegate lengthens calsync's copy over another booking: the booking system would refuse it on every retry."""
+    first, copy_id = await world.synced(Side.BOOKING, meeting(hour=9))
+    second, _ = await world.synced(Side.BOOKING, meeting(hour=10, subject="Standup"))
+    world.outlook.delegate_update(copy_id, end=at(4, 11))
+    outcome = await world.hint(Side.OUTLOOK, copy_id)  # settled at once: no exception, so no retry
+    assert "refused" in outcome.reason
+    assert world.booking.get(first).booking.end == at(4, 10), "the booking keeps its time"
+    assert world.outlook.get(copy_id).booking.end == at(4, 10), "the copy shows its booking again"
+    assert world.writes() == (1, 0)
+    (record,) = await world.engine.stores.conflicts.list(ROOM.key)
+    assert (record.kind, record.winner_id, record.loser_id) == ("edit-refused", first, copy_id)
+    assert second in record.reason and "already booked" in record.reason
+    world.reset_counts()
+    await world.hint(Side.OUTLOOK, copy_id)
+    await world.hint(Side.OUTLOOK, copy_id, HintReason.RECONCILE)
+    assert world.writes() == (0, 0)
 
 
 # --- the mass-deletion guard -------------------------------------------------------------------------

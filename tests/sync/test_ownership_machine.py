@@ -85,9 +85,6 @@ from tests.sync.memory_sides import ROOM_DECLINE, WRITE_OPS, MemorySide, Stored
 
 EXAMPLES = int(os.environ.get("CALSYNC_MACHINE_EXAMPLES", "0")) or None
 CI_EXAMPLES, CI_STEPS = 12, 30
-# Known defects, off until calsync handles them (each has an xfail'd test at the end of this file):
-MASKED_RETITLES = os.environ.get("CALSYNC_MACHINE_MASKED_RETITLES") == "1"  # the placeholder title of a copy retitled
-COLLIDING_FLOW_BACK = os.environ.get("CALSYNC_MACHINE_COLLIDING_FLOW_BACK") == "1"  # a copy's edit meets a booking
 PEOPLE = [Organizer(name="Ada", email="ada@example.com"), Organizer(name="Grace", email="grace@example.com"),
           Organizer(name="Linus", email="linus@example.com")]  # fmt: skip
 PRIVATE = "Private booking"
@@ -241,18 +238,6 @@ class SyncMachine(RuleBasedStateMachine):
         self.clock.tick()
         self.pending.append(ChangeHint(source=side, room=room.key, item_id=item_id, observed_at=self.clock()))
 
-    def known_defect(self, side: Side, stored: Stored, change: str, changes: dict[str, Any]) -> bool:
-        """Edits that reach calsync's known defects (the flags above), skipped unless their flag is set."""
-        if not stored.by_calsync:
-            return False
-        if change == "retitle" and stored.booking.sensitivity.hides_subject and not MASKED_RETITLES:
-            return True  # test_a_retitled_placeholder_on_a_copy_of_a_private_booking_converges
-        if side is Side.OUTLOOK and not COLLIDING_FLOW_BACK:
-            moved = Booking.model_validate({**stored.booking.model_dump(), **changes})
-            own = self.sides[side]
-            return own._rival(stored.room, moved, stored.item_id) is not None  # test_an_edit_of_a_copy_that_...
-        return False
-
     def editable(self, side: Side) -> list[Stored]:
         """What a person may change: their own meetings in Outlook; any booking in the booking system."""
         items = sorted(self.sides[side].items.values(), key=lambda s: s.item_id)
@@ -286,8 +271,6 @@ class SyncMachine(RuleBasedStateMachine):
         if not candidates:
             return
         stored = candidates[pick % len(candidates)]
-        if self.known_defect(side, stored, change, edited(stored.booking, change)):
-            return
         self.clock.tick()
         try:
             self.sides[side].user_update(stored.item_id, **edited(stored.booking, change))
@@ -354,7 +337,7 @@ class SyncMachine(RuleBasedStateMachine):
     def delegate_edits_copy_of_booking(self, pick: int, change: str) -> None:
         """A delegate edits calsync's copy of a booking in the room's calendar (a room-organised event)."""
         stored = self.pick(self.live_where(Side.OUTLOOK, lambda s: s.by_calsync), pick)
-        if stored is None or self.known_defect(Side.OUTLOOK, stored, change, edited(stored.booking, change)):
+        if stored is None:
             return
         self.clock.tick()
         self.sides[Side.OUTLOOK].delegate_update(stored.item_id, **edited(stored.booking, change))
@@ -376,8 +359,6 @@ class SyncMachine(RuleBasedStateMachine):
         origin, copy = pairs[pick % len(pairs)]
         origin_side = Side.BOOKING if copy.role is not None else Side.OUTLOOK
         for side, stored, change in ((origin_side, origin, origin_change), (origin_side.other, copy, copy_change)):
-            if self.known_defect(side, stored, change, edited(stored.booking, change)):
-                continue
             self.clock.tick()
             try:
                 self.sides[side].user_update(stored.item_id, **edited(stored.booking, change))
@@ -563,7 +544,7 @@ class SyncMachine(RuleBasedStateMachine):
         """Items that lost an overlap under the policy (a room-organised loser is deleted, not declined)."""
         assert self.engine is not None
         records = [r for room in self.rooms for r in self.harness.run(self.engine.stores.conflicts.list(room.key))]
-        return {r.loser_id for r in records if r.kind != "concurrent-edit"}
+        return {r.loser_id for r in records if r.kind not in ("concurrent-edit", "edit-refused")}
 
     def check_nothing_lost(self) -> None:
         losers = self.conflict_losers()
@@ -675,7 +656,61 @@ def test_a_copy_moved_into_a_room_does_not_cost_its_own_room_the_event(settings:
         SyncMachine.harness.close()
 
 
-# --- known defects the machine found, kept as xfail'd tests of the expected behaviour -----------------
+@pytest.mark.azurite
+def test_a_copy_edited_before_its_mapping_was_saved_is_put_right_by_the_retried_create(settings: Settings) -> None:
+    """Shrunk by the machine: the copy's create succeeded, the mapping save crashed, a delegate retitled the copy.
+
+    The retried create's transactionId gives back that copy as it is now ('Private booking*'); it was saved
+    as calsync's own write, so every later hint of the copy was an echo and it never showed the placeholder
+    again (a delegate's move in that window stayed the same way). The retry now writes the copy once more.
+    """
+    SyncMachine.harness = Harness(settings)
+    try:
+        state = SyncMachine()
+        state.start_engine(policy=ConflictPolicy.FIRST_COME, first=[])
+        state.person_books(side=Side.BOOKING, room=0, shape="single", day=6, hour=8, hours=1, private=True)
+        booking_id = state.user_items[0][1]
+        state.crash_before_mapping_save(times=1)
+        state.deliver_one(pick=0)  # the copy is created, the mapping save crashes: the hint is delivered again later
+        state.delegate_edits_copy_of_booking(pick=0, change="retitle")
+        state.deliver_one(pick=0)  # the booking's hint again, before the copy's
+        (copy,) = state.sides[Side.OUTLOOK].live()
+        assert copy.booking.subject == PRIVATE and copy.stamp == booking_id
+        assert state.sides[Side.BOOKING].get(booking_id).booking.subject == "Secret 1"
+        state.settle()
+    finally:
+        SyncMachine.harness.close()
+
+
+@pytest.mark.azurite
+def test_a_copy_left_without_a_mapping_while_its_original_got_another_is_removed(settings: Settings) -> None:
+    """Shrunk by the machine: the copy's mapping was never saved (two crashes), then the meeting was retitled and a
+    booking-system user moved the copy out of the meeting's time.
+
+    The meeting's next hint no longer finds that copy around its time and makes a second one (a fresh key: the
+    first was spent on another body), mapped. The first copy's hint found the meeting by its stamp and rewrote
+    the copy onto the second one's time: the booking system refused it (409) on every retry. A stamped copy
+    whose original is mapped to another copy is a duplicate and is removed.
+    """
+    SyncMachine.harness = Harness(settings)
+    try:
+        state = SyncMachine()
+        state.start_engine(policy=ConflictPolicy.FIRST_COME, first=[])
+        state.person_books(side=Side.OUTLOOK, room=0, shape="all-day", day=5, hour=10, hours=1, private=False, who=1)
+        meeting_id = state.user_items[0][1]
+        state.crash_before_mapping_save(times=2)
+        state.deliver_twice()  # the copy is created, its mapping save crashes twice: the hint is delivered again later
+        state.person_edits(side=Side.OUTLOOK, pick=0, change="retitle")
+        state.person_edits(side=Side.BOOKING, pick=0, change="move")  # a booking-system user moves the copy
+        state.settle()
+        (copy,) = state.sides[Side.BOOKING].live()
+        meeting = state.sides[Side.OUTLOOK].get(meeting_id).booking
+        assert copy.stamp == meeting_id and (copy.booking.subject, copy.booking.start) == (meeting.subject, meeting.start)
+    finally:
+        SyncMachine.harness.close()
+
+
+# --- defects the machine found in hand-written scenarios ------------------------------------------------
 
 
 def _machine(settings: Settings) -> SyncMachine:
@@ -718,51 +753,59 @@ def test_a_copy_of_a_meeting_moved_to_another_room_goes_back_to_its_meeting(sett
 
 
 @pytest.mark.azurite
-@pytest.mark.xfail(
-    strict=True,
-    reason="an edit of the placeholder title on a copy of a private booking flows back "
-    "as a title and the copy is never masked again: the two copies stay different",
-)
 def test_a_retitled_placeholder_on_a_copy_of_a_private_booking_converges(settings: Settings) -> None:
-    """A delegate retitles the Outlook copy of a private booking ('Private booking' -> 'Private booking*').
+    """Found by the machine: a delegate retitles the Outlook copy of a private booking ('Private booking*').
 
-    Expected: the origin keeps its real title, and the copy shows the placeholder again (or, if a
-    retitle of a masked copy is meant to flow back, both sides agree and the copy stays masked).
+    The copy shows only the placeholder, so its title says nothing about the booking's: the booking
+    keeps its real title and the copy shows the placeholder again; a time change made in the same
+    edit still reaches the booking.
     """
     state = _machine(settings)
     try:
         state.person_books(side=Side.BOOKING, room=0, shape="single", day=5, hour=9, hours=1, private=True)
+        booking_id = state.user_items[0][1]
         state.settle()
+        (copy,) = state.sides[Side.OUTLOOK].live()
         state.delegate_edits_copy_of_booking(pick=0, change="retitle")
-        if not state.pending:  # skipped as a known defect: make the edit regardless
-            (copy,) = state.sides[Side.OUTLOOK].live()
-            state.sides[Side.OUTLOOK].delegate_update(copy.item_id, subject=PRIVATE + "*")
-            state.notify(Side.OUTLOOK, state.rooms[0], copy.item_id)
         state.settle()
+        assert state.sides[Side.OUTLOOK].get(copy.item_id).booking.subject == PRIVATE
+        assert state.sides[Side.BOOKING].get(booking_id).booking.subject == "Secret 1"
+        state.sides[Side.OUTLOOK].delegate_update(copy.item_id, subject=PRIVATE + "*",
+                                                  end=copy.booking.end + dt.timedelta(hours=1))  # fmt: skip
+        state.notify(Side.OUTLOOK, state.rooms[0], copy.item_id)
+        state.settle()
+        origin = state.sides[Side.BOOKING].get(booking_id).booking
+        assert (origin.subject, origin.end) == ("Secret 1", copy.booking.end + dt.timedelta(hours=1))
+        assert state.sides[Side.OUTLOOK].get(copy.item_id).booking.subject == PRIVATE
     finally:
         SyncMachine.harness.close()
 
 
 @pytest.mark.azurite
-@pytest.mark.xfail(
-    strict=True,
-    reason="an Outlook edit of calsync's copy that overlaps another booking in the "
-    "booking system is refused (409) on its way back, and the hint is retried for ever",
-)
 def test_an_edit_of_a_copy_that_collides_in_the_booking_system_settles(settings: Settings) -> None:
-    """A delegate lengthens calsync's copy of a booking over another reservation of the room.
+    """Found by the machine: a delegate lengthens calsync's copy of a booking over another booking of the room.
 
-    Expected: the edit cannot reach the booking system (the room is taken there); the hint does not
-    keep failing: the copy goes back to its booking (or the overlap is settled by the conflict policy).
+    The booking system refuses the edit (409: the room is taken then), and would on every retry: the
+    booking keeps its time, the copy goes back to it, and the refusal is recorded. Before, the hint
+    was retried for ever.
     """
     state = _machine(settings)
     try:
         state.person_books(side=Side.BOOKING, room=0, shape="single", day=5, hour=9, hours=1, private=False)
         state.person_books(side=Side.BOOKING, room=0, shape="single", day=5, hour=10, hours=1, private=False)
+        first_id = state.user_items[0][1]
         state.settle()
-        first = next(s for s in state.sides[Side.OUTLOOK].items.values() if s.stamp == state.user_items[0][1])
-        state.sides[Side.OUTLOOK].delegate_update(first.item_id, end=first.booking.end + dt.timedelta(hours=1))
+        first = next(s for s in state.sides[Side.OUTLOOK].items.values() if s.stamp == first_id)
+        end = first.booking.end
+        state.sides[Side.OUTLOOK].delegate_update(first.item_id, end=end + dt.timedelta(hours=1))
         state.notify(Side.OUTLOOK, state.rooms[0], first.item_id)
+        state.deliver_one(pick=0)
+        assert state.pending == [] and state.dead == [], "the refusal is settled at once, not retried"
+        assert state.sides[Side.OUTLOOK].get(first.item_id).booking.end == end, "the copy went back to its booking"
+        assert state.sides[Side.BOOKING].get(first_id).booking.end == end
+        records = state.harness.run(state.engine.stores.conflicts.list(state.rooms[0].key))
+        assert [(r.kind, r.loser_id, r.winner_id) for r in records] == [("edit-refused", first.item_id, first_id)]
+        assert "already booked" in records[0].reason
         state.settle()
     finally:
         SyncMachine.harness.close()
