@@ -30,6 +30,7 @@ from calsync.store.client import TableStore
 from calsync.store.mappings import MappingStore
 from calsync.store.records import ENGINE_HOLD_CACHE_SECONDS, ConflictStore, RoomHoldStore
 from calsync.store.rooms import RoomStore
+from calsync.store.session_memory import SessionMemory
 from calsync.sync.actions import Action, Outcome
 from calsync.sync.context import SyncContext, SyncStores
 from calsync.sync.guard import GuardLimits
@@ -66,7 +67,9 @@ class SyncEngine:
                                                 self.clock)  # fmt: skip
         # perf (#16): the hold is read before every hint; cached briefly, see RoomHoldStore
         holds = RoomHoldStore(tables, cache_seconds=ENGINE_HOLD_CACHE_SECONDS)
-        self.stores = SyncStores(MappingStore(tables), ConflictStore(tables), holds)
+        # perf (#16): mapping rows and open problems remembered while this instance holds the room's session
+        self.memory = SessionMemory()
+        self.stores = SyncStores(MappingStore(tables, memory=self.memory), ConflictStore(tables), holds)
         self.mappings = self.stores.mappings
         self.policy = policy_from(settings)
         self.rooms = rooms or RoomDirectory(RoomStore(tables), settings.rooms)  # the rooms registry's gate
@@ -88,7 +91,8 @@ class SyncEngine:
             room=room.key, source=hint.source.value, item_id=hint.item_id, message_id=hint.message_id
         ) as context:  # fmt: skip
             try:
-                action, outcome = await self._sync(room, hint)
+                with self.memory.hint(room.key):  # forgotten if the hint fails
+                    action, outcome = await self._sync(room, hint)
             except Exception as exc:
                 metrics.record_failure(exc, room=room.key, side=hint.source.value)
                 raise

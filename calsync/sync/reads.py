@@ -48,11 +48,15 @@ class ReadSource(Read):
 
 @dataclass(frozen=True)
 class ReadMapping(Read):
+    """The item's mapping. The room's session memory answers only for a source that exists: a
+    decision that deletes reads the table (calsync.store.mappings)."""
+
     side: Side
     item_id: str
 
     async def fetch(self, ctx: Effects, facts: Facts) -> Facts:
-        mapping = await ctx.mappings.find(ctx.room.key, self.side, self.item_id)
+        recent = facts.source is not None and facts.source.exists
+        mapping = await ctx.mappings.find(ctx.room.key, self.side, self.item_id, recent=recent)
         return dataclasses.replace(facts, mapping=mapping, mapping_read=True)
 
 
