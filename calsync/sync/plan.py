@@ -112,6 +112,11 @@ def decide(facts: Facts, policy: Policy) -> reads.Read | Action:
             return reads.ListAround(target, *_listing_span(source, facts.window))
         if counterpart is None:
             counterpart = next((i for i in facts.listing if i.stamp == source.item_id and i.exists), None)
+        elif not counterpart.read:
+            # the mapped copy, listed at the version calsync last wrote: its content is known, no second read
+            counterpart = next((i for i in facts.listing if i.item_id == counterpart.item_id and i.exists
+                                and i.version == counterpart.version and i.side is counterpart.side),
+                               counterpart)  # fmt: skip
         overlapping = _rivals(source, facts.listing, counterpart, facts.window)
         known = {origin.item_id for origin in facts.rival_origins}
         for rival in overlapping:
