@@ -61,6 +61,20 @@ class ReadMapping(Read):
 
 
 @dataclass(frozen=True)
+class ReadHintedMapping(Read):
+    """The mapping of the item a hint names, before the item is read: is the version the hint carries
+    the one calsync last wrote or saw? The room's session memory may answer (the source is not read yet,
+    and a decision that deletes reads the mapping again, from the table)."""
+
+    side: Side
+    item_id: str
+
+    async def fetch(self, ctx: Effects, facts: Facts) -> Facts:
+        mapping = await ctx.mappings.find(ctx.room.key, self.side, self.item_id, recent=True)
+        return dataclasses.replace(facts, hinted=mapping, hinted_read=True)
+
+
+@dataclass(frozen=True)
 class _ReadItem(Read):
     """Read one item by id on one side; ``_keep`` says where the decision finds it."""
 

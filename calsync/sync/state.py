@@ -86,6 +86,8 @@ class Facts:
     source: ItemState | None = None
     mapping: MappingRow | None = None
     mapping_read: bool = False
+    hinted: MappingRow | None = None  # the mapping of the hint's own item, read before its source (version check)
+    hinted_read: bool = False
     found: ItemState | None = None  # the counterpart found by its stamp, when the mapping does not name it
     looked_up: bool = False
     listing: tuple[ItemState, ...] | None = None  # the other side's items around the source, with content
