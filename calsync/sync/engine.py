@@ -7,8 +7,9 @@ pure decision (calsync.sync.plan.decide) what to read, performs that read
 that vanished or changed, asks ``plan.after_failure`` for the next one. All I/O of
 one hint goes through a ``SyncContext`` (calsync.sync.context).
 
-What that amounts to per hint: the room's hold, the source's current state (one
-Graph GET for an Outlook hint), the mapping; an echo stops there. Otherwise the
+What that amounts to per hint: the room's hold; for a hint that names the version
+calsync wrote (its own echo), the mapping and nothing more; else the source's current
+state (one Graph GET for an Outlook hint), the mapping; an echo stops there. Otherwise the
 counterpart (from the mapping, a stamp or a lost-mapping lookup), the booking
 system's items around the source (overlaps surface there: the booking system also
 refuses double bookings itself), the mass-deletion guard's counts before a
