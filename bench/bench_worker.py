@@ -16,8 +16,8 @@ webhooks), the in-process queue and the sync engine. Figures:
   ``process_time()`` of the whole process is printed beside it as an upper bound.
 - Graph requests per synced change (goal 1) and for the suppressed echo (goal <= 1).
 - Throughput: ``ROOMS`` rooms, N bookings and N meetings each made at once, then N
-  edits on each side, sessions in parallel as the host runs them (changes/s, CPU ms
-  per change over the whole run).
+  edits on each side, sessions in parallel as the host runs them (host.json's
+  maxConcurrentSessions) (changes/s, CPU ms per change over the whole run).
 - Peak RSS of this process.
 - At the end, the issue's before/after table: the figures before issue #16's work
   (ranges of 3 runs), this run's, and the goals.
@@ -44,6 +44,7 @@ from __future__ import annotations
 import asyncio
 import cProfile
 import io
+import json
 import logging
 import os
 import pstats
@@ -79,6 +80,12 @@ def meeting(day: int, minute: int, title: str) -> dict:
 
 def calendar_requests(stack: RemoteStack) -> Counter[str]:
     return Counter(r.method for r in stack.graph.requests if "/events" in r.path or "/calendarView" in r.path)
+
+
+def host_sessions() -> int:
+    """Sessions (rooms) the host runs at once per instance: host.json's maxConcurrentSessions, as deployed."""
+    host = json.loads((Path(__file__).resolve().parents[1] / "host.json").read_text(encoding="utf-8"))
+    return int(host["extensions"]["serviceBus"]["maxConcurrentSessions"])
 
 
 def peak_rss_mib() -> float:
@@ -217,7 +224,8 @@ async def throughput(stack: RemoteStack, meter: HandlerCpu, n: int) -> None:
 
 async def main(n: int, k: int, profile: bool, telemetry: bool) -> None:
     logging.disable(logging.NOTSET if telemetry else logging.WARNING)
-    async with RemoteStack(rooms=ROOMS, queue_options={"max_concurrent_sessions": 16}) as stack:
+    sessions = host_sessions()
+    async with RemoteStack(rooms=ROOMS, queue_options={"max_concurrent_sessions": sessions}) as stack:
         if telemetry:
             record_telemetry(stack)
         meter = HandlerCpu()

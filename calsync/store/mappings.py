@@ -18,12 +18,14 @@ transaction and refuses a second), so the answer is the same either way.
 Given a ``SessionMemory`` (calsync.store.session_memory; the engine's), the store
 remembers, while a hint of the room runs, every row it read or wrote, and
 ``find(..., recent=True)`` answers from it without a table read: the echo of calsync's
-own write costs nothing here. Only the engine's read of a mapping whose source exists
-asks for that; a decision that deletes reads the table. A write that raises forgets the
-room's rows (it may or may not have happened). Writers outside the room's session (the
-organiser migration command) are not seen: a row they changed is refused at the next
-write by its ETag, and a hint for an item they unmapped reads the table because its
-source is gone.
+own write costs nothing here. Only the engine's read of a mapping for a webhook's hint
+whose source exists asks for that; a decision that deletes and the safety nets
+(reconcile, replay, backfill) read the table, and a table read that disagrees with what
+is remembered forgets the room. A write that raises forgets the room's rows (it may or
+may not have happened). Writers outside the room's session (the organiser migration
+command, an operator restoring the table) are not seen until then: a row they changed
+is refused at the next write by its ETag, and a hint for an item they unmapped reads the
+table because its source is gone.
 
 Note: Azurite does not enforce If-Match inside batch transactions (Azurite
 issue 1233); Azure does. Tests only rely on the single-entity guard.
@@ -127,12 +129,22 @@ class MappingStore:
         """
         likely = self._expected.pop((room, side, item_id), None)
         memory = self._room_memory(room)
-        if recent and memory is not None and (side, item_id) in memory.rows:
-            return memory.rows[(side, item_id)]
+        remembered = memory.rows.get((side, item_id)) if memory is not None else None
+        if recent and remembered is not None:
+            return remembered
         row = await self._find(room, side, item_id, likely)
-        if row is not None and memory is not None:
-            memory.remember(row)
+        if memory is not None and self._memory is not None:
+            if remembered is not None and (row is None or row.etag != remembered.etag):
+                # the table changed behind this instance (an operator, a restore): remember nothing of the room
+                self._memory.forget(room)
+            elif row is not None:
+                memory.remember(row)
         return row
+
+    def remembered(self, room: str, side: Side, item_id: str) -> MappingRow | None:
+        """The row this item's mapping had when the room's hints last read or wrote it, if remembered (no I/O)."""
+        memory = self._room_memory(room)
+        return memory.rows.get((side, item_id)) if memory is not None else None
 
     async def _find(self, room: str, side: Side, item_id: str, likely: str | None) -> MappingRow | None:
         if likely is not None:

@@ -60,7 +60,8 @@ def decide(facts: Facts, policy: Policy) -> reads.Read | Action:
     source = facts.source
     hint = facts.hint
     if source is None:
-        versioned = hint.version is not None and hint.change_kind in (ChangeKind.CREATED, ChangeKind.UPDATED)
+        versioned = hint.version is not None and hint.change_kind in (ChangeKind.CREATED, ChangeKind.UPDATED) \
+            and hint.reason is HintReason.WEBHOOK  # fmt: skip
         if versioned and not facts.hinted_read:
             # the hint carries the version a write produced: does the mapping say calsync wrote or saw exactly that?
             return reads.ReadHintedMapping(hint.source, hint.item_id)
@@ -73,7 +74,7 @@ def decide(facts: Facts, policy: Policy) -> reads.Read | Action:
             return SkipEcho("the hint names the version calsync last wrote or saw")
         # the item's current state where the hint came from (never the hint's data)
         return reads.ReadSource(hint.source, hint.item_id)
-    hinted = facts.hinted_read and source.exists and (source.side, source.item_id) == (hint.source, hint.item_id)
+    hinted = facts.hinted is not None and source.exists and (source.side, source.item_id) == (hint.source, hint.item_id)
     if not facts.mapping_read and not hinted:
         return reads.ReadMapping(source.side, source.item_id)
     mapping = facts.mapping if facts.mapping_read else facts.hinted

@@ -145,3 +145,16 @@ async def test_problems_are_resolved_only_where_one_is_open(tables: TableStore) 
     assert deletes == []
     await problems.resolve(ROOM, Side.BOOKING, "B-9")  # the open one is deleted
     assert len(deletes) == 1 and await ProblemStore(tables).list(ROOM) == []
+
+
+async def test_a_table_read_that_disagrees_with_memory_forgets_the_room(tables: TableStore) -> None:
+    session = SessionMemory(monotonic=Clock())
+    store, operator = MappingStore(tables, memory=session), MappingStore(tables)
+    with session.hint(ROOM):
+        written = await store.create(mapping())
+    await operator.delete(written)  # the table wiped behind the worker's back (a restore, an operator)
+    with session.hint(ROOM):
+        assert store.remembered(ROOM, Side.BOOKING, "B-1") == written
+        assert await store.find(ROOM, Side.BOOKING, "B-1") is None  # a reconcile's hint reads the table ...
+        assert store.remembered(ROOM, Side.OUTLOOK, "AAMk/+=") is None  # ... and nothing of the room is trusted
+        assert await store.find(ROOM, Side.OUTLOOK, "AAMk/+=", recent=True) is None
