@@ -239,10 +239,10 @@ async def main(n: int, k: int, profile: bool, telemetry: bool) -> None:
 
 FIGURES: dict[str, float] = {}
 BEFORE = {  # issue #16: 06a1cfd (before the session memory, aiohttp and the version echo), 3 runs interleaved with
-    # 3 of the after code on the same machine at the same load (7.3-8.5 on 2 cores); quieter (load 0.3-4.5) the
-    # before code measured 7.8-14.1 / 10.6-12.2 / 2.4-3.6 ms and 21.7-28.5 / 25.5-37.0 changes/s
-    "b2o": (14.6, 16.3), "o2b": (13.0, 20.3), "echo": (3.7, 4.5), "echo_gets": (1, 1),
-    "creates_rate": (12.1, 13.0), "edits_rate": (13.3, 15.5), "creates_cpu": (18.5, 21.5), "edits_cpu": (15.3, 19.1),
+    # 3 of the after code on the same machine at the same load (4.1-5.6 on 2 cores; after: 4.0-5.4 / 4.5-5.5 /
+    # 1.1-1.3 ms, 33-60 / 56-95 changes/s, 7.3-8.5 / 3.9-5.5 ms per change over 8 rooms)
+    "b2o": (8.2, 9.5), "o2b": (9.0, 10.3), "echo": (2.1, 2.7), "echo_gets": (1, 1),
+    "creates_rate": (28.6, 32.7), "edits_rate": (26.0, 51.4), "creates_cpu": (11.9, 12.6), "edits_cpu": (9.0, 13.3),
     "rss": (179, 179),
 }  # fmt: skip
 ROWS = [("worker CPU ms, booking -> Outlook (with its echo)", "b2o", "<= 3"),
