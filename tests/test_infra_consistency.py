@@ -742,6 +742,17 @@ def test_the_service_bus_lock_outlives_the_function_timeout() -> None:
     assert check_lock_outlives_timeout(json.loads(HOST_JSON.read_text(encoding="utf-8"))) == []
 
 
+def test_what_an_instance_remembers_of_a_room_expires_before_its_session_can_move() -> None:
+    """SessionMemory and the engine's hold cache trust that nobody else processed the room meanwhile:
+    another instance can take the room's session only after sessionIdleTimeout without a message."""
+    from calsync.store.records import ENGINE_HOLD_CACHE_SECONDS
+    from calsync.store.session_memory import SESSION_MEMORY_SECONDS
+
+    host = json.loads(HOST_JSON.read_text(encoding="utf-8"))
+    idle = timespan_seconds(host["extensions"]["serviceBus"]["sessionIdleTimeout"])
+    assert idle > max(SESSION_MEMORY_SECONDS, ENGINE_HOLD_CACHE_SECONDS)
+
+
 def test_a_lock_shorter_than_the_timeout_is_caught() -> None:
     host = json.loads(HOST_JSON.read_text(encoding="utf-8"))
     host["extensions"]["serviceBus"]["maxAutoLockRenewalDuration"] = "00:05:00"

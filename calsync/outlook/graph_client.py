@@ -57,6 +57,7 @@ from calsync.errors import (
     TransientError,
     ValidationError,
 )
+from calsync.http_transport import fast_transport
 from calsync.outlook.credentials import authentication_provider, graph_credential
 from calsync.outlook.event_mapping import EVENT_SELECT, EXCEPTIONS_EXPAND, INSTANCE_SELECT, STAMP_PROPERTY_ID
 from calsync.outlook.middleware import (
@@ -179,7 +180,9 @@ class BatchResult:
 
 def build_http_client(settings: Settings) -> httpx.AsyncClient:
     """httpx client with kiota's default middleware, calsync's Prefer headers and bounded retries."""
-    client = httpx.AsyncClient(timeout=httpx.Timeout(settings.graph_timeout_seconds), http2=False)
+    # perf (#16): aiohttp under httpx (calsync.http_transport); kiota's middleware wraps it as before
+    client = httpx.AsyncClient(timeout=httpx.Timeout(settings.graph_timeout_seconds), http2=False,
+                               transport=fast_transport())  # fmt: skip
     retry_option = RetryHandlerOption(delay=0.0, max_retries=RetryHandlerOption.MAX_MAX_RETRIES)
     middleware = []
     for handler in KiotaClientFactory.get_default_middleware(None):
@@ -231,8 +234,13 @@ class GraphCalendar:
         adapter = GraphRequestAdapter(authentication_provider(settings, credential), client=http_client)
         adapter.base_url = settings.graph_base_url.rstrip("/")
 
+        transport = http_client._transport  # msgraph's transport wrapper does not close the one below it
+        inner = getattr(transport, "transport", None)
+
         async def close() -> None:
             await http_client.aclose()
+            if isinstance(inner, httpx.AsyncBaseTransport):
+                await inner.aclose()
             if credential is not None:
                 await credential.close()
 

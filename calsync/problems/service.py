@@ -96,7 +96,7 @@ async def handle_change(body: bytes | str, engine: SyncEngine) -> Settlement:
             await _cannot_succeed(engine, hint, exc, settlement)
         return settlement
     if outcome.outlook_id and outcome.booking_id:  # in sync on both sides: whichever side failed before is fine
-        problems = ProblemStore(engine.tables)
+        problems = ProblemStore(engine.tables, memory=engine.memory)  # perf (#16): deletes only open problems
         await problems.resolve(hint.room, Side.OUTLOOK, outcome.outlook_id)
         await problems.resolve(hint.room, Side.BOOKING, outcome.booking_id)
     return COMPLETE

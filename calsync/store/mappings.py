@@ -23,12 +23,26 @@ unconditional upsert of its own (an entity-group transaction cannot span partiti
 written before the create of a booking's copy, so a crash leaves it ahead of the
 mapping, never behind it.
 
+Given a ``SessionMemory`` (calsync.store.session_memory; the engine's), the store
+remembers, while a hint of the room runs, every row it read or wrote, and
+``find(..., recent=True)`` answers from it without a table read: the echo of calsync's
+own write costs nothing here. Only the engine's read of a mapping for a webhook's hint
+whose source exists asks for that; a decision that deletes and the safety nets
+(reconcile, replay, backfill) read the table, and a table read that disagrees with what
+is remembered forgets the room. A write that raises forgets the room's rows (it may or
+may not have happened). Writers outside the room's session (the organiser migration
+command, an operator restoring the table) are not seen until then: a row they changed
+is refused at the next write by its ETag, and a hint for an item they unmapped reads the
+table because its source is gone.
+
 Note: Azurite does not enforce If-Match inside batch transactions (Azurite
 issue 1233); Azure does. Tests only rely on the single-entity guard.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from azure.core import MatchConditions
@@ -39,6 +53,7 @@ from calsync.model.booking import Side
 from calsync.model.mapping import MappingRow, mapping_id_for
 from calsync.store.client import TableStore, translate_errors
 from calsync.store.keys import decode_key, encode_key, prefixed
+from calsync.store.session_memory import RoomMemory, SessionMemory
 
 MAIN, OUTLOOK_INDEX, BOOKING_INDEX = "m", "o", "b"
 BOOKING_ROOMS = "~booking-room"
@@ -84,9 +99,23 @@ EXPECTATIONS_KEPT = 4096
 class MappingStore:
     """Reads and writes mapping rows; every write keeps main and index rows consistent."""
 
-    def __init__(self, tables: TableStore) -> None:
+    def __init__(self, tables: TableStore, *, memory: SessionMemory | None = None) -> None:
         self._table = tables.table("Mappings")
         self._expected: dict[tuple[str, Side, str], str] = {}
+        self._memory = memory
+
+    def _room_memory(self, room: str) -> RoomMemory | None:
+        return self._memory.active(room) if self._memory is not None else None
+
+    @contextlib.contextmanager
+    def _writing(self, room: str) -> Iterator[None]:
+        """A write whose outcome is unknown when it raises: forget what was remembered of the room."""
+        try:
+            yield
+        except BaseException:
+            if self._memory is not None:
+                self._memory.forget(room)
+            raise
 
     def expect(self, room: str, side: Side, item_id: str, mapping_id: str) -> None:
         """The next ``find`` of this item tries main row ``mapping_id`` first (see the module docstring)."""
@@ -102,9 +131,31 @@ class MappingStore:
                 return None
         return _row_from(entity)
 
-    async def find(self, room: str, side: Side, item_id: str) -> MappingRow | None:
-        """The mapping of the item with ``item_id`` on ``side``, or None."""
+    async def find(self, room: str, side: Side, item_id: str, *, recent: bool = False) -> MappingRow | None:
+        """The mapping of the item with ``item_id`` on ``side``, or None.
+
+        ``recent``: a row remembered in the room's session memory will do (see the module docstring).
+        """
         likely = self._expected.pop((room, side, item_id), None)
+        memory = self._room_memory(room)
+        remembered = memory.rows.get((side, item_id)) if memory is not None else None
+        if recent and remembered is not None:
+            return remembered
+        row = await self._find(room, side, item_id, likely)
+        if memory is not None and self._memory is not None:
+            if remembered is not None and (row is None or row.etag != remembered.etag):
+                # the table changed behind this instance (an operator, a restore): remember nothing of the room
+                self._memory.forget(room)
+            elif row is not None:
+                memory.remember(row)
+        return row
+
+    def remembered(self, room: str, side: Side, item_id: str) -> MappingRow | None:
+        """The row this item's mapping had when the room's hints last read or wrote it, if remembered (no I/O)."""
+        memory = self._room_memory(room)
+        return memory.rows.get((side, item_id)) if memory is not None else None
+
+    async def _find(self, room: str, side: Side, item_id: str, likely: str | None) -> MappingRow | None:
         if likely is not None:
             row = await self.get(room, likely)
             if row is not None and row.id_on(side) == item_id:
@@ -144,9 +195,12 @@ class MappingStore:
     async def create(self, row: MappingRow) -> MappingRow:
         """Insert a new mapping with its index rows atomically; ConcurrencyError if any exists."""
         operations = [("create", _main_entity(row))] + [("create", e) for e in _index_entities(row)]
-        async with translate_errors("creating a mapping"):
-            etag = await self._submit(operations)
-        return row.model_copy(update={"etag": etag})
+        with self._writing(row.room):
+            async with translate_errors("creating a mapping"):
+                etag = await self._submit(operations)
+        created = row.model_copy(update={"etag": etag})
+        self._after_write(row.room, written=created)
+        return created
 
     async def update(self, row: MappingRow, previous: MappingRow) -> MappingRow:
         """Replace ``previous`` by ``row``, guarded by previous.etag; ConcurrencyError on a lost race."""
@@ -155,22 +209,42 @@ class MappingStore:
         stale = [e for e in _index_entities(previous) if e["RowKey"] not in {i["RowKey"] for i in _index_entities(row)}]
         fresh = [e for e in _index_entities(row) if e["RowKey"] not in {i["RowKey"] for i in _index_entities(previous)}]
         guard = {"etag": previous.etag, "match_condition": MatchConditions.IfNotModified}
-        async with translate_errors("updating a mapping"):
-            if not stale and not fresh:
-                result = await self._table.update_entity(_main_entity(row), mode=UpdateMode.REPLACE, **guard)
-                etag = result.get("etag")
-            else:
-                operations: list[Any] = [("update", _main_entity(row), {"mode": UpdateMode.REPLACE, **guard})]
-                operations += [("delete", e) for e in stale] + [("create", e) for e in fresh]
-                etag = await self._submit(operations)
-        return row.model_copy(update={"etag": etag})
+        with self._writing(row.room):
+            async with translate_errors("updating a mapping"):
+                if not stale and not fresh:
+                    result = await self._table.update_entity(_main_entity(row), mode=UpdateMode.REPLACE, **guard)
+                    etag = result.get("etag")
+                else:
+                    operations: list[Any] = [("update", _main_entity(row), {"mode": UpdateMode.REPLACE, **guard})]
+                    operations += [("delete", e) for e in stale] + [("create", e) for e in fresh]
+                    etag = await self._submit(operations)
+        updated = row.model_copy(update={"etag": etag})
+        self._after_write(row.room, written=updated, replaced=previous)
+        return updated
 
     async def delete(self, row: MappingRow) -> None:
         """Remove a mapping and its index rows, guarded by the row's etag."""
         guard = {"etag": row.etag, "match_condition": MatchConditions.IfNotModified} if row.etag else {}
         operations: list[Any] = [("delete", _main_entity(row), guard)] + [("delete", e) for e in _index_entities(row)]
-        async with translate_errors("deleting a mapping"):
-            await self._submit(operations)
+        with self._writing(row.room):
+            async with translate_errors("deleting a mapping"):
+                await self._submit(operations)
+        self._after_write(row.room, replaced=row)
+
+    def _after_write(self, room: str, *, written: MappingRow | None = None, replaced: MappingRow | None = None) -> None:
+        """Keep the room's memory true to a write that succeeded."""
+        if self._memory is None:
+            return
+        memory = self._memory.active(room)
+        if memory is None:  # written outside the room's hints (a command, a test): nothing remembered holds
+            self._memory.forget(room)
+            return
+        if replaced is not None:
+            memory.forget(replaced)
+        if written is not None and written.etag:
+            memory.remember(written)
+        elif written is not None:  # without its ETag it could not guard the next write: read it again next time
+            memory.forget(written)
 
     async def _submit(self, operations: list[Any]) -> str | None:
         """Run one entity-group transaction; returns the new etag of the first (main) row."""

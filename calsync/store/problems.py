@@ -9,6 +9,10 @@ its open problems: `calsync status` counts them, `calsync problems` lists them.
 
 Rows of one room are written only by that room's session (one hint at a time), so a
 plain read-then-replace is race-free in practice; the write is still an upsert.
+
+Given the engine's ``SessionMemory`` (calsync.store.session_memory), ``resolve`` right
+after a hint reads the room's open problems once per session (one query) and deletes
+only rows that exist, instead of a delete per side after every synced change.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pydantic import BaseModel, ConfigDict
 from calsync.model.booking import Side
 from calsync.store.client import TableStore, translate_errors
 from calsync.store.keys import decode_key, encode_key
+from calsync.store.session_memory import SessionMemory
 
 MAX_MESSAGE_CHARS = 500
 """A problem's message is cut to this length (Table Storage strings may hold 32 K, operators read one line)."""
@@ -59,8 +64,9 @@ def _problem(entity: dict[str, Any]) -> SyncProblem:
 class ProblemStore:
     """The SyncProblems table. Raises StoreError (and KeyTooLong for an id no key can hold)."""
 
-    def __init__(self, tables: TableStore) -> None:
+    def __init__(self, tables: TableStore, *, memory: SessionMemory | None = None) -> None:
         self._table = tables.table("SyncProblems")
+        self._memory = memory
 
     async def record(self, room: str, side: Side, item_id: str, *, error_type: str, message: str, now: dt.datetime,
                      message_id: str | None = None, organiser_told: bool = False) -> SyncProblem:  # fmt: skip
@@ -81,13 +87,37 @@ class ProblemStore:
         entity.update(PartitionKey=partition, RowKey=row)
         async with translate_errors("saving a sync problem"):
             await self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
+        memory = self._memory.recent(room) if self._memory is not None else None
+        if memory is not None and memory.problems is not None:
+            memory.problems.add((side, item_id))
         return problem
 
     async def resolve(self, room: str, side: Side, item_id: str) -> None:
-        """The item synced: forget its problem (nothing happens when it had none)."""
+        """The item synced: forget its problem (nothing happens when it had none).
+
+        With the room's session memory, only a problem known to be open is deleted.
+        """
+        memory = self._memory.recent(room) if self._memory is not None else None
+        if memory is not None:
+            if memory.problems is None:
+                memory.problems = await self._open(room)
+            if (side, item_id) not in memory.problems:
+                return
+            memory.problems.discard((side, item_id))
         async with translate_errors("resolving a sync problem"):
             with contextlib.suppress(ResourceNotFoundError):
                 await self._table.delete_entity(encode_key(room), _row(side, item_id))
+
+    async def _open(self, room: str) -> set[tuple[Side, str]]:
+        """The (side, item id) of the room's open problems: one query, keys only."""
+        opened: set[tuple[Side, str]] = set()
+        async with translate_errors("listing sync problems"):
+            rows = self._table.query_entities("PartitionKey eq @pk", parameters={"pk": encode_key(room)},
+                                              select=["RowKey"])  # fmt: skip
+            async for entity in rows:
+                side, _, item_id = decode_key(entity["RowKey"]).partition(":")
+                opened.add((Side(side), item_id))
+        return opened
 
     async def list(self, room: str | None = None) -> list[SyncProblem]:
         """Open problems of one room, or of every room; most recently seen first."""

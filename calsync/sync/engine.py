@@ -7,8 +7,9 @@ pure decision (calsync.sync.plan.decide) what to read, performs that read
 that vanished or changed, asks ``plan.after_failure`` for the next one. All I/O of
 one hint goes through a ``SyncContext`` (calsync.sync.context).
 
-What that amounts to per hint: the room's hold, the source's current state (one
-Graph GET for an Outlook hint), the mapping; an echo stops there. Otherwise the
+What that amounts to per hint: the room's hold; for a hint that names the version
+calsync wrote (its own echo), the mapping and nothing more; else the source's current
+state (one Graph GET for an Outlook hint), the mapping; an echo stops there. Otherwise the
 counterpart (from the mapping, a stamp or a lost-mapping lookup), the booking
 system's items around the source (overlaps surface there: the booking system also
 refuses double bookings itself), the mass-deletion guard's counts before a
@@ -31,6 +32,7 @@ from calsync.store.client import TableStore
 from calsync.store.mappings import MappingStore
 from calsync.store.records import ENGINE_HOLD_CACHE_SECONDS, ConflictStore, RoomHoldStore
 from calsync.store.rooms import RoomStore
+from calsync.store.session_memory import SessionMemory
 from calsync.sync.actions import Action, Outcome
 from calsync.sync.context import SyncContext, SyncStores
 from calsync.sync.guard import GuardLimits
@@ -71,7 +73,9 @@ class SyncEngine:
                                                 self.clock)  # fmt: skip
         # perf (#16): the hold is read before every hint; cached briefly, see RoomHoldStore
         holds = RoomHoldStore(tables, cache_seconds=ENGINE_HOLD_CACHE_SECONDS)
-        self.stores = SyncStores(MappingStore(tables), ConflictStore(tables), holds)
+        # perf (#16): mapping rows and open problems remembered while this instance holds the room's session
+        self.memory = SessionMemory()
+        self.stores = SyncStores(MappingStore(tables, memory=self.memory), ConflictStore(tables), holds)
         self.mappings = self.stores.mappings
         self.policy = policy_from(settings)
         self.rooms = rooms or RoomDirectory(RoomStore(tables), settings.rooms)  # the rooms registry's gate
@@ -93,7 +97,8 @@ class SyncEngine:
             room=room.key, source=hint.source.value, item_id=hint.item_id, message_id=hint.message_id
         ) as context:  # fmt: skip
             try:
-                action, outcome = await self._sync(room, hint)
+                with self.memory.hint(room.key):  # forgotten if the hint fails
+                    action, outcome = await self._sync(room, hint)
             except Exception as exc:
                 metrics.record_failure(exc, room=room.key, side=hint.source.value)
                 raise

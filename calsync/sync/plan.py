@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from calsync.model import HintReason, Side
+from calsync.model import ChangeKind, HintReason, Side
 from calsync.model.mapping import MappingRow, mapping_id_for
 from calsync.sync import reads
 from calsync.sync.actions import (
@@ -59,12 +59,26 @@ def decide(facts: Facts, policy: Policy) -> reads.Read | Action:
         return Held(f"sync of room {facts.hint.room} is stopped: {facts.hold.reason}; confirm with "
                     f"`calsync rooms release {facts.hint.room}`", hold=facts.hold)  # fmt: skip
     source = facts.source
+    hint = facts.hint
     if source is None:
+        versioned = hint.version is not None and hint.change_kind in (ChangeKind.CREATED, ChangeKind.UPDATED) \
+            and hint.reason is HintReason.WEBHOOK  # fmt: skip
+        if versioned and not facts.hinted_read:
+            # the hint carries the version a write produced: does the mapping say calsync wrote or saw exactly that?
+            return reads.ReadHintedMapping(hint.source, hint.item_id)
+        if versioned and facts.hinted is not None and not facts.hinted.series and _same_version(
+                facts.hinted.version_on(hint.source), hint.version):  # fmt: skip
+            # our own echo or a duplicate hint, told by its version (Graph's resourceData @odata.etag,
+            # https://learn.microsoft.com/graph/api/resources/resourcedata; the booking webhook's version):
+            # nothing more to read. Not for a deletion (it names the last version, the one calsync saw), nor
+            # a series (its exceptions change without a new version of its master)
+            return SkipEcho("the hint names the version calsync last wrote or saw")
         # the item's current state where the hint came from (never the hint's data)
-        return reads.ReadSource(facts.hint.source, facts.hint.item_id)
-    if not facts.mapping_read:
+        return reads.ReadSource(hint.source, hint.item_id)
+    hinted = facts.hinted is not None and source.exists and (source.side, source.item_id) == (hint.source, hint.item_id)
+    if not facts.mapping_read and not hinted:
         return reads.ReadMapping(source.side, source.item_id)
-    mapping = facts.mapping
+    mapping = facts.mapping if facts.mapping_read else facts.hinted
     if mapping is not None and source.exists and source.content_hash == mapping.hash_on(source.side):
         # our own echo or a duplicate hint: nothing more to read
         return SkipEcho("source unchanged since calsync last wrote or saw it")
@@ -131,6 +145,11 @@ def decide(facts: Facts, policy: Policy) -> reads.Read | Action:
             return reads.ListAround(target, *_listing_span(source, facts.window))
         if counterpart is None:
             counterpart = next((i for i in facts.listing if i.stamp == source.item_id and i.exists), None)
+        elif not counterpart.read:
+            # the mapped copy, listed at the version calsync last wrote: its content is known, no second read
+            counterpart = next((i for i in facts.listing if i.item_id == counterpart.item_id and i.exists
+                                and i.version == counterpart.version and i.side is counterpart.side),
+                               counterpart)  # fmt: skip
         overlapping = _rivals(source, facts.listing, counterpart, facts.window)
         known = {origin.item_id for origin in facts.rival_origins}
         for rival in overlapping:
@@ -366,6 +385,18 @@ def _counterpart(mapping: MappingRow | None, target: Side, found: ItemState | No
             return item
         return dataclasses.replace(item, role=outlook_role(mapping), organizer_id=mapping.outlook_organizer_id)
     return found if found is not None and found.booking is not None else None
+
+
+def _same_version(stored: str | None, hinted: str | None) -> bool:
+    """Two versions of one item, as an ETag (W/"x", "x") or bare (x), name the same version."""
+
+    def bare(version: str) -> str:
+        version = version.removeprefix("W/")
+        return version[1:-1] if len(version) >= 2 and version[0] == version[-1] == '"' else version
+
+    if not stored or not hinted:
+        return False
+    return bare(stored) == bare(hinted)
 
 
 def _listing_span(source: ItemState, window: tuple[dt.datetime, dt.datetime]) -> tuple[dt.datetime, dt.datetime]:

@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from calsync.model import Side
+from calsync.model import HintReason, Side
 from calsync.sync.guard import Tally, missing_from
 from calsync.sync.state import Facts, ItemState
 
@@ -48,12 +48,31 @@ class ReadSource(Read):
 
 @dataclass(frozen=True)
 class ReadMapping(Read):
+    """The item's mapping. The room's session memory answers only a webhook's hint whose source exists:
+    a decision that deletes, and the safety nets (reconcile, replay, backfill), read the table
+    (calsync.store.mappings)."""
+
     side: Side
     item_id: str
 
     async def fetch(self, ctx: Effects, facts: Facts) -> Facts:
-        mapping = await ctx.mappings.find(ctx.room.key, self.side, self.item_id)
+        recent = facts.source is not None and facts.source.exists and facts.hint.reason is HintReason.WEBHOOK
+        mapping = await ctx.mappings.find(ctx.room.key, self.side, self.item_id, recent=recent)
         return dataclasses.replace(facts, mapping=mapping, mapping_read=True)
+
+
+@dataclass(frozen=True)
+class ReadHintedMapping(Read):
+    """The mapping of the item a webhook's hint names, as the room's session memory holds it (no I/O):
+    is the version the hint carries the one calsync last wrote or saw? Not remembered: the source
+    and its mapping are read as for any hint."""
+
+    side: Side
+    item_id: str
+
+    async def fetch(self, ctx: Effects, facts: Facts) -> Facts:
+        mapping = ctx.mappings.remembered(ctx.room.key, self.side, self.item_id)
+        return dataclasses.replace(facts, hinted=mapping, hinted_read=True)
 
 
 @dataclass(frozen=True)

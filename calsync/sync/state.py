@@ -87,6 +87,8 @@ class Facts:
     source: ItemState | None = None
     mapping: MappingRow | None = None
     mapping_read: bool = False
+    hinted: MappingRow | None = None  # the mapping of the hint's own item, read before its source (version check)
+    hinted_read: bool = False
     found: ItemState | None = None  # the counterpart found by its stamp, when the mapping does not name it
     found_mapping: MappingRow | None = None  # the mapping of the original a stamped source names (ReadStamped)
     looked_up: bool = False

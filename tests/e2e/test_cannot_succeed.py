@@ -70,16 +70,13 @@ async def test_transient_failure_is_still_retried(stack: LocalStack) -> None:
 
 async def test_problem_clears_after_the_item_next_syncs(stack: LocalStack) -> None:
     assert stack.queue is not None and stack.settings is not None and stack.booking is not None
+    # an earlier failure of this booking that no retry could cure: dead-lettered, recorded
+    stack.graph.fail("POST", "/users/*/calendar/events", status=403, times=1)
+    stack.graph.fail("POST", "/users/*/events", status=403, times=1)
     booking = stack.booking.user_create_booking(ROOM_ID, **booking_fields(
         "Planning", "2026-12-09T09:00:00+01:00", "2026-12-09T10:00:00+01:00"))  # fmt: skip
     await stack.settle()
-    tables = TableStore.from_settings(stack.settings)
-    try:  # an earlier failure of this booking, as a dead-lettered hint left it
-        await ProblemStore(tables).record(ROOM, Side.BOOKING, booking["id"], error_type="PermissionDenied",
-                                          message="Graph create event failed: 403", now=stack.graph.clock())  # fmt: skip
-    finally:
-        await tables.close()
-    assert len(await problems(stack)) == 1
+    assert [(p.item_id, p.error_type) for p in await problems(stack)] == [(booking["id"], "PermissionDenied")]
 
     stack.booking.user_update_booking(booking["id"], title="Planning (moved)", start="2026-12-09T11:00:00+01:00",
                                       end="2026-12-09T12:00:00+01:00")  # fmt: skip

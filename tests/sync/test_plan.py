@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -10,8 +11,8 @@ from calsync.model import Booking, BookingStatus, Sensitivity, Side, content_has
 from calsync.model.mapping import MappingRow
 from calsync.settings import ConflictPolicy
 from calsync.sync.actions import ActionKind
-from calsync.sync.plan import plan
-from calsync.sync.state import ItemState, Policy, TargetView
+from calsync.sync.plan import decide, plan
+from calsync.sync.state import Facts, ItemState, Policy, TargetView
 from calsync.sync.translate import desired_copy, same_reservation
 
 T0 = dt.datetime(2026, 12, 1, 9, tzinfo=dt.UTC)
@@ -123,3 +124,59 @@ def test_private_subject_never_reaches_the_copy() -> None:
     assert copy.subject == "Private booking" and copy.sensitivity is Sensitivity.PRIVATE
     assert same_reservation(source, copy, private_subject="Private booking")
     assert not same_reservation(source, source, private_subject="Private booking")  # the subject would leak
+
+
+def _edited_outlook_original(copy_version: str) -> tuple[Facts, ItemState]:
+    """An edit of an Outlook original whose booking copy the listing around it shows at ``copy_version``."""
+    from calsync.model import ChangeHint, HintReason
+    from calsync.sync.guard import HoldState
+    from calsync.sync.state import HoldView
+
+    old, new = booking(), booking("Board meeting (agenda)")
+    row = mapping(old, old).model_copy(update={"booking_version": "v1", "outlook_role": "room"})
+    hint = ChangeHint(source=Side.OUTLOOK, room="room-a", item_id="O1", reason=HintReason.WEBHOOK, observed_at=T0)
+    listed = dataclasses.replace(item(Side.BOOKING, "B1", old), version=copy_version, stamp="O1")
+    facts = Facts(hint=hint, now=T0, window=(T0 - dt.timedelta(days=30), T0 + dt.timedelta(days=30)),
+                  hold=HoldView(HoldState.NONE), source=item(Side.OUTLOOK, "O1", new), mapping=row,
+                  mapping_read=True, listing=(listed,))  # fmt: skip
+    return facts, listed
+
+
+def test_a_copy_listed_at_the_version_calsync_wrote_is_updated_without_reading_it_again() -> None:
+    facts, listed = _edited_outlook_original("v1")
+    action = decide(facts, POLICY)
+    assert action.kind is ActionKind.UPDATE and action.counterpart == listed  # its content known: no GET first
+
+
+def test_a_copy_listed_at_another_version_is_written_against_the_version_calsync_wrote() -> None:
+    facts, _ = _edited_outlook_original("v2")  # someone changed the copy since: If-Match on v1 finds out
+    action = decide(facts, POLICY)
+    assert action.kind is ActionKind.UPDATE and not action.counterpart.read and action.counterpart.version == "v1"
+
+
+def _hint_facts(version: str | None, stored: str, *, series: bool = False, kind: str = "updated") -> Facts:
+    """A hint for Outlook event O1 carrying ``version``, its mapping read, the event not read yet."""
+    from calsync.model import ChangeHint, ChangeKind
+    from calsync.sync.guard import HoldState
+    from calsync.sync.state import HoldView
+
+    b = booking()
+    row = mapping(b, b).model_copy(update={"outlook_version": stored, "series": series})
+    hint = ChangeHint(source=Side.OUTLOOK, room="room-a", item_id="O1", observed_at=T0, version=version,
+                      change_kind=ChangeKind(kind))
+    return Facts(hint=hint, now=T0, window=(T0, T0 + dt.timedelta(days=30)), hold=HoldView(HoldState.NONE),
+                 hinted=row, hinted_read=True)  # fmt: skip
+
+
+def test_a_notification_of_the_version_calsync_wrote_is_its_echo_and_nothing_is_read() -> None:
+    action = decide(_hint_facts('W/"ck-2"', "ck-2"), POLICY)  # Graph's @odata.etag, the stored changeKey
+    assert action.kind is ActionKind.SKIP_ECHO and not action.writes
+
+
+@pytest.mark.parametrize(("version", "series", "kind"), [('W/"ck-3"', False, "updated"), (None, False, "updated"),
+                                                         ('W/"ck-2"', True, "updated"), ('W/"ck-2"', False, "deleted"),
+                                                         ('W/"ck-2"', False, "unknown")])  # fmt: skip
+def test_another_version_a_series_or_a_deletion_reads_the_item(version: str | None, series: bool, kind: str) -> None:
+    # a series' exceptions change without a new version of its master; a deletion names the last version
+    step = decide(_hint_facts(version, "ck-2", series=series, kind=kind), POLICY)
+    assert type(step).__name__ == "ReadSource"

@@ -37,7 +37,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
 
 from calsync.errors import CalsyncError, Conflict, Throttled, TransientError
-from calsync.model import Booking, ChangeHint, HintReason, Organizer, Recurrence, Sensitivity, Side
+from calsync.model import Booking, ChangeHint, ChangeKind, HintReason, Organizer, Recurrence, Sensitivity, Side
 from calsync.settings import ConflictPolicy, Room, Settings
 from calsync.store.client import TableStore
 from calsync.sync.engine import SyncEngine
@@ -147,8 +147,12 @@ class SyncMachine(RuleBasedStateMachine):
     # --- people ------------------------------------------------------------------------------
 
     def notify(self, side: Side, room: Room, item_id: str) -> None:
+        """A notification, with the item's version as Graph's resourceData and the booking webhook carry it."""
         self.clock.tick()
-        self.pending.append(ChangeHint(source=side, room=room.key, item_id=item_id, observed_at=self.clock()))
+        stored = self.sides[side].items.get(item_id)
+        kind, version = (ChangeKind.UPDATED, stored.version) if stored is not None else (ChangeKind.DELETED, None)
+        self.pending.append(ChangeHint(source=side, room=room.key, item_id=item_id, observed_at=self.clock(),
+                                       change_kind=kind, version=version))  # fmt: skip
 
     def editable(self, side: Side) -> list[Stored]:
         """What a person may change: their own meetings in Outlook; any booking in the booking system."""
