@@ -153,6 +153,13 @@ class RoomTaken(Conflict):
     """
 
 
+class RoomHeldInTransit(Conflict):
+    """The room is held by another room's copy, moved here by the booking system's users and on its way back.
+
+    Retryable: once that room's pass has taken its copy back, the next delivery finds the room free.
+    """
+
+
 class PermissionDenied(SideError):
     """The app is not allowed to do this (missing role, RBAC scope, wrong mailbox)."""
 

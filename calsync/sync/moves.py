@@ -29,6 +29,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from calsync.errors import RoomHeldInTransit
 from calsync.model import Side
 from calsync.model.mapping import MappingRow
 from calsync.sync.actions import Action, ActionKind, Conflict, Create, DeclineOccurrences, Outcome, Update, ids
@@ -36,7 +37,7 @@ from calsync.sync.cancellation import removal
 from calsync.sync.conflicts import overlap_action
 from calsync.sync.overlap import rivals
 from calsync.sync.ownership import authority
-from calsync.sync.reads import ListAround, Read, ReadOrigin, ReadRivalOrigin
+from calsync.sync.reads import ListAround, Read, ReadOrigin, ReadRivalOrigin, ReadRivalRoom
 from calsync.sync.state import Facts, ItemState, Policy, TargetView
 
 if TYPE_CHECKING:
@@ -79,11 +80,10 @@ def moved_back(facts: Facts, source: ItemState, mapping: MappingRow, original: I
         return ListAround(Side.BOOKING, *span)
     own = {source.item_id} | {item.item_id for item in facts.listing if item.stamp == origin.item_id}
     found = rivals(origin.booking, facts.listing, span, exclude=own)
+    needed = rival_reads(facts, found)
+    if needed is not None:
+        return needed
     known = {item.item_id: item for item in facts.rival_origins}
-    for rival in found:
-        if rival.stamp and rival.stamp not in known:
-            # the rival is calsync's copy of another Outlook meeting: its organiser is the one to tell
-            return ReadRivalOrigin(Side.OUTLOOK, rival.stamp)
     # the meeting keeps its room (only its organiser could move it): the copy goes back, its users told why
     write = Update("a copy of an Outlook meeting was moved to another room; moved back to the meeting's room",
                    source=origin, mapping=mapping, counterpart=source, note=move_note(origin))  # fmt: skip
@@ -91,6 +91,34 @@ def moved_back(facts: Facts, source: ItemState, mapping: MappingRow, original: I
         # the slot the copy left was booked meanwhile: who keeps the room, as for any overlap
         return overlap_action(origin, mapping, TargetView(source, found, known, facts.window), found, write, policy)
     return write
+
+
+def rival_reads(facts: Facts, rivals: list[ItemState]) -> Read | Action | None:
+    """What the decision still needs about rivals that are calsync's copies, or the wait for one in transit.
+
+    A rival that is calsync's copy of an Outlook item: its original is read (its organiser is the one
+    to tell). If that original is not in this room at all, the copy may be another room's, moved here by
+    the booking system's users and on its way back (``moved_back``, in that room's session): the
+    cross-room index says. Removing it here would make its own room take it for cancelled and release
+    the original, so the source waits until it has gone back (``AwaitHandBack``).
+    """
+    origins = {item.item_id: item for item in facts.rival_origins}
+    rooms = dict(facts.rival_rooms)
+    for rival in rivals:
+        if rival.side is not Side.BOOKING or not rival.stamp:
+            continue
+        if rival.stamp not in origins:
+            # the rival is calsync's copy of another Outlook meeting: its organiser is the one to tell
+            return ReadRivalOrigin(Side.OUTLOOK, rival.stamp)
+        if origins[rival.stamp].booking is not None:
+            continue
+        if rival.item_id not in rooms:
+            return ReadRivalRoom(rival.item_id)
+        home = rooms[rival.item_id]
+        if home is not None and home != facts.hint.room:
+            return AwaitHandBack(f"the room is held by a copy of room {home}'s reservation on its way back there",
+                                 rival=rival, home=home)  # fmt: skip
+    return None
 
 
 def move_note(origin: ItemState) -> str:
@@ -124,3 +152,17 @@ class HandBack(Action):
     async def run(self, ctx: Effects) -> Outcome:
         await ctx.hint_room(self.home, self.source)
         return Outcome(self.kind, self.reason, *ids(self.source.side, self.source.item_id, None))
+
+
+@dataclass(frozen=True)
+class AwaitHandBack(Action):
+    """The source overlaps another room's copy that was moved here: that room takes it back first, then a retry."""
+
+    kind = ActionKind.SKIP_UNCHANGED
+    telemetry = "skip-unchanged"
+    rival: ItemState
+    home: str
+
+    async def run(self, ctx: Effects) -> Outcome:
+        await ctx.hint_room(self.home, self.rival)
+        raise RoomHeldInTransit(f"{self.reason}; retried once it has gone", side=Side.BOOKING.value)

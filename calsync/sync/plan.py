@@ -41,7 +41,7 @@ from calsync.sync.actions import (
 from calsync.sync.cancellation import CancelCopy, already_cancelled, rejected_by_room, removal
 from calsync.sync.conflicts import is_block, overlap_action
 from calsync.sync.guard import HoldState, needs_listing, verdict
-from calsync.sync.moves import HandBack, may_have_moved, moved_away_copy, moved_back, moved_from, moved_in
+from calsync.sync.moves import HandBack, may_have_moved, moved_away_copy, moved_back, moved_from, moved_in, rival_reads
 from calsync.sync.overlap import rivals
 from calsync.sync.ownership import authority, outlook_role, released_by_decline
 from calsync.sync.state import Facts, ItemState, OrganizerRole, Policy, TargetView
@@ -151,11 +151,9 @@ def decide(facts: Facts, policy: Policy) -> reads.Read | Action:
                                 and i.version == counterpart.version and i.side is counterpart.side),
                                counterpart)  # fmt: skip
         overlapping = _rivals(source, facts.listing, counterpart, facts.window)
-        known = {origin.item_id for origin in facts.rival_origins}
-        for rival in overlapping:
-            if rival.side is Side.BOOKING and rival.stamp and rival.stamp not in known:
-                # the rival is calsync's copy of another Outlook meeting: its organiser is the one to tell
-                return reads.ReadRivalOrigin(Side.OUTLOOK, rival.stamp)
+        needed = rival_reads(facts, overlapping)  # rivals that are calsync's copies: whose, and where from
+        if needed is not None:
+            return needed
 
     origins = {origin.item_id: origin for origin in facts.rival_origins}
     step = _rewrite_meeting_rivals(facts, plan(source, mapping, TargetView(counterpart, overlapping, origins,
@@ -267,11 +265,10 @@ def _rewrite_meeting_rivals(facts: Facts, action: Action, policy: Policy) -> rea
     if facts.listing is None:
         return reads.ListAround(Side.BOOKING, *_listing_span(origin, facts.window))
     overlapping = _rivals(origin, facts.listing, copy, facts.window)
+    needed = rival_reads(facts, overlapping)  # rivals that are calsync's copies: whose, and where from
+    if needed is not None:
+        return needed
     known = {item.item_id: item for item in facts.rival_origins}
-    for rival in overlapping:
-        if rival.stamp and rival.stamp not in known:
-            # the rival is calsync's copy of another Outlook meeting: its organiser is the one to tell
-            return reads.ReadRivalOrigin(Side.OUTLOOK, rival.stamp)
     if not overlapping:
         return action
     target = TargetView(copy, overlapping, known, facts.window)

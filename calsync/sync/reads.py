@@ -180,3 +180,14 @@ class ReadBookingRoom(Read):
     async def fetch(self, ctx: Effects, facts: Facts) -> Facts:
         room = await ctx.booking_room(self.booking_id)
         return dataclasses.replace(facts, booking_room=room, booking_room_read=True)
+
+
+@dataclass(frozen=True)
+class ReadRivalRoom(Read):
+    """The room a rival copy whose original is not in this room was mapped in: is it on its way back there?"""
+
+    booking_id: str
+
+    async def fetch(self, ctx: Effects, facts: Facts) -> Facts:
+        room = await ctx.booking_room(self.booking_id)
+        return dataclasses.replace(facts, rival_rooms=(*facts.rival_rooms, (self.booking_id, room)))

@@ -99,6 +99,7 @@ class Facts:
     tally: Tally | None = None  # the mass-deletion guard's counts
     booking_room: str | None = None  # the room the source booking was last mapped in (the cross-room index)
     booking_room_read: bool = False
+    rival_rooms: tuple[tuple[str, str | None], ...] = ()  # (rival booking id, the room the cross-room index names)
 
 
 DEFAULT_GUARD = GuardLimits(min_bookings=10, threshold=0.5)

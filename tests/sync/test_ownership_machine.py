@@ -637,14 +637,16 @@ def test_a_moved_copy_of_a_meeting_whose_mapping_was_lost_is_reverted_not_writte
 
 
 @pytest.mark.azurite
-def test_a_copy_moved_into_a_room_does_not_cost_its_own_room_the_event(settings: Settings) -> None:
+@pytest.mark.parametrize("policy", list(ConflictPolicy))
+def test_a_copy_moved_into_a_room_does_not_cost_its_own_room_the_event(settings: Settings,
+                                                                      policy: ConflictPolicy) -> None:  # fmt: skip
     """A delegate's event in one room; the booking system's users move its copy into the other room, where a new
     event overlaps it. The copy is on its way back (its original is not this room's), not released: the event in
     its own room is never removed for it (it was, when the copy was taken for an orphan there)."""
     SyncMachine.harness = Harness(settings)
     try:
         state = SyncMachine()
-        state.start_engine(policy=ConflictPolicy.FIRST_COME, first=[], allow_conflicts=False)
+        state.start_engine(policy=policy, first=[], allow_conflicts=False)
         state.delegate_books(day=6, hour=9, hours=1, private=False, room=1, shape="single", who=1)
         event_id = state.user_items[-1][1]
         state.settle()
@@ -652,6 +654,8 @@ def test_a_copy_moved_into_a_room_does_not_cost_its_own_room_the_event(settings:
         state.delegate_books(day=6, hour=8, hours=2, private=False, room=0, shape="single", who=0)
         state.settle()
         assert event_id in state.sides[Side.OUTLOOK].items, "the delegate's event in its own room was removed"
+        new_event = state.user_items[-1][1]
+        assert new_event in state.sides[Side.OUTLOOK].items, "the new event waits for the copy to go back, then syncs"
     finally:
         SyncMachine.harness.close()
 
