@@ -48,7 +48,7 @@ class BookingSide:
         if record.room_id != room.booking_room_id:
             # the booking moved to another room: from this room's point of view it is gone (calsync.sync.moves)
             return ItemState(side=self.side, item_id=item_id, booking=None, version=record.version,
-                             moved_to=record.booking.room or record.room_id)  # fmt: skip
+                             moved_to=record.booking.room or record.room_id, stamp=record.external_ref)  # fmt: skip
         return item_from_record(record, self.scope(room))
 
     async def find_copy(self, room: Room, source_id: str) -> ItemState | None:

@@ -32,7 +32,19 @@ from typing import TYPE_CHECKING
 from calsync.errors import RoomHeldInTransit
 from calsync.model import Side
 from calsync.model.mapping import MappingRow
-from calsync.sync.actions import Action, ActionKind, Conflict, Create, DeclineOccurrences, Outcome, Update, ids
+from calsync.sync.actions import (
+    Action,
+    ActionKind,
+    Conflict,
+    Create,
+    Decline,
+    DeclineOccurrences,
+    Outcome,
+    RemoveOrphan,
+    SkipUnchanged,
+    Update,
+    ids,
+)
 from calsync.sync.cancellation import removal
 from calsync.sync.conflicts import overlap_action
 from calsync.sync.overlap import rivals
@@ -56,12 +68,18 @@ def moved_from(facts: Facts) -> str | None:
 
 
 def moved_away_copy(source: ItemState, mapping: MappingRow | None, counterpart: ItemState | None) -> bool:
-    """calsync's booking copy of this room's Outlook item, moved to another room by the booking system's users."""
-    return (source.moved_to is not None and mapping is not None and not mapping.cancelled
-            and counterpart is not None and source.side is not authority(mapping, counterpart))  # fmt: skip
+    """calsync's booking copy of this room's Outlook item, moved to another room by the booking system's users.
+
+    Without a mapping (lost in a crash) the copy's stamp names the original, found here by ``ReadStamped``.
+    """
+    if source.moved_to is None or counterpart is None:
+        return False
+    if mapping is None:
+        return bool(source.stamp) and source.stamp == counterpart.item_id and counterpart.exists
+    return not mapping.cancelled and source.side is not authority(mapping, counterpart)
 
 
-def moved_back(facts: Facts, source: ItemState, mapping: MappingRow, original: ItemState,
+def moved_back(facts: Facts, source: ItemState, mapping: MappingRow | None, original: ItemState,
                policy: Policy) -> Read | Action:  # fmt: skip
     """The copy ``source`` was moved to another room; ``original`` is its Outlook item here (from the mapping).
 
@@ -74,13 +92,19 @@ def moved_back(facts: Facts, source: ItemState, mapping: MappingRow, original: I
     origin = facts.origin
     if origin is None or not origin.exists or origin.booking is None:
         # the original is gone or cancelled too: the copy goes as for any copy of a vanished original
+        if mapping is None:
+            # nothing maps the copy here: the room it is in now finds it orphaned on its own hint
+            return SkipUnchanged("a moved copy's original is gone and nothing maps it here")
         return removal(origin or original, mapping, source, policy)
     span = facts.window if origin.booking.recurrence is not None else origin.booking.interval_utc()
     if facts.listing is None:
         return ListAround(Side.BOOKING, *span)
     own = {source.item_id} | {item.item_id for item in facts.listing if item.stamp == origin.item_id}
+    if any(item.exists and item.item_id != source.item_id for item in facts.listing if item.stamp == origin.item_id):
+        # the original got another copy here meanwhile (its mapping was lost): the moved one is a duplicate
+        return RemoveOrphan("the original of this moved copy has another copy in its room", copy=source)
     found = rivals(origin.booking, facts.listing, span, exclude=own)
-    needed = rival_reads(facts, found)
+    needed = rival_reads(facts, found, wait=False)
     if needed is not None:
         return needed
     known = {item.item_id: item for item in facts.rival_origins}
@@ -89,18 +113,24 @@ def moved_back(facts: Facts, source: ItemState, mapping: MappingRow, original: I
                    source=origin, mapping=mapping, counterpart=source, note=move_note(origin))  # fmt: skip
     if found:
         # the slot the copy left was booked meanwhile: who keeps the room, as for any overlap
-        return overlap_action(origin, mapping, TargetView(source, found, known, facts.window), found, write, policy)
+        action = overlap_action(origin, mapping, TargetView(source, found, known, facts.window), found, write, policy)
+        if isinstance(action, Decline) and action.loser.item.item_id == origin.item_id:
+            # the original gives way: the moved copy goes too, from the room it was moved to (nothing maps it there)
+            return dataclasses.replace(action, loser=dataclasses.replace(action.loser, item=source))
+        return action
     return write
 
 
-def rival_reads(facts: Facts, rivals: list[ItemState]) -> Read | Action | None:
+def rival_reads(facts: Facts, rivals: list[ItemState], *, wait: bool = True) -> Read | Action | None:
     """What the decision still needs about rivals that are calsync's copies, or the wait for one in transit.
 
     A rival that is calsync's copy of an Outlook item: its original is read (its organiser is the one
     to tell). If that original is not in this room at all, the copy may be another room's, moved here by
     the booking system's users and on its way back (``moved_back``, in that room's session): the
     cross-room index says. Removing it here would make its own room take it for cancelled and release
-    the original, so the source waits until it has gone back (``AwaitHandBack``).
+    the original, so the source waits until it has gone back (``AwaitHandBack``). A copy going back
+    itself does not wait (``wait`` False): two copies moved into each other's rooms at the same time
+    would wait for each other for ever; it meets the other copy through the conflict policy instead.
     """
     origins = {item.item_id: item for item in facts.rival_origins}
     rooms = dict(facts.rival_rooms)
@@ -110,7 +140,7 @@ def rival_reads(facts: Facts, rivals: list[ItemState]) -> Read | Action | None:
         if rival.stamp not in origins:
             # the rival is calsync's copy of another Outlook meeting: its organiser is the one to tell
             return ReadRivalOrigin(Side.OUTLOOK, rival.stamp)
-        if origins[rival.stamp].booking is not None:
+        if origins[rival.stamp].booking is not None or not wait:
             continue
         if rival.item_id not in rooms:
             return ReadRivalRoom(rival.item_id)

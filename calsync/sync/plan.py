@@ -114,7 +114,7 @@ def decide(facts: Facts, policy: Policy) -> reads.Read | Action:
 
     if moved_away_copy(source, mapping, counterpart):
         # calsync's copy was moved to another room: it goes back to its original's room
-        assert mapping is not None and counterpart is not None
+        assert counterpart is not None
         return moved_back(facts, source, mapping, counterpart, policy)
 
     rearm = False

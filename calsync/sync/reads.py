@@ -184,10 +184,17 @@ class ReadBookingRoom(Read):
 
 @dataclass(frozen=True)
 class ReadRivalRoom(Read):
-    """The room a rival copy whose original is not in this room was mapped in: is it on its way back there?"""
+    """The room a rival copy whose original is not in this room was mapped in: is it on its way back there?
+
+    Only if that room still maps it (its mapping may have been lost in a crash: then that room's pass
+    does not know the copy as its own and will not take it back, and nothing is waited for).
+    """
 
     booking_id: str
 
     async def fetch(self, ctx: Effects, facts: Facts) -> Facts:
         room = await ctx.booking_room(self.booking_id)
+        if room is not None and room != ctx.room.key and await ctx.mappings.find(room, Side.BOOKING,
+                                                                                  self.booking_id) is None:  # fmt: skip
+            room = None
         return dataclasses.replace(facts, rival_rooms=(*facts.rival_rooms, (self.booking_id, room)))

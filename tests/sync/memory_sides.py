@@ -271,7 +271,7 @@ class MemorySide:
         if stored is not None and stored.room != room.key and self.side is Side.BOOKING:
             # moved to another room: gone from this one, as BookingSide reads it
             return ItemState(side=self.side, item_id=item_id, booking=None, version=stored.version,
-                             moved_to=stored.room)  # fmt: skip
+                             moved_to=stored.room, stamp=stored.stamp)  # fmt: skip
         if stored is None or stored.room != room.key:
             return self._gone(item_id)
         return self.state(stored)

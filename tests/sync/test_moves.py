@@ -324,3 +324,38 @@ async def test_a_moved_copy_going_back_meets_a_booking_made_in_the_slot_it_left(
     assert [c.item_id for c in rooms.live(Side.BOOKING, OLD)] == [copy_id]
     assert [e.item_id for e in rooms.live(Side.OUTLOOK, OLD)] == [meeting_id]
     assert rooms.outlook.violations == [] and rooms.outlook.declined == {}
+
+
+async def test_a_moved_copy_whose_mapping_was_lost_goes_back_by_its_stamp(rooms: Rooms) -> None:
+    """Found by the ownership machine: with the mapping lost in a crash, the old room did not know the moved copy
+    as its own, and it stayed in the other room with no partner there."""
+    meeting_id, copy_id = await copy_of_a_meeting(rooms, OrganizerRole.PERSON)
+    (row,) = await rooms.mappings.list_room(OLD.key)
+    await rooms.mappings.delete(row)  # the crash
+
+    rooms.booking.move_room(copy_id, NEW)
+    await rooms.hint(NEW, Side.BOOKING, copy_id)
+    await rooms.drain()
+
+    assert [c.item_id for c in rooms.live(Side.BOOKING, OLD)] == [copy_id]
+    assert rooms.live(Side.BOOKING, NEW) == []
+    assert await rooms.mapped(OLD) == [(meeting_id, copy_id)], "the mapping is rebuilt"
+    assert rooms.outlook.violations == [] and rooms.outlook.declined == {}
+
+
+async def test_a_moved_copy_whose_meeting_got_another_copy_is_removed_as_a_duplicate(rooms: Rooms) -> None:
+    """Found by the ownership machine: the copy going back met the meeting's second copy (made after the mapping
+    was lost) and was refused (409) on every retry."""
+    meeting_id, copy_id = await copy_of_a_meeting(rooms, OrganizerRole.PERSON)
+    (row,) = await rooms.mappings.list_room(OLD.key)
+    await rooms.mappings.delete(row)
+    rooms.booking.move_room(copy_id, NEW)
+    rooms.outlook.user_update(meeting_id, subject="Planning, retitled")
+    await rooms.hint(OLD, Side.OUTLOOK, meeting_id)  # no mapping, no copy around it: a second copy
+    await rooms.hint(NEW, Side.BOOKING, copy_id)
+    await rooms.drain()
+
+    (kept,) = rooms.live(Side.BOOKING, OLD)
+    assert kept.stamp == meeting_id and kept.item_id != copy_id
+    assert rooms.live(Side.BOOKING, NEW) == []
+    assert rooms.outlook.violations == [] and rooms.outlook.declined == {}
