@@ -20,17 +20,20 @@ waits until the echoes are processed too. ``--no-batch`` creates the Outlook cop
 one at a time through the engine (the figure before batching), ``--no-echoes`` drops
 the notifications and webhooks of calsync's own writes.
 
-    .venv/bin/python bench/bench_backfill.py [ROOMS] [PER_ROOM] [--full] [--no-echoes] [--no-batch]
+    .venv/bin/python bench/bench_backfill.py [ROOMS] [PER_ROOM] [--full] [--no-echoes] [--no-batch] [--profile]
 """
 
 from __future__ import annotations
 
 import asyncio
+import cProfile
 import datetime as dt
 import logging
 import os
+import pstats
 import resource
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -73,7 +76,7 @@ def line(label: str, measured: str, goal: str) -> None:
     print(f"  {label:<58} {measured:>16}   goal {goal}")
 
 
-async def main(n_rooms: int, per_room: int, echoes: bool, batch: bool) -> None:
+async def main(n_rooms: int, per_room: int, echoes: bool, batch: bool, profile: bool = False) -> None:
     logging.disable(logging.WARNING)
     started = time.perf_counter()
     full = FULL_ROOMS * PER_ROOM
@@ -86,6 +89,9 @@ async def main(n_rooms: int, per_room: int, echoes: bool, batch: bool) -> None:
               f"(worker peak RSS so far {rss_mib():.0f} MiB)")  # fmt: skip
         engine = await stack.engine()
         others0 = descendants_cpu()
+        profiler = cProfile.Profile(time.process_time) if profile else None  # CPU, not wall time
+        if profiler is not None:
+            profiler.enable()
         cpu0, t0 = time.process_time(), time.perf_counter()
         plan = await plan_backfill_for(await stack.services())
         t_plan = time.perf_counter() - t0
@@ -111,6 +117,12 @@ async def main(n_rooms: int, per_room: int, echoes: bool, batch: bool) -> None:
         await stack.settle(timeout=1800)
         t_echo = time.perf_counter() - t2
         cpu = time.process_time() - cpu0
+        if profiler is not None:
+            profiler.disable()
+            dump = Path(tempfile.gettempdir()) / "calsync-bench-backfill.prof"
+            profiler.dump_stats(dump)
+            print(f"--- profile of the whole process over plan + apply + echoes (saved to {dump}) ---")
+            pstats.Stats(profiler).strip_dirs().sort_stats("cumulative").print_stats(30)
         requests = Counter(("batched " if r.batched else "") + r.method + (" $batch" if r.path.endswith("$batch") else "")
                            for r in stack.graph.requests)  # fmt: skip
         elapsed = t_plan + t_apply + t_echo
@@ -125,8 +137,10 @@ async def main(n_rooms: int, per_room: int, echoes: bool, batch: bool) -> None:
              "-")  # fmt: skip
         line("worker peak RSS", f"{rss_mib():.0f} MiB", "<= 250 MiB")
         others = {name: seconds - others0.get(name, 0.0) for name, seconds in descendants_cpu().items()}
-        print(f"  CPU over plan + apply + echoes ({elapsed:.1f} s wall, {os.cpu_count()} cores): worker {cpu:.1f} s, "
-              + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in sorted(others.items()) if seconds >= 0.05))
+        print(
+            f"  CPU over plan + apply + echoes ({elapsed:.1f} s wall, {os.cpu_count()} cores): worker {cpu:.1f} s, "
+            + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in sorted(others.items()) if seconds >= 0.05)
+        )
         if n_rooms * per_room < full:
             scale = full / (n_rooms * per_room)
             print(f"projected for {FULL_ROOMS} x {PER_ROOM} = {full} items at this rate:")
@@ -137,4 +151,4 @@ if __name__ == "__main__":
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     default_rooms = FULL_ROOMS if "--full" in sys.argv else SAMPLE_ROOMS
     asyncio.run(main(int(args[0]) if args else default_rooms, int(args[1]) if len(args) > 1 else PER_ROOM,
-                     "--no-echoes" not in sys.argv, "--no-batch" not in sys.argv))  # fmt: skip
+                     "--no-echoes" not in sys.argv, "--no-batch" not in sys.argv, "--profile" in sys.argv))  # fmt: skip

@@ -15,18 +15,28 @@ takes it when it names the item (one read), else goes through the index as befor
 Only one main row can name an item (its index row is created in the same
 transaction and refuses a second), so the answer is the same either way.
 
+Backfill and onboarding write many new mappings of one room at once: ``create_many``
+packs them into entity-group transactions of up to 100 operations (33 mappings with
+their index rows), one request where there were 33. A transaction is all or nothing,
+so when one mapping in it already exists the whole transaction fails; its mappings
+are then created one by one, and each answers for itself.
+https://learn.microsoft.com/rest/api/storageservices/performing-entity-group-transactions
+("can include at most 100 entities", all with the same PartitionKey).
+
 Note: Azurite does not enforce If-Match inside batch transactions (Azurite
 issue 1233); Azure does. Tests only rely on the single-entity guard.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
+from calsync.errors import CalsyncError, ConcurrencyError, StoreError
 from calsync.model.booking import Side
 from calsync.model.mapping import MappingRow, mapping_id_for
 from calsync.store.client import TableStore, translate_errors
@@ -70,6 +80,7 @@ def likely_mapping_id(side: Side, item_id: str, stamp: str | None) -> str:
 
 
 EXPECTATIONS_KEPT = 4096
+TRANSACTION_OPERATIONS = 100  # Table Storage's limit per entity-group transaction
 
 
 class MappingStore:
@@ -122,6 +133,61 @@ class MappingStore:
         async with translate_errors("creating a mapping"):
             etag = await self._submit(operations)
         return row.model_copy(update={"etag": etag})
+
+    async def create_many(self, rows: Sequence[MappingRow]) -> list[MappingRow | CalsyncError]:
+        """``create`` for many new mappings, in as few transactions as fit (see the module docstring).
+
+        Answers per row, in order: the created row (with its etag), or the error its create
+        met (ConcurrencyError: it exists already). Rows of different rooms go to separate
+        transactions. Never raises for one row.
+        """
+        results: list[MappingRow | CalsyncError | None] = [None] * len(rows)
+        by_room: dict[str, list[int]] = {}
+        for index, row in enumerate(rows):
+            by_room.setdefault(row.room, []).append(index)
+        for indexes in by_room.values():
+            chunk: list[int] = []
+            size = 0
+            for index in indexes:
+                ops = 1 + len(_index_entities(rows[index]))
+                if size + ops > TRANSACTION_OPERATIONS:
+                    await self._create_chunk(rows, chunk, results)
+                    chunk, size = [], 0
+                chunk.append(index)
+                size += ops
+            await self._create_chunk(rows, chunk, results)
+        return [r if r is not None else StoreError("mapping not written") for r in results]
+
+    async def _create_chunk(self, rows: Sequence[MappingRow], chunk: list[int],
+                            results: list[MappingRow | CalsyncError | None]) -> None:  # fmt: skip
+        if not chunk:
+            return
+        operations: list[Any] = []
+        mains: list[int] = []  # where each row's main entity sits among the operations
+        for index in chunk:
+            mains.append(len(operations))
+            operations += [("create", _main_entity(rows[index]))]
+            operations += [("create", e) for e in _index_entities(rows[index])]
+        try:
+            async with translate_errors("creating mappings"):
+                answers = await self._table.submit_transaction(operations)
+        except ConcurrencyError:
+            if len(chunk) == 1:
+                results[chunk[0]] = ConcurrencyError("lost a race while creating a mapping: the row already exists")
+                return
+            for index in chunk:  # one of them exists: each answers for itself
+                try:
+                    results[index] = await self.create(rows[index])
+                except CalsyncError as exc:
+                    results[index] = exc
+            return
+        except CalsyncError as exc:
+            for index in chunk:
+                results[index] = exc
+            return
+        for index, main in zip(chunk, mains, strict=True):
+            etag = answers[main].get("etag") if main < len(answers) else None
+            results[index] = rows[index].model_copy(update={"etag": etag})
 
     async def update(self, row: MappingRow, previous: MappingRow) -> MappingRow:
         """Replace ``previous`` by ``row``, guarded by previous.etag; ConcurrencyError on a lost race."""
