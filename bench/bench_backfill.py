@@ -110,6 +110,8 @@ async def main(n_rooms: int, per_room: int, echoes: bool, batch: bool, profile: 
             stack.booking.set_webhooks(False)
             stack.graph.drop_notifications(True)
         stack.graph.clear_requests()
+        assert stack.queue is not None
+        queued0 = stack.queue.stats()
         t1 = time.perf_counter()
         result = await apply_backfill(plan, engine, concurrency=16, progress=progress, batch_creates=batch)
         t_apply = time.perf_counter() - t1
@@ -129,6 +131,9 @@ async def main(n_rooms: int, per_room: int, echoes: bool, batch: bool, profile: 
         print(f"apply: {result.handled} items in {t_apply:.1f} s = {result.per_second:.1f} items/s "
               f"({dict(result.actions)}, {result.failed} failed); echoes drained in {t_echo:.1f} s")  # fmt: skip
         print(f"Graph requests during apply and echoes: {dict(requests)}")
+        queued = stack.queue.stats()
+        print(f"echo hints: {queued.delivered - queued0.delivered} delivered, {queued.abandoned - queued0.abandoned} "
+              f"abandoned (a lost race, redelivered); {result.rechecked} creates looked at again through the engine")
         print(f"backfill of {n_rooms} x {per_room} ({'batched creates' if batch else 'creates one at a time'}, "
               f"{'with' if echoes else 'without'} echoes):")  # fmt: skip
         line("plan + apply + echoes, end to end", f"{elapsed:.1f} s", "(full size <= 180 s)")

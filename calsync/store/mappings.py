@@ -18,8 +18,8 @@ transaction and refuses a second), so the answer is the same either way.
 Backfill and onboarding write many new mappings of one room at once: ``create_many``
 packs them into entity-group transactions of up to 100 operations (33 mappings with
 their index rows), one request where there were 33. A transaction is all or nothing,
-so when one mapping in it already exists the whole transaction fails; its mappings
-are then created one by one, and each answers for itself.
+so when one mapping in it already exists the whole transaction fails; the error names
+the failed operation, that mapping answers ConcurrencyError and the others are sent again.
 https://learn.microsoft.com/rest/api/storageservices/performing-entity-group-transactions
 ("can include at most 100 entities", all with the same PartitionKey).
 
@@ -160,34 +160,33 @@ class MappingStore:
 
     async def _create_chunk(self, rows: Sequence[MappingRow], chunk: list[int],
                             results: list[MappingRow | CalsyncError | None]) -> None:  # fmt: skip
-        if not chunk:
-            return
-        operations: list[Any] = []
-        mains: list[int] = []  # where each row's main entity sits among the operations
-        for index in chunk:
-            mains.append(len(operations))
-            operations += [("create", _main_entity(rows[index]))]
-            operations += [("create", e) for e in _index_entities(rows[index])]
-        try:
-            async with translate_errors("creating mappings"):
-                answers = await self._table.submit_transaction(operations)
-        except ConcurrencyError:
-            if len(chunk) == 1:
-                results[chunk[0]] = ConcurrencyError("lost a race while creating a mapping: the row already exists")
-                return
-            for index in chunk:  # one of them exists: each answers for itself
-                try:
-                    results[index] = await self.create(rows[index])
-                except CalsyncError as exc:
-                    results[index] = exc
-            return
-        except CalsyncError as exc:
+        """One transaction for ``chunk``; a row that exists is left out and the rest sent again."""
+        while chunk:
+            operations: list[Any] = []
+            owner: list[int] = []  # which row each operation writes
             for index in chunk:
-                results[index] = exc
+                entities = [_main_entity(rows[index]), *_index_entities(rows[index])]
+                operations += [("create", entity) for entity in entities]
+                owner += [index] * len(entities)
+            try:
+                async with translate_errors("creating mappings"):
+                    answers = await self._table.submit_transaction(operations)
+            except ConcurrencyError as exc:
+                # the failed operation's index (the error message starts with it); a wrong guess only
+                # makes that row's caller look again, the others are sent again either way
+                failed = getattr(exc.__cause__, "index", 0)
+                lost = owner[failed] if isinstance(failed, int) and 0 <= failed < len(owner) else chunk[0]
+                results[lost] = ConcurrencyError("lost a race while creating a mapping: the row already exists")
+                chunk = [index for index in chunk if index != lost]
+                continue
+            except CalsyncError as exc:
+                for index in chunk:
+                    results[index] = exc
+                return
+            for position, index in enumerate(owner):
+                if results[index] is None:  # the first operation of each row is its main row
+                    results[index] = rows[index].model_copy(update={"etag": answers[position].get("etag")})
             return
-        for index, main in zip(chunk, mains, strict=True):
-            etag = answers[main].get("etag") if main < len(answers) else None
-            results[index] = rows[index].model_copy(update={"etag": etag})
 
     async def update(self, row: MappingRow, previous: MappingRow) -> MappingRow:
         """Replace ``previous`` by ``row``, guarded by previous.etag; ConcurrencyError on a lost race."""

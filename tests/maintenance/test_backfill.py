@@ -106,3 +106,45 @@ async def test_a_batched_create_that_failed_is_tried_again_through_the_engine_wi
     await stack.settle()
     assert len(live_events(stack)) == 5
     assert len(await MappingStore(engine.tables).list_room("room-a")) == 5
+
+
+class Crash(Exception):
+    """The worker dies here: nothing after this point runs."""
+
+
+async def test_a_backfill_that_died_after_its_creates_leaves_no_duplicates_when_run_again(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await seed_bookings(stack, 30)
+    stack.graph.drop_notifications(5)
+    for days in (3, 4, 5, 6, 7):
+        start, end = soon(days, 14)  # the bookings are in the morning: nothing overlaps
+        stack.graph.user_create_event(MAILBOX, graph_event(f"Outlook {days}", start, end))
+    await stack.settle()
+    engine = await stack.engine()
+    # nobody is told of the copies either: the next run alone must find them
+    stack.booking.webhooks_enabled = False
+    stack.graph.drop_notifications(10**6)
+    writes, calls = engine.mappings.create_many, []
+
+    async def dies_after_the_first_transaction(rows: list) -> list:
+        calls.append(len(rows))
+        if len(calls) > 1:
+            raise Crash  # copies created, their mappings never written
+        return await writes(rows)
+
+    monkeypatch.setattr(engine.mappings, "create_many", dies_after_the_first_transaction)
+    with pytest.raises(Crash):
+        await apply_backfill(await plan_backfill_for(await stack.services()), engine)
+    await stack.settle()
+    monkeypatch.undo()
+    assert 0 < len(await MappingStore(engine.tables).list_room("room-a")) < 35
+    assert len(live_events(stack)) + len(live_bookings(stack)) == 70  # every copy made, many without a mapping
+
+    again = await plan_backfill_for(await stack.services())
+    result = await apply_backfill(again, engine)
+    assert result.failed == 0, result.errors
+    assert len(live_events(stack)) == len(live_bookings(stack)) == 35  # no duplicates on either side
+    assert sorted(e["subject"] for e in live_events(stack)) == sorted(b["title"] for b in live_bookings(stack))
+    assert len(await MappingStore(engine.tables).list_room("room-a")) == 35
+    assert (await plan_backfill_for(await stack.services())).work == 0
