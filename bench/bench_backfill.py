@@ -20,7 +20,7 @@ waits until the echoes are processed too. ``--no-batch`` creates the Outlook cop
 one at a time through the engine (the figure before batching), ``--no-echoes`` drops
 the notifications and webhooks of calsync's own writes.
 
-    .venv/bin/python bench/bench_backfill.py [ROOMS] [PER_ROOM] [--full] [--no-echoes] [--no-batch] [--profile]
+    .venv/bin/python bench/bench_backfill.py [ROOMS] [PER_ROOM] [--full] [--no-echoes] [--no-batch] [--profile] [--log]
 """
 
 from __future__ import annotations
@@ -77,7 +77,10 @@ def line(label: str, measured: str, goal: str) -> None:
 
 
 async def main(n_rooms: int, per_room: int, echoes: bool, batch: bool, profile: bool = False) -> None:
-    logging.disable(logging.WARNING)
+    if "--log" in sys.argv:  # calsync's log at INFO: why a create was looked at again, what failed
+        logging.basicConfig(level=logging.INFO)
+    else:
+        logging.disable(logging.WARNING)
     started = time.perf_counter()
     full = FULL_ROOMS * PER_ROOM
     if n_rooms * per_room < full:
@@ -132,8 +135,10 @@ async def main(n_rooms: int, per_room: int, echoes: bool, batch: bool, profile: 
               f"({dict(result.actions)}, {result.failed} failed); echoes drained in {t_echo:.1f} s")  # fmt: skip
         print(f"Graph requests during apply and echoes: {dict(requests)}")
         queued = stack.queue.stats()
-        print(f"echo hints: {queued.delivered - queued0.delivered} delivered, {queued.abandoned - queued0.abandoned} "
-              f"abandoned (a lost race, redelivered); {result.rechecked} creates looked at again through the engine")
+        print(
+            f"echo hints: {queued.delivered - queued0.delivered} delivered, {queued.abandoned - queued0.abandoned} "
+            f"abandoned (a lost race, redelivered); {result.rechecked} creates looked at again through the engine"
+        )
         print(f"backfill of {n_rooms} x {per_room} ({'batched creates' if batch else 'creates one at a time'}, "
               f"{'with' if echoes else 'without'} echoes):")  # fmt: skip
         line("plan + apply + echoes, end to end", f"{elapsed:.1f} s", "(full size <= 180 s)")
