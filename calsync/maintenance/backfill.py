@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 from calsync.booking.protocol import BookingSystem
 from calsync.errors import CalsyncError, ConcurrencyError, MassDeletionGuardTripped
 from calsync.maintenance.reconcile import Seen, outlook_seen
-from calsync.maintenance.room_backfill import RoomBackfill
+from calsync.maintenance.room_backfill import Report, RoomBackfill, report_of
 from calsync.model import ChangeHint, HintReason, Side
 from calsync.model.mapping import MappingRow
 from calsync.settings import Room, Settings
@@ -49,6 +49,7 @@ from calsync.store.client import TableStore
 from calsync.store.mappings import MappingStore
 
 if TYPE_CHECKING:
+    from calsync.sync.actions import Outcome
     from calsync.sync.engine import SyncEngine
     from calsync.sync.outlook_side import OutlookSide
     from calsync.sync.window import SyncWindow
@@ -179,12 +180,11 @@ async def apply_backfill(plan: BackfillPlan, engine: SyncEngine, *, concurrency:
     overall_total, started = plan.work, time.perf_counter()
     slots = asyncio.Semaphore(concurrency)
 
-    async def handle(hint: ChangeHint) -> str:
+    async def handle(hint: ChangeHint) -> Outcome:
         try:
-            outcome = await engine.handle(hint)
+            return await engine.handle(hint)
         except ConcurrencyError:
-            outcome = await engine.handle(hint)  # a webhook's hint won the race: look again
-        return outcome.action.value if outcome.action is not None else "none"
+            return await engine.handle(hint)  # a webhook's hint won the race: look again
 
     async def one(room_plan: RoomPlan) -> None:
         async with slots:
@@ -206,9 +206,9 @@ async def apply_backfill(plan: BackfillPlan, engine: SyncEngine, *, concurrency:
                     progress(BackfillProgress(room_plan.room, done, len(items), result.handled, overall_total,
                                               action, error))  # fmt: skip
 
-            def reports(answers: list[tuple[ChangeHint, str | None, str | None]]) -> None:
-                for hint, action, error in answers:
-                    report(hint.source, hint.item_id, action, error)
+            def reports(answers: list[Report]) -> None:
+                for answer in answers:
+                    report(answer.hint.source, answer.hint.item_id, answer.action, answer.error)
 
             room = RoomBackfill(engine, room_plan.room, handle) if batch_creates else None
             try:
@@ -221,7 +221,7 @@ async def apply_backfill(plan: BackfillPlan, engine: SyncEngine, *, concurrency:
                         if room is not None:
                             reports(await room.offer(hint))
                         else:
-                            report(side, item_id, await handle(hint), None)
+                            report(side, item_id, report_of(hint, await handle(hint)).action, None)
                     except CalsyncError as exc:
                         if isinstance(exc, MassDeletionGuardTripped):
                             raise

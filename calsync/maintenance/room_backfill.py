@@ -33,15 +33,15 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, NamedTuple
 
 from calsync.errors import CalsyncError, ConcurrencyError, IdempotencyKeyReused, MassDeletionGuardTripped
 from calsync.maintenance.listed import RoomListing, meets
 from calsync.model import ChangeHint, Side
 from calsync.model.mapping import MappingRow
 from calsync.rooms.gate import admit_hint
-from calsync.sync.actions import ActionKind, Create, SkipEcho, SkipUnchanged
+from calsync.sync.actions import ActionKind, Create, Outcome, SkipEcho, SkipUnchanged
 from calsync.sync.context import SyncContext
 from calsync.sync.plan import decide
 from calsync.sync.reads import Read
@@ -54,7 +54,22 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Report = tuple[ChangeHint, str | None, str | None]  # (hint, action, error)
+
+class Report(NamedTuple):
+    """What became of one item: the action (None when it failed), the error, and its copy's id if known."""
+
+    hint: ChangeHint
+    action: str | None
+    error: str | None = None
+    copy_id: str | None = None
+
+
+def report_of(hint: ChangeHint, outcome: Outcome) -> Report:
+    """The engine's outcome for ``hint`` as a report."""
+    copy_id = outcome.booking_id if hint.source is Side.OUTLOOK else outcome.outlook_id
+    return Report(hint, outcome.action.value if outcome.action is not None else "none", None, copy_id)
+
+
 FLUSH_AT = 100  # waiting creates sent at most this many at a time (memory stays per batch, progress flows)
 CHUNK = 20  # creates whose mappings are written together: a Graph JSON batch's worth
 CREATED = ActionKind.CREATE.value
@@ -63,7 +78,7 @@ CREATED = ActionKind.CREATE.value
 class RoomBackfill:
     """See the module docstring. ``handle`` runs one hint through the engine (and retries a lost race)."""
 
-    def __init__(self, engine: SyncEngine, room_key: str, handle: Callable[[ChangeHint], Awaitable[str]], *,
+    def __init__(self, engine: SyncEngine, room_key: str, handle: Callable[[ChangeHint], Awaitable[Outcome]], *,
                  concurrency: int = 4) -> None:  # fmt: skip
         room = engine.settings.room(room_key)
         if room is None:
@@ -79,22 +94,27 @@ class RoomBackfill:
         self.waiting: list[tuple[ChangeHint, Create]] = []
         self.rechecked = 0  # creates looked at again through the engine (failed, declined, or a lost race)
 
-    async def start(self) -> None:
-        """List the room: both sides in the sync window with content, and its mapping rows."""
-        start, end = self.engine.window.bounds()
+    async def start(self, items: Sequence[ItemState] | None = None, rows: Sequence[MappingRow] | None = None) -> None:
+        """List the room: both sides in the sync window with content, and its mapping rows.
+
+        A caller that has just listed the room (onboarding) passes ``items`` and ``rows`` instead.
+        """
         outlook = self.engine.sides[Side.OUTLOOK]
-        items = [*await outlook.list_window(self.room, start, end, content=True),
-                 *await self.engine.sides[Side.BOOKING].list_window(self.room, start, end, content=True)]  # fmt: skip
+        if items is None:
+            start, end = self.engine.window.bounds()
+            items = [*await outlook.list_window(self.room, start, end, content=True),
+                     *await self.engine.sides[Side.BOOKING].list_window(self.room, start, end, content=True)]  # fmt: skip
+        if rows is None:
+            rows = await self.engine.mappings.list_room(self.room.key)
         options = getattr(outlook, "options", None)
         service = options(self.room).organizer if options is not None else None
-        self.listing = RoomListing.of(self.room.key, items, await self.engine.mappings.list_room(self.room.key),
-                                      finds_copies=not service)  # fmt: skip
+        self.listing = RoomListing.of(self.room.key, items, rows, finds_copies=not service)
 
     async def offer(self, hint: ChangeHint) -> list[Report]:
         """Decide one item; the reports of whatever finished now (a waiting create reports at ``flush``)."""
         reports: list[Report] = []
         if (await admit_hint(self.engine.rooms, hint)).room is None:
-            return [*await self.flush(), (hint, await self.handle(hint), None)]  # the engine logs why, does nothing
+            return [*await self.flush(), report_of(hint, await self.handle(hint))]  # the engine logs why, does nothing
         listed = self.listing.item(hint.source, hint.item_id)
         if listed is None or self._meets_waiting(listed) or len(self.waiting) >= FLUSH_AT:
             reports += await self.flush()
@@ -110,10 +130,10 @@ class RoomBackfill:
             self.waiting.append((hint, step))
         elif isinstance(step, SkipEcho | SkipUnchanged):
             metrics.record_action(step.telemetry, room=self.room.key, source=hint.source.value)
-            reports.append((hint, step.kind.value, None))
+            reports.append(Report(hint, step.kind.value))
         else:  # the engine reads again, after the waiting creates, and records the action itself
             reports += await self.flush()
-            reports.append((hint, await self.handle(hint), None))
+            reports.append(report_of(hint, await self.handle(hint)))
         return reports
 
     def _meets_waiting(self, item: ItemState) -> bool:
@@ -132,16 +152,16 @@ class RoomBackfill:
         for hint, ours in [item for _, again in done for item in again]:  # one at a time, after the others
             self.rechecked += 1
             answer = await self._through_engine(hint)
-            reports.append((hint, CREATED, None) if ours and answer[2] is None else answer)
+            reports.append(Report(hint, CREATED, None, ours) if ours and answer.error is None else answer)
         return reports
 
     async def _flush_chunk(
         self, waiting: list[tuple[ChangeHint, Create]]
-    ) -> tuple[list[Report], list[tuple[ChangeHint, bool]]]:
+    ) -> tuple[list[Report], list[tuple[ChangeHint, str | None]]]:
         """Create one chunk's copies, then write their mappings in one transaction.
 
-        Answers the reports and the hints to look at again through the engine (with True when
-        the copy was created here and only its mapping lost a race: it is reported as created).
+        Answers the reports and the hints to look at again through the engine (with the copy's
+        id when it was created here and only its mapping lost a race: it is reported as created).
         Writing each chunk's mappings as soon as its copies exist keeps short the time in which
         a copy's own notification finds no mapping (it then adopts the copy itself, and the
         mapping here loses the race).
@@ -151,10 +171,10 @@ class RoomBackfill:
         except CalsyncError as exc:  # a whole batch failed: each item once more through the engine
             log.info("backfill: creates of room %s failed together (%s); one at a time through the engine",
                      self.room.key, type(exc).__name__)  # fmt: skip
-            return [], [(hint, False) for hint, _ in waiting]
+            return [], [(hint, None) for hint, _ in waiting]
         reports: list[Report] = []
         saves: list[tuple[ChangeHint, Create, ItemState]] = []
-        again: list[tuple[ChangeHint, bool]] = []
+        again: list[tuple[ChangeHint, str | None]] = []  # with the copy's id when it was created here
         for (hint, create), copy in zip(waiting, copies, strict=True):
             if isinstance(copy, ItemState) and copy.exists and create.mapping is None:
                 saves.append((hint, create, copy))
@@ -162,25 +182,25 @@ class RoomBackfill:
                 try:
                     await self.ctx.save(create.source, copy, create.mapping, generation=create.generation)
                     self._created(hint, create, copy, None)
-                    reports.append((hint, CREATED, None))
+                    reports.append(Report(hint, CREATED, None, copy.item_id))
                 except ConcurrencyError:
-                    again.append((hint, True))
+                    again.append((hint, copy.item_id))
             elif isinstance(copy, CalsyncError) and not copy.retryable and not isinstance(copy, IdempotencyKeyReused):
                 metrics.record_failure(copy, room=self.room.key, side=hint.source.value)
-                reports.append((hint, None, f"{type(copy).__name__}: {copy}"))
+                reports.append(Report(hint, None, f"{type(copy).__name__}: {copy}"))
             else:  # failed for now, declined by the room, or a key spent on another body: the engine decides
                 if isinstance(copy, CalsyncError):
                     log.info("backfill: create of the copy of %s failed (%s); once more through the engine",
                              hint.item_id, type(copy).__name__)  # fmt: skip
-                again.append((hint, False))
+                again.append((hint, None))
         rows = [self.ctx.mapping_row(create.source, copy, None, generation=create.generation)
                 for _, create, copy in saves]  # fmt: skip
         for (hint, create, copy), saved in zip(saves, await self.engine.mappings.create_many(rows), strict=True):
             if isinstance(saved, MappingRow):
                 self._created(hint, create, copy, saved)
-                reports.append((hint, CREATED, None))
+                reports.append(Report(hint, CREATED, None, copy.item_id))
             else:  # the copy's own notification was faster and adopted it (or the table failed): look again
-                again.append((hint, True))
+                again.append((hint, copy.item_id))
         return reports, again
 
     def _created(self, hint: ChangeHint, create: Create, copy: ItemState, saved: MappingRow | None) -> None:
@@ -221,11 +241,11 @@ class RoomBackfill:
 
     async def _through_engine(self, hint: ChangeHint) -> Report:
         try:
-            return hint, await self.handle(hint), None
+            return report_of(hint, await self.handle(hint))
         except MassDeletionGuardTripped:
             raise
         except CalsyncError as exc:
-            return hint, None, f"{type(exc).__name__}: {exc}"
+            return Report(hint, None, f"{type(exc).__name__}: {exc}")
 
 
 async def _attempt(write: Awaitable[ItemState]) -> ItemState | CalsyncError:
