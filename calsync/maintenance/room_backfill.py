@@ -41,6 +41,7 @@ from calsync.maintenance.listed import RoomListing, meets
 from calsync.model import ChangeHint, Side
 from calsync.model.mapping import MappingRow
 from calsync.rooms.gate import admit_hint
+from calsync.settings import Room
 from calsync.sync.actions import ActionKind, Create, Outcome, SkipEcho, SkipUnchanged
 from calsync.sync.context import SyncContext
 from calsync.sync.plan import decide
@@ -78,11 +79,13 @@ CREATED = ActionKind.CREATE.value
 class RoomBackfill:
     """See the module docstring. ``handle`` runs one hint through the engine (and retries a lost race)."""
 
-    def __init__(self, engine: SyncEngine, room_key: str, handle: Callable[[ChangeHint], Awaitable[Outcome]], *,
+    def __init__(self, engine: SyncEngine, room: Room | str, handle: Callable[[ChangeHint], Awaitable[Outcome]], *,
                  concurrency: int = 4) -> None:  # fmt: skip
-        room = engine.settings.room(room_key)
-        if room is None:
-            raise ValueError(f"room {room_key!r} is not configured")
+        if isinstance(room, str):
+            configured = engine.settings.room(room)
+            if configured is None:
+                raise ValueError(f"room {room!r} is not configured")
+            room = configured
         self.engine = engine
         self.room = room
         self.handle = handle
