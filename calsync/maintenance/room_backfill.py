@@ -10,7 +10,8 @@ from the listing (calsync.maintenance.listed), until it answers an action:
 - a skip (echo, unchanged) is recorded as the engine records it;
 - anything else (an adoption after a crash, a conflict, an update) goes through
   ``SyncEngine.handle`` after the waiting creates went out, so the engine sees the
-  room as a one-at-a-time run would.
+  room as a one-at-a-time run would; then the room is listed again, since a conflict
+  may have declined or removed items the listing still showed.
 
 ``flush()`` sends the waiting creates: Outlook copies through ``OutlookSide.create_many``
 (Graph JSON batches of 20, at most 4 in flight per mailbox, throttled items again),
@@ -137,6 +138,7 @@ class RoomBackfill:
         else:  # the engine reads again, after the waiting creates, and records the action itself
             reports += await self.flush()
             reports.append(report_of(hint, await self.handle(hint)))
+            await self.start()  # it may have declined, deleted or written items the listing holds: list again
         return reports
 
     def _meets_waiting(self, item: ItemState) -> bool:
