@@ -19,9 +19,9 @@ booking copies ``concurrency`` at a time (the booking API has no bulk create), e
 the stamp and idempotency key of the engine's Create. Then the new mappings are written
 with ``MappingStore.create_many`` (one transaction per 33 mappings) and added to the
 listing with their copies. A create that failed, a copy the room declined and a mapping
-that lost a race go through ``engine.handle`` once more, one at a time: the same
-idempotency key and the stamp make that free of duplicates (a create that did happen
-is found by its stamp and adopted). A crash at any point leaves either nothing, or
+that lost a race go through ``engine.handle`` once more, one at a time (and the room
+is listed again after them): the same idempotency key and the stamp make that free of
+duplicates (a create that did happen is found by its stamp and adopted). A crash at any point leaves either nothing, or
 stamped copies whose mappings are missing, which the next run adopts.
 
 Waiting creates never change a later decision of the room, with one exception the
@@ -137,8 +137,10 @@ class RoomBackfill:
             reports.append(Report(hint, step.kind.value))
         else:  # the engine reads again, after the waiting creates, and records the action itself
             reports += await self.flush()
-            reports.append(report_of(hint, await self.handle(hint)))
-            await self.start()  # it may have declined, deleted or written items the listing holds: list again
+            try:
+                reports.append(report_of(hint, await self.handle(hint)))
+            finally:
+                await self.start()  # it may have declined, deleted or written items the listing holds: list again
         return reports
 
     def _meets_waiting(self, item: ItemState) -> bool:
@@ -154,10 +156,13 @@ class RoomBackfill:
         chunks = [waiting[i : i + CHUNK] for i in range(0, len(waiting), CHUNK)]
         done = await asyncio.gather(*(self._flush_chunk(chunk) for chunk in chunks))
         reports = [report for chunk_reports, _ in done for report in chunk_reports]
-        for hint, ours in [item for _, again in done for item in again]:  # one at a time, after the others
+        again = [item for _, chunk_again in done for item in chunk_again]
+        for hint, ours in again:  # one at a time, after the others
             self.rechecked += 1
             answer = await self._through_engine(hint)
             reports.append(Report(hint, CREATED, None, ours) if ours and answer.error is None else answer)
+        if again:
+            await self.start()  # the engine may have written items the listing holds: list again
         return reports
 
     async def _flush_chunk(
