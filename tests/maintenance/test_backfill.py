@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import pytest
@@ -134,13 +135,17 @@ async def test_a_backfill_that_died_after_its_creates_leaves_no_duplicates_when_
     # nobody is told of the copies either: the next run alone must find them
     stack.booking.webhooks_enabled = False
     stack.graph.drop_notifications(10**6)
-    writes, calls = engine.mappings.create_many, []
+    writes, calls, first_written = engine.mappings.create_many, [], asyncio.Event()
 
     async def dies_after_the_first_transaction(rows: list) -> list:
         calls.append(len(rows))
         if len(calls) > 1:
+            await first_written.wait()  # the chunks run side by side: die once the first one is written
             raise Crash  # copies created, their mappings never written
-        return await writes(rows)
+        try:
+            return await writes(rows)
+        finally:
+            first_written.set()
 
     monkeypatch.setattr(engine.mappings, "create_many", dies_after_the_first_transaction)
     with pytest.raises(Crash):
