@@ -23,16 +23,17 @@ time (the figure before), ``--no-echoes`` drops the notifications and webhooks o
 calsync's own writes (the backfill's own cost), ``--profile`` profiles the whole process
 (cProfile, CPU time), ``--log`` shows calsync's log.
 
-Measured 2026-11-29 (load average 6-8 from other work on the 2 cores):
+Measured 2026-11-29 (2 cores shared with other work; load average given):
 
 - before (one engine pass per item, Outlook creates batched): sample 11.9-12.8 ms worker
-  CPU per item, 39 s CPU in all processes; full run 5.7 min (on a quieter machine).
+  CPU per item, 39 s CPU in all processes; full run 5.7 min.
 - after, with echoes: sample 7.3-10 ms worker CPU per item, 24 s CPU in all processes
-  (A/B at the same load: 11.9 -> 7.3 ms; of the 7.3, the echoes, through
-  the webhook, queue and engine path, about 4-5 ms); full run 176 s worker CPU (8.8 ms
-  per item), Azurite 63 s, emulators 58 s, 12.6 min wall at that load; peak RSS 211 MiB.
-- after, without echoes: 2.7-3.2 ms worker CPU per item; 20 rooms in 13-19 s wall,
-  2.1-3.2 min projected at that load.
+  (A/B at the same load: 11.9 -> 7.3 ms; the echoes, through the webhook, queue and
+  engine path, are about 4-5 ms of the 7.3). Full run at load 3: 243 s end to end
+  (apply 131 s, then the echoes' queue drained for 105 s), worker 120 s CPU (6.0 ms per
+  item), Azurite 40 s, emulators 42 s, peak RSS 212 MiB; at load 7: 757 s.
+- after, without echoes: full run at load 2: 73 s end to end, worker 53 s CPU (2.7 ms
+  per item), peak RSS 203 MiB.
 
     .venv/bin/python bench/bench_backfill.py [ROOMS] [PER_ROOM] [--full] [--no-echoes] [--no-batch] [--profile] [--log]
 """
