@@ -8,11 +8,14 @@ batches), the booking side's listing, the room's mapping rows.
 ``apply`` re-plans first and refuses when anything differs from the stored plan
 (``OnboardingRefused`` names each change). Then: the room becomes ``onboarding``; each
 pair becomes a mapping row and nothing else is written (both sides' hashes and versions,
-so the engine sees both as unchanged; ``origin`` is the side created first); each copy
-goes through the engine (``SyncEngine.handle`` with a ``backfill`` hint, which the room
-gate admits while onboarding), so it carries the idempotency key and stamp of any
-other copy; conflicts are written to the room's ``held_items`` and left alone; at last
-the room becomes ``live``. The applied actions are returned in the plan's shape
+so the engine sees both as unchanged; ``origin`` is the side created first), the rows
+written per transaction (``MappingStore.create_many``); each copy goes through the
+engine's decision with a ``backfill`` hint, which the room gate admits while onboarding,
+as backfill runs it (``RoomBackfill``, calsync.maintenance.room_backfill: the reads
+answered from the listing just read, the creates sent together, their mappings per
+transaction, anything else through ``SyncEngine.handle``), so it carries the idempotency
+key and stamp of any other copy; conflicts are written to the room's ``held_items`` and
+left alone; at last the room becomes ``live``. The applied actions are returned in the plan's shape
 (``RoomPlan.actions()``), so a caller can check that what ran is what was planned.
 """
 
@@ -20,11 +23,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from calsync.errors import CalsyncError, ConcurrencyError, ValidationError
+from calsync.maintenance.room_backfill import Report, RoomBackfill
 from calsync.model import ChangeHint, HintReason, Side
 from calsync.model.mapping import MappingRow, mapping_id_for
 from calsync.onboarding.plan import CONFLICT, PAIR, TO_BOOKING, TO_OUTLOOK, Action, RoomPlan, changed_since, plan_room
@@ -32,6 +36,7 @@ from calsync.rooms.state import RoomState
 from calsync.store.mappings import MappingStore
 from calsync.store.onboarding import OnboardingProgress, OnboardingStore
 from calsync.store.rooms import RoomRecord
+from calsync.sync.actions import Outcome
 from calsync.sync.state import ItemState
 
 if TYPE_CHECKING:
@@ -44,6 +49,16 @@ Progress = Callable[[OnboardingProgress], None]
 
 class OnboardingRefused(ValidationError):
     """The calendars changed since the dry run (or there was none): apply would not do what was planned."""
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A copy that was not made, and why."""
+
+    why: str
+
+
+PROGRESS_EVERY = 20  # items between two stored progress rows while applying
 
 
 @dataclass
@@ -123,25 +138,30 @@ class Onboarding:
             update={"held_items": held}))  # fmt: skip
         items = {(item.side, item.item_id): item for item in [*outlook, *booking]}
         applied = Applied(key)
-        total = len(planned.actions())
+        actions = planned.actions()
+        total = len(actions)
         try:
-            for done, (kind, outlook_id, booking_id) in enumerate(planned.actions(), start=1):
-                if kind == PAIR:
-                    assert outlook_id and booking_id
-                    await self._pair(record, items[(Side.OUTLOOK, outlook_id)], items[(Side.BOOKING, booking_id)])
-                else:
-                    source = Side.OUTLOOK if kind == TO_BOOKING else Side.BOOKING
-                    created = await self._copy(record, source, outlook_id or booking_id or "")
-                    if created is None:
-                        applied.errors.append(f"{kind} {outlook_id or booking_id}: the engine did not create it")
-                        continue
-                    applied.created[outlook_id or booking_id or ""] = created
-                applied.actions.append((kind, outlook_id, booking_id))
-                await self._progress(key, "applying", request_id=request_id, done=done, total=total)
+            pairs = [(items[(Side.OUTLOOK, o)], items[(Side.BOOKING, b)]) for kind, o, b in actions
+                     if kind == PAIR and o and b]  # fmt: skip
+            paired = await self._pairs(record, pairs)
+            await self._progress(key, "applying", request_id=request_id, done=len(pairs), total=total)
+            copies = [(kind, o, b) for kind, o, b in actions if kind != PAIR]
+            results = await self._copies(record, copies, [*outlook, *booking], [*rows, *paired],
+                                         progress=lambda done: self._progress(key, "applying", request_id=request_id,
+                                                                              done=len(pairs) + done, total=total))  # fmt: skip
         except CalsyncError as exc:
             await directory.set_state(key, RoomState.PENDING, note=f"onboarding failed: {exc}", force=True)
             await self._progress(key, "failed", request_id=request_id, message=str(exc))
             raise
+        for kind, outlook_id, booking_id in actions:  # what ran, in the plan's shape and order
+            if kind != PAIR:
+                source_id = outlook_id or booking_id or ""
+                created = results.get(source_id)
+                if isinstance(created, Failed):
+                    applied.errors.append(f"{kind} {source_id}: {created.why}")
+                    continue
+                applied.created[source_id] = created or ""
+            applied.actions.append((kind, outlook_id, booking_id))
         counts = planned.counts()
         note = (f"onboarded {self.services.clock():%Y-%m-%d}: {counts[PAIR]} paired, {counts[TO_BOOKING]} + "
                 f"{counts[TO_OUTLOOK]} copied, {counts[CONFLICT]} conflict(s) held")  # fmt: skip
@@ -155,37 +175,76 @@ class Onboarding:
         await self._progress(key, "live", request_id=request_id, done=total, total=total, message=note)
         return applied
 
-    async def _pair(self, record: RoomRecord, outlook: ItemState, booking: ItemState) -> None:
-        """A mapping row for two items that are one reservation: nothing is written on either side."""
+    def _pair_row(self, record: RoomRecord, outlook: ItemState, booking: ItemState) -> MappingRow:
+        """The mapping row of two items that are one reservation: nothing is written on either side."""
         far = dt.datetime.max.replace(tzinfo=dt.UTC)
         origin = Side.BOOKING if (booking.created_at or far) < (outlook.created_at or far) else Side.OUTLOOK
         origin_id = outlook.item_id if origin is Side.OUTLOOK else booking.item_id
         now = self.services.clock()
-        row = MappingRow(
+        return MappingRow(
             room=record.key, mapping_id=mapping_id_for(origin, origin_id), origin=origin,
             outlook_id=outlook.item_id, booking_id=booking.item_id,
             outlook_hash=outlook.content_hash, booking_hash=booking.content_hash,
             outlook_version=outlook.version, booking_version=booking.version,
             series=bool(outlook.booking and outlook.booking.recurrence), created_at=now, updated_at=now,
         )  # fmt: skip
-        await self.mappings.place_booking(booking.item_id, record.key)  # the cross-room index of room moves, first
-        try:
-            await self.mappings.create(row)
-        except ConcurrencyError:
-            existing = await self.mappings.get(record.key, row.mapping_id)
-            if existing is None or (existing.outlook_id, existing.booking_id) != (row.outlook_id, row.booking_id):
-                raise
-            # a retried apply: the pair's mapping is already there
 
-    async def _copy(self, record: RoomRecord, source: Side, item_id: str) -> str | None:
-        hint = ChangeHint(source=source, room=record.key, item_id=item_id, reason=HintReason.BACKFILL,
-                          observed_at=self.services.clock())  # fmt: skip
-        try:
-            outcome = await self.services.engine.handle(hint)
-        except ConcurrencyError:
-            outcome = await self.services.engine.handle(hint)  # a webhook's hint won the race: look again
-        if outcome.action is None or outcome.action.value not in ("create", "adopt"):
-            log.warning("onboarding room %s: %s %s became %s, not a copy (%s)", record.key, source.value, item_id,
-                        outcome.action, outcome.reason)  # fmt: skip
-            return None
-        return outcome.booking_id if source is Side.OUTLOOK else outcome.outlook_id
+    async def _pairs(self, record: RoomRecord, pairs: list[tuple[ItemState, ItemState]]) -> list[MappingRow]:
+        """The pairs' mapping rows, written per transaction (MappingStore.create_many); the rows as stored."""
+        rows = [self._pair_row(record, outlook, booking) for outlook, booking in pairs]
+        stored: list[MappingRow] = []
+        for row, result in zip(rows, await self.mappings.create_many(rows), strict=True):
+            if isinstance(result, ConcurrencyError):
+                existing = await self.mappings.get(record.key, row.mapping_id)
+                if existing is None or (existing.outlook_id, existing.booking_id) != (row.outlook_id, row.booking_id):
+                    raise result
+                result = existing  # a retried apply: the pair's mapping is already there
+            elif isinstance(result, CalsyncError):
+                raise result
+            stored.append(result)
+        return stored
+
+    async def _copies(self, record: RoomRecord, copies: list[Action], listed: list[ItemState], rows: list[MappingRow],
+                      *, progress: Callable[[int], Awaitable[None]]) -> dict[str, str | Failed]:  # fmt: skip
+        """Each copy through the engine's decision (RoomBackfill): source id -> the copy's id, or why not.
+
+        The room's listing just read is the decision's listing (no read per item); the creates go
+        out together and their mappings per transaction, as in backfill. Progress is stored every
+        PROGRESS_EVERY items (the CLI polls it every two seconds), and at the end.
+        """
+        if not copies:
+            return {}
+        engine = self.services.engine
+
+        async def handle(hint: ChangeHint) -> Outcome:
+            try:
+                return await engine.handle(hint)
+            except ConcurrencyError:
+                return await engine.handle(hint)  # a webhook's hint won the race: look again
+
+        room = RoomBackfill(engine, record.room, handle)
+        await room.start(listed, rows)
+        results: dict[str, str | Failed] = {}
+        stored = 0
+
+        async def collect(reports: list[Report]) -> None:
+            nonlocal stored
+            for report in reports:
+                source, item_id = report.hint.source, report.hint.item_id
+                if report.action in ("create", "adopt") and report.copy_id:
+                    results[item_id] = report.copy_id
+                else:
+                    why = report.error or f"the engine did not create it ({report.action})"
+                    log.warning("onboarding room %s: %s %s not copied: %s", record.key, source.value, item_id, why)
+                    results[item_id] = Failed(why)
+            if len(results) - stored >= PROGRESS_EVERY:
+                stored = len(results)
+                await progress(stored)
+
+        for kind, outlook_id, booking_id in copies:
+            source = Side.OUTLOOK if kind == TO_BOOKING else Side.BOOKING
+            hint = ChangeHint(source=source, room=record.key, item_id=outlook_id or booking_id or "",
+                              reason=HintReason.BACKFILL, observed_at=self.services.clock())  # fmt: skip
+            await collect(await room.offer(hint))
+        await collect(await room.flush())
+        return results

@@ -35,6 +35,14 @@ command, an operator restoring the table) are not seen until then: a row they ch
 is refused at the next write by its ETag, and a hint for an item they unmapped reads the
 table because its source is gone.
 
+Backfill and onboarding write many new mappings of one room at once: ``create_many``
+packs them into entity-group transactions of up to 100 operations (33 mappings with
+their index rows), one request where there were 33. A transaction is all or nothing,
+so when one mapping in it already exists the whole transaction fails; the error names
+the failed operation, that mapping answers ConcurrencyError and the others are sent again.
+https://learn.microsoft.com/rest/api/storageservices/performing-entity-group-transactions
+("can include at most 100 entities", all with the same PartitionKey).
+
 Note: Azurite does not enforce If-Match inside batch transactions (Azurite
 issue 1233); Azure does. Tests only rely on the single-entity guard.
 """
@@ -42,13 +50,14 @@ issue 1233); Azure does. Tests only rely on the single-entity guard.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
+from calsync.errors import CalsyncError, ConcurrencyError, StoreError
 from calsync.model.booking import Side
 from calsync.model.mapping import MappingRow, mapping_id_for
 from calsync.store.client import TableStore, translate_errors
@@ -94,6 +103,7 @@ def likely_mapping_id(side: Side, item_id: str, stamp: str | None) -> str:
 
 
 EXPECTATIONS_KEPT = 4096
+TRANSACTION_OPERATIONS = 100  # Table Storage's limit per entity-group transaction
 
 
 class MappingStore:
@@ -184,6 +194,18 @@ class MappingStore:
         async with translate_errors("recording a booking's room"):
             await self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
 
+    async def place_bookings(self, booking_ids: Sequence[str], room: str) -> None:
+        """``place_booking`` for many bookings: one entity-group transaction per 100 (one partition, the index's)."""
+        ids = list(dict.fromkeys(booking_ids))
+        for start in range(0, len(ids), TRANSACTION_OPERATIONS):
+            operations: list[Any] = [
+                ("upsert", {"PartitionKey": BOOKING_ROOMS, "RowKey": encode_key(booking_id), "room": room},
+                 {"mode": UpdateMode.REPLACE})
+                for booking_id in ids[start:start + TRANSACTION_OPERATIONS]
+            ]  # fmt: skip
+            async with translate_errors("recording bookings' room"):
+                await self._table.submit_transaction(operations)
+
     async def list_room(self, room: str) -> list[MappingRow]:
         """Every mapping of one room (main rows only)."""
         lower, upper = f"{MAIN}~", f"{MAIN}~\x7f"
@@ -201,6 +223,62 @@ class MappingStore:
         created = row.model_copy(update={"etag": etag})
         self._after_write(row.room, written=created)
         return created
+
+    async def create_many(self, rows: Sequence[MappingRow]) -> list[MappingRow | CalsyncError]:
+        """``create`` for many new mappings, in as few transactions as fit (see the module docstring).
+
+        Answers per row, in order: the created row (with its etag), or the error its create
+        met (ConcurrencyError: it exists already). Rows of different rooms go to separate
+        transactions. Never raises for one row.
+        """
+        results: list[MappingRow | CalsyncError | None] = [None] * len(rows)
+        by_room: dict[str, list[int]] = {}
+        for index, row in enumerate(rows):
+            by_room.setdefault(row.room, []).append(index)
+        for room, indexes in by_room.items():
+            # the cross-room index of room moves, ahead of the mappings (as the engine writes it)
+            await self.place_bookings([rows[i].booking_id for i in indexes if rows[i].booking_id], room)
+            chunk: list[int] = []
+            size = 0
+            for index in indexes:
+                ops = 1 + len(_index_entities(rows[index]))
+                if size + ops > TRANSACTION_OPERATIONS:
+                    await self._create_chunk(rows, chunk, results)
+                    chunk, size = [], 0
+                chunk.append(index)
+                size += ops
+            await self._create_chunk(rows, chunk, results)
+        return [r if r is not None else StoreError("mapping not written") for r in results]
+
+    async def _create_chunk(self, rows: Sequence[MappingRow], chunk: list[int],
+                            results: list[MappingRow | CalsyncError | None]) -> None:  # fmt: skip
+        """One transaction for ``chunk``; a row that exists is left out and the rest sent again."""
+        while chunk:
+            operations: list[Any] = []
+            owner: list[int] = []  # which row each operation writes
+            for index in chunk:
+                entities = [_main_entity(rows[index]), *_index_entities(rows[index])]
+                operations += [("create", entity) for entity in entities]
+                owner += [index] * len(entities)
+            try:
+                async with translate_errors("creating mappings"):
+                    answers = await self._table.submit_transaction(operations)
+            except ConcurrencyError as exc:
+                # the failed operation's index (the error message starts with it); a wrong guess only
+                # makes that row's caller look again, the others are sent again either way
+                failed = getattr(exc.__cause__, "index", 0)
+                lost = owner[failed] if isinstance(failed, int) and 0 <= failed < len(owner) else chunk[0]
+                results[lost] = ConcurrencyError("lost a race while creating a mapping: the row already exists")
+                chunk = [index for index in chunk if index != lost]
+                continue
+            except CalsyncError as exc:
+                for index in chunk:
+                    results[index] = exc
+                return
+            for position, index in enumerate(owner):
+                if results[index] is None:  # the first operation of each row is its main row
+                    results[index] = rows[index].model_copy(update={"etag": answers[position].get("etag")})
+            return
 
     async def update(self, row: MappingRow, previous: MappingRow) -> MappingRow:
         """Replace ``previous`` by ``row``, guarded by previous.etag; ConcurrencyError on a lost race."""

@@ -79,7 +79,17 @@ class SyncContext:
 
     async def save(self, source: ItemState, copy: ItemState, mapping: MappingRow | None, *,
                    generation: int | None = None) -> MappingRow:  # fmt: skip
-        """Write the mapping with both sides' hashes (what calsync saw at the source, wrote at the target).
+        """Write the mapping with both sides' hashes (what calsync saw at the source, wrote at the target)."""
+        row = self.mapping_row(source, copy, mapping, generation=generation)
+        if mapping is None:
+            if row.booking_id:
+                await self.place_booking(row.booking_id)  # the cross-room index (room moves), if the create did not
+            return await self.mappings.create(row)
+        return await self.mappings.update(row, mapping)
+
+    def mapping_row(self, source: ItemState, copy: ItemState, mapping: MappingRow | None, *,
+                    generation: int | None = None) -> MappingRow:  # fmt: skip
+        """The row ``save`` writes (backfill writes many new ones in one transaction).
 
         A new mapping also keeps who organises the Outlook item and when the origin was
         created (first-come compares origins, not copies).
@@ -99,12 +109,10 @@ class SyncContext:
         if generation is not None:
             values["generation"] = generation
         if mapping is None:
-            await self.place_booking(booking.item_id)  # the cross-room index (room moves), if the create did not
-            row = MappingRow(room=self.room.key, mapping_id=mapping_id_for(source.side, source.item_id),
-                             origin=source.side, origin_created_at=source.created_at, created_at=now,
-                             **values)  # type: ignore[arg-type]  # fmt: skip
-            return await self.mappings.create(row)
-        return await self.mappings.update(mapping.model_copy(update=values), mapping)
+            return MappingRow(room=self.room.key, mapping_id=mapping_id_for(source.side, source.item_id),
+                              origin=source.side, origin_created_at=source.created_at, created_at=now,
+                              **values)  # type: ignore[arg-type]  # fmt: skip
+        return mapping.model_copy(update=values)
 
     # --- room moves (calsync.sync.moves) ------------------------------------------------------------
 
@@ -156,7 +164,9 @@ class SyncContext:
             return
         copy_id = mapping.id_on(item.side.other)
         if copy_id and authority(mapping) is item.side:
-            await self.remove_copy(ItemState.from_mapping(item.side.other, copy_id, mapping.version_on(item.side.other)))
+            await self.remove_copy(
+                ItemState.from_mapping(item.side.other, copy_id, mapping.version_on(item.side.other))
+            )
         await self.mappings.delete(mapping)
 
     async def record_conflict(self, *, winner: ItemState, loser: ItemState, reason: str,

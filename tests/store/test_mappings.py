@@ -118,3 +118,25 @@ async def test_find_reads_the_expected_main_row_first_and_falls_back_to_the_inde
     assert len(reads) == 4
     store.expect("room-e", Side.BOOKING, "B-2", likely_mapping_id(Side.BOOKING, "B-2", None))
     assert await store.find("room-e", Side.BOOKING, "B-2") is None
+
+
+async def test_many_new_mappings_are_written_in_transactions_and_found_like_single_ones(tables: TableStore) -> None:
+    store = MappingStore(tables)
+    rows = [row(outlook_id=f"AAMk/{i}+==", booking_id=f"B-{i}") for i in range(70)]  # three transactions
+    created = await store.create_many([*rows, row(outlook_id="other", booking_id="B-x", room="room-b")])
+    assert all(isinstance(r, MappingRow) and r.etag for r in created)
+    assert len(await store.list_room("room-a")) == 70 and len(await store.list_room("room-b")) == 1
+    found = await store.find("room-a", Side.BOOKING, "B-42")
+    assert found is not None and found.outlook_id == "AAMk/42+==" and found.etag == created[42].etag
+    # and a booking moved to another room later finds where it was mapped (the cross-room index of room moves)
+    assert await store.booking_room("B-42") == "room-a" and await store.booking_room("B-x") == "room-b"
+
+
+async def test_a_mapping_that_exists_fails_alone_and_the_others_of_its_transaction_are_written(
+    tables: TableStore,
+) -> None:
+    store = MappingStore(tables)
+    await store.create(row(outlook_id="o-5", booking_id="B-5"))
+    results = await store.create_many([row(outlook_id=f"o-{i}", booking_id=f"B-{i}") for i in range(10)])
+    assert [i for i, r in enumerate(results) if isinstance(r, ConcurrencyError)] == [5]
+    assert len(await store.list_room("room-a")) == 10
