@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from azure.core.pipeline import AsyncPipeline
 from azure.core.pipeline.policies import (
     AsyncRedirectPolicy,
     CustomHookPolicy,
@@ -33,6 +34,9 @@ from azure.core.pipeline.policies import (
     ProxyPolicy,
 )
 from azure.data.tables.aio import TableServiceClient
+from azure.data.tables.aio._base_client_async import AsyncTransportWrapper
+
+from calsync.store.transactions import BatchTableClient
 
 UNUSED_POLICIES: tuple[type, ...] = (ProxyPolicy, AsyncRedirectPolicy, CustomHookPolicy)
 LOGGING_POLICIES: tuple[type, ...] = (NetworkTraceLoggingPolicy, HttpLoggingPolicy)
@@ -45,7 +49,8 @@ def lean_policies(policies: list[Any], *, logging_enable: bool = False) -> list[
 
 
 class LeanTableServiceClient(TableServiceClient):
-    """A TableServiceClient whose pipeline, and that of the table clients it hands out, is ``lean_policies``.
+    """A TableServiceClient whose pipeline, and that of the table clients it hands out, is ``lean_policies``;
+    the table clients write transactions as calsync.store.transactions does.
 
     ``get_table_client`` builds each table client's pipeline from the service's
     ``_policies``, the list ``_configure_policies`` returns, so filtering that list
@@ -55,3 +60,10 @@ class LeanTableServiceClient(TableServiceClient):
 
     def _configure_policies(self, **kwargs: Any) -> list[Any]:
         return lean_policies(super()._configure_policies(**kwargs), logging_enable=bool(kwargs.get("logging_enable")))
+
+    def get_table_client(self, table_name: str, **kwargs: Any) -> BatchTableClient:
+        """azure-data-tables' own get_table_client (12.7.0), handing out a BatchTableClient (calsync.store.transactions)."""
+        transport = AsyncTransportWrapper(self._client._client._pipeline._transport)
+        return BatchTableClient(self.url, table_name=table_name, credential=self.credential, api_version=self.api_version,
+                                pipeline=AsyncPipeline(transport=transport, policies=self._policies),
+                                location_mode=self._location_mode, _hosts=self._hosts, **kwargs)  # fmt: skip
