@@ -26,9 +26,10 @@ Where a hint's CPU goes now (``--profile``): a synced change costs the booking w
 (HMAC, the replay guard's table insert, enqueue), the source read, the write on the other
 side, the mapping write, and the echo's webhook and hint (no request: the room's session
 memory holds the mapping, the notification's version says it is calsync's own write).
-Almost all of it is the client libraries' per-request cost (azure-core's pipeline about
-0.7 ms per table request, kiota + httpx about 0.65 ms per Graph request, httpx about
-0.3 ms per booking request, measured on this machine); calsync's own code is about a tenth.
+Almost all of it is the client libraries' per-request cost (about 0.45 ms per table request,
+0.6 ms per three-row transaction, 0.42 ms per Graph request, 0.3 ms per booking request,
+measured on this machine: bench/bench_tables.py, bench/bench_graph_sender.py); calsync's
+own code is about a tenth.
 
     .venv/bin/python bench/bench_worker.py [N_PER_ROOM_PER_SIDE] [K] [--profile] [--telemetry]
 

@@ -1,6 +1,9 @@
 """The Outlook side's I/O: room-mailbox calendar operations over msgraph-sdk, with typed errors.
 
-``GraphCalendar`` wraps one GraphServiceClient. It is built from Settings
+``GraphCalendar`` wraps one GraphServiceClient (subscriptions, places) and sends the
+calendar requests, whose URLs it builds and whose bodies calsync.outlook.wire parses,
+through the same httpx client and authentication without kiota's request adapter
+(sender.py). It is built from Settings
 (``GraphCalendar.from_settings``): azure-identity credentials chosen by
 GRAPH_AUTH_MODE (credentials.py), GRAPH_BASE_URL as the base URL, and an httpx
 client carrying kiota's default middleware with two changes (middleware.py): the
@@ -32,7 +35,6 @@ from urllib.parse import quote
 import httpx
 from kiota_abstractions.api_error import APIError
 from kiota_abstractions.method import Method
-from kiota_abstractions.request_information import RequestInformation
 from kiota_http.kiota_client_factory import KiotaClientFactory
 from kiota_http.middleware import (
     HeadersInspectionHandler,
@@ -67,6 +69,7 @@ from calsync.outlook.middleware import (
     QueryNameDecoding,
     ResponseSizeLimit,
 )
+from calsync.outlook.sender import GraphErrorResponse, GraphSender
 from calsync.outlook.wire import GraphEvent, parse_event, parse_items, parse_page, to_json
 from calsync.settings import Settings
 
@@ -121,28 +124,14 @@ def _retry_after(headers: object) -> float | None:
 
 
 def translate(exc: BaseException, operation: str) -> SideError:
-    """The calsync error for an APIError, timeout or transport error of ``operation``; re-raises anything else."""
+    """The calsync error for an error answer, timeout or transport error of ``operation``; re-raises anything else."""
+    if isinstance(exc, GraphErrorResponse):
+        return _answer_error(operation, exc.status, exc.code, exc.message, exc.headers)
     if isinstance(exc, APIError):
-        status = exc.response_status_code
         code = message = None
         if isinstance(exc, ODataError) and exc.error is not None:
             code, message = exc.error.code, exc.error.message
-        text = f"Graph {operation} failed: {status} {code or ''} {message or exc.message or ''}".rstrip()
-        fields = {"code": code}
-        if status == 410 and ("delta" in operation or code in _SYNC_STATE_CODES):
-            return SyncStateExpired(text, side=SIDE, status=status, **fields)
-        if status in (404, 410):
-            return NotFound(text, side=SIDE, status=status, **fields)
-        if status in (409, 412):
-            return Conflict(text, side=SIDE, status=status, **fields)
-        if status in (401, 403):
-            return PermissionDenied(text, side=SIDE, status=status, **fields)
-        if status in (429, 503, 504):
-            after = _retry_after(exc.response_headers)
-            return Throttled(text, side=SIDE, status=status, retry_after=after, **fields)
-        if status is not None and status >= 500:
-            return TransientError(text, side=SIDE, status=status, **fields)
-        return SideError(text, side=SIDE, status=status, **fields)
+        return _answer_error(operation, exc.response_status_code, code, message or exc.message, exc.response_headers)
     if isinstance(exc, TimeoutError | httpx.TimeoutException):
         return TransientError(f"Graph {operation} timed out", side=SIDE, status=None)
     if isinstance(exc, httpx.TransportError):
@@ -150,12 +139,30 @@ def translate(exc: BaseException, operation: str) -> SideError:
     raise exc
 
 
+def _answer_error(operation: str, status: int | None, code: str | None, message: str | None, headers: object
+                  ) -> SideError:  # fmt: skip
+    """The calsync error for Graph's answer ``status`` (with its OData error code and message) to ``operation``."""
+    text = f"Graph {operation} failed: {status} {code or ''} {message or ''}".rstrip()
+    fields = {"code": code}
+    if status == 410 and ("delta" in operation or code in _SYNC_STATE_CODES):
+        return SyncStateExpired(text, side=SIDE, status=status, **fields)
+    if status in (404, 410):
+        return NotFound(text, side=SIDE, status=status, **fields)
+    if status in (409, 412):
+        return Conflict(text, side=SIDE, status=status, **fields)
+    if status in (401, 403):
+        return PermissionDenied(text, side=SIDE, status=status, **fields)
+    if status in (429, 503, 504):
+        return Throttled(text, side=SIDE, status=status, retry_after=_retry_after(headers), **fields)
+    if status is not None and status >= 500:
+        return TransientError(text, side=SIDE, status=status, **fields)
+    return SideError(text, side=SIDE, status=status, **fields)
+
+
 def warm_up() -> None:
     """Nothing left to warm: events are parsed by calsync.outlook.wire, not by msgraph-sdk's models."""
 
 
-ERROR_MAP: dict[str, Any] = {"XXX": ODataError}
-"""Any error status is parsed as Graph's OData error body (code, message)."""
 MAX_BATCH = 20
 """Requests per JSON batch (https://learn.microsoft.com/graph/json-batching, "Batch size limitations")."""
 
@@ -210,6 +217,7 @@ class GraphCalendar:
     def __init__(
         self,
         client: GraphServiceClient,
+        sender: GraphSender,
         *,
         max_concurrency_per_mailbox: int = 4,
         call_timeout: float = 90.0,
@@ -218,6 +226,7 @@ class GraphCalendar:
         max_retry_wait: float = 30.0,
     ) -> None:
         self.client = client
+        self.sender = sender
         self.max_concurrency = max_concurrency_per_mailbox
         self.call_timeout = call_timeout
         self.stamp_property_id = stamp_property_id or STAMP_PROPERTY_ID
@@ -231,7 +240,8 @@ class GraphCalendar:
         """The adapter for ``settings``: credentials, base URL, timeouts, retry budget, concurrency."""
         credential = graph_credential(settings)
         http_client = build_http_client(settings)
-        adapter = GraphRequestAdapter(authentication_provider(settings, credential), client=http_client)
+        authentication = authentication_provider(settings, credential)
+        adapter = GraphRequestAdapter(authentication, client=http_client)
         adapter.base_url = settings.graph_base_url.rstrip("/")
 
         transport = http_client._transport  # msgraph's transport wrapper does not close the one below it
@@ -246,6 +256,7 @@ class GraphCalendar:
 
         return cls(
             GraphServiceClient(request_adapter=adapter),
+            GraphSender(http_client, authentication),
             max_concurrency_per_mailbox=settings.graph_max_concurrency_per_mailbox,
             # one attempt per try, plus the longest total wait for Retry-After
             call_timeout=settings.graph_timeout_seconds * 2 + settings.graph_max_retry_wait_seconds,
@@ -280,7 +291,7 @@ class GraphCalendar:
         try:
             async with self._slot(mailbox), asyncio.timeout(self.call_timeout):
                 return await make()
-        except (APIError, TimeoutError, httpx.TransportError) as exc:
+        except (GraphErrorResponse, APIError, TimeoutError, httpx.TransportError) as exc:
             error = translate(exc, operation)
             log.info("graph %s on %s: %s (status %s)", operation, mailbox, type(error).__name__, error.status)
             raise error from None
@@ -307,19 +318,11 @@ class GraphCalendar:
         self, operation: str, mailbox: str | None, method: Method, url: str, *, body: bytes | None = None,
         headers: Sequence[tuple[str, str]] = (),
     ) -> bytes | None:  # fmt: skip
-        """One request through the SDK's adapter (auth, middleware, retries); the raw body or None (204/empty)."""
-
-        def make() -> Awaitable[bytes | None]:
-            info = RequestInformation(method=method)
-            info.url = url if url.startswith("http") else self.base_url + url
-            info.headers.try_add("Accept", "application/json")
-            for name, value in headers:
-                info.headers.add(name, value)
-            if body is not None:
-                info.set_stream_content(body, "application/json")
-            return self.client.request_adapter.send_primitive_async(info, "bytes", ERROR_MAP)
-
-        return await self._call(operation, mailbox, make)
+        """One request through the SDK's httpx client (auth, middleware, retries); the raw body or None (204/empty)."""
+        full_url = url if url.startswith("http") else self.base_url + url
+        return await self._call(
+            operation, mailbox, lambda: self.sender.send(method, full_url, body=body, headers=headers)
+        )
 
     async def _get_event(self, operation: str, mailbox: str, url: str, *, body: bytes | None = None,
                          method: Method = Method.GET, headers: Sequence[tuple[str, str]] = ()) -> GraphEvent:  # fmt: skip

@@ -1,8 +1,9 @@
 """Opens calsync's tables (Azurite by connection string, Azure by endpoint + managed identity).
 
 One ``TableStore`` per process owns the async TableServiceClient and hands out
-the table clients that the per-table stores use; ``ensure_tables()`` creates
-them if missing. ``translate_errors`` turns azure-data-tables exceptions into
+the table clients that the per-table stores use (their pipeline is azure-data-tables'
+less the policies calsync never uses, ``calsync.store.pipeline``); ``ensure_tables()``
+creates them if missing. ``translate_errors`` turns azure-data-tables exceptions into
 calsync's error tree so callers decide on one set of types.
 """
 
@@ -18,9 +19,19 @@ from azure.data.tables.aio import TableClient, TableServiceClient
 
 from calsync.errors import ConcurrencyError, ConfigurationError, StoreError
 from calsync.settings import Settings, azurite_connection_string
+from calsync.store.pipeline import LeanTableServiceClient
 
-TABLE_NAMES = ("Mappings", "Subscriptions", "Cursors", "Conflicts", "RoomHolds", "WebhookReplays", "Rooms",
-               "Onboarding", "SyncProblems")
+TABLE_NAMES = (
+    "Mappings",
+    "Subscriptions",
+    "Cursors",
+    "Conflicts",
+    "RoomHolds",
+    "WebhookReplays",
+    "Rooms",
+    "Onboarding",
+    "SyncProblems",
+)
 
 
 @dataclass
@@ -37,12 +48,16 @@ class TableStore:
             if connection.strip().lower() == "usedevelopmentstorage=true":
                 # azure-data-tables does not expand the shortcut itself: Azurite's default table port.
                 connection = azurite_connection_string("http://127.0.0.1:10002")
-            service = TableServiceClient.from_connection_string(connection, **_transport_options(), **client_options)
+            service = LeanTableServiceClient.from_connection_string(
+                connection, **_transport_options(), **client_options
+            )
         elif settings.tables_endpoint:
             from azure.identity.aio import DefaultAzureCredential
 
             credential = DefaultAzureCredential(managed_identity_client_id=settings.azure_client_id)
-            service = TableServiceClient(endpoint=settings.tables_endpoint, credential=credential, **_transport_options(), **client_options)
+            service = LeanTableServiceClient(
+                endpoint=settings.tables_endpoint, credential=credential, **_transport_options(), **client_options
+            )
         else:  # Settings validation already refuses this; kept for direct construction.
             raise ConfigurationError("set TABLES_CONNECTION_STRING or TABLES_ENDPOINT")
         return cls(service=service, prefix=settings.table_prefix)

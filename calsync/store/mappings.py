@@ -141,12 +141,16 @@ class MappingStore:
                 return None
         return _row_from(entity)
 
-    async def find(self, room: str, side: Side, item_id: str, *, recent: bool = False) -> MappingRow | None:
+    async def find(self, room: str, side: Side, item_id: str, *, recent: bool = False, likely: str | None = None
+                   ) -> MappingRow | None:  # fmt: skip
         """The mapping of the item with ``item_id`` on ``side``, or None.
 
         ``recent``: a row remembered in the room's session memory will do (see the module docstring).
+        ``likely``: the main row that most likely maps it (``likely_mapping_id``), when the caller knows
+        better than what the source's read told (``expect``); a wrong guess costs one table read.
         """
-        likely = self._expected.pop((room, side, item_id), None)
+        expected = self._expected.pop((room, side, item_id), None)
+        likely = likely or expected
         memory = self._room_memory(room)
         remembered = memory.rows.get((side, item_id)) if memory is not None else None
         if recent and remembered is not None:

@@ -74,6 +74,10 @@ def decide(facts: Facts, policy: Policy) -> reads.Read | Action:
             # a series (its exceptions change without a new version of its master)
             return SkipEcho("the hint names the version calsync last wrote or saw")
         # the item's current state where the hint came from (never the hint's data)
+        if versioned and facts.hinted is None:
+            # the room's memory does not know the item (a new one, or a new session): its mapping comes
+            # from the table, read alongside the source
+            return reads.ReadSourceAndMapping(hint.source, hint.item_id)
         return reads.ReadSource(hint.source, hint.item_id)
     hinted = facts.hinted is not None and source.exists and (source.side, source.item_id) == (hint.source, hint.item_id)
     if not facts.mapping_read and not hinted:

@@ -7,17 +7,23 @@ I/O goes through ``Effects`` (calsync.sync.effects).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from calsync.model import HintReason, Side
+from calsync.model.mapping import mapping_id_for
 from calsync.sync.guard import Tally, missing_from
 from calsync.sync.state import Facts, ItemState
 
 if TYPE_CHECKING:
     from calsync.sync.effects import Effects
+
+A = TypeVar("A")
+B = TypeVar("B")
 
 
 class Read:
@@ -59,6 +65,39 @@ class ReadMapping(Read):
         recent = facts.source is not None and facts.source.exists and facts.hint.reason is HintReason.WEBHOOK
         mapping = await ctx.mappings.find(ctx.room.key, self.side, self.item_id, recent=recent)
         return dataclasses.replace(facts, mapping=mapping, mapping_read=True)
+
+
+@dataclass(frozen=True)
+class ReadSourceAndMapping(Read):
+    """ReadSource and ReadMapping at once (two requests in flight, not one after the other), for a hint
+    whose item the room's session memory does not know, so that its mapping comes from the table anyway.
+
+    The mapping is looked up as the source's own (an original's main row, ``mapping_id_for``), before
+    the source tells its stamp. If the source read turns out to be another item (an occurrence's hint
+    reads its series), the mapping read is dropped and the decision asks for the series' own.
+    """
+
+    side: Side
+    item_id: str
+
+    async def fetch(self, ctx: Effects, facts: Facts) -> Facts:
+        source, mapping = await _together(
+            ctx.side(self.side).read(ctx.room, self.item_id),
+            ctx.mappings.find(ctx.room.key, self.side, self.item_id, likely=mapping_id_for(self.side, self.item_id)),
+        )
+        ctx.observed(source)
+        if (source.side, source.item_id) != (self.side, self.item_id):
+            return dataclasses.replace(facts, source=source)
+        return dataclasses.replace(facts, source=source, mapping=mapping, mapping_read=True)
+
+
+async def _together(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:
+    """Both results; a failure raised as itself (the first's before the second's), after both have ended."""
+    one, two = await asyncio.gather(first, second, return_exceptions=True)
+    for outcome in (one, two):
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return one, two  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from calsync.errors import MassDeletionGuardTripped
-from calsync.model import Booking, BookingStatus, ChangeHint, HintReason, Organizer, Side
+from calsync.model import Booking, BookingStatus, ChangeHint, ChangeKind, HintReason, Organizer, Side
+from calsync.model.booking import Recurrence
 from calsync.settings import ConflictPolicy, Room, Settings
 from calsync.store.client import TableStore
 from calsync.sync.engine import Outcome, SyncEngine
@@ -474,3 +475,49 @@ async def test_status_values_are_what_people_see(world: World) -> None:
     state = world.outlook.state(world.outlook.items[later])
     assert state.booking.status is BookingStatus.CANCELLED
     assert earlier in world.booking.items
+
+
+# --- a versioned hint for an item the room's session memory does not know (source and mapping read at once) ---
+
+
+async def versioned_hint(engine: SyncEngine, which: Side, item_id: str, clock: ManualClock) -> Outcome:
+    clock.tick()
+    hint = ChangeHint(source=which, room=ROOM.key, item_id=item_id, observed_at=clock(), version="v-from-webhook",
+                      change_kind=ChangeKind.UPDATED)  # fmt: skip
+    return await engine.handle(hint)
+
+
+class OccurrenceReadsSeries(MemorySide):
+    """Outlook as calsync reads it: a hint naming an occurrence ("<series>/occ") reads its series."""
+
+    async def read(self, room: Room, item_id: str) -> ItemState:
+        return await super().read(room, item_id.removesuffix("/occ"))
+
+
+@BOTH_WAYS
+async def test_a_new_instance_given_a_hint_again_finds_the_mapping_and_copies_nothing_twice(
+    world: World, settings: Settings, origin: Side
+) -> None:
+    original = world.person_books(origin, meeting(subject="Board"))
+    await versioned_hint(world.engine, origin, original, world.clock)
+    assert len(world.copies_of(original)) == 1
+    world.reset_counts()
+    # another instance takes the room's session: its memory knows nothing of the item
+    other = SyncEngine(world.engine.settings, world.engine.tables, world.engine.sides, clock=world.clock)
+    outcome = await versioned_hint(other, origin, original, world.clock)
+    assert world.writes() == (0, 0), outcome.reason
+    assert len(world.copies_of(original)) == 1
+
+
+async def test_a_hint_naming_an_occurrence_finds_its_series_mapping(world: World, settings: Settings) -> None:
+    outlook = OccurrenceReadsSeries(Side.OUTLOOK, clock=world.clock, private_subject=PRIVATE)
+    engine = SyncEngine(world.engine.settings, world.engine.tables, {Side.OUTLOOK: outlook, Side.BOOKING: world.booking},
+                        clock=world.clock)  # fmt: skip
+    series = outlook.user_create(ROOM, meeting(subject="Weekly", recurrence=Recurrence(rrule="FREQ=WEEKLY;COUNT=4")))
+    await versioned_hint(engine, Side.OUTLOOK, series, world.clock)
+    assert len(world.copies_of(series)) == 1
+    world.booking.reset_counts()
+    fresh = SyncEngine(world.engine.settings, world.engine.tables, engine.sides, clock=world.clock)
+    outcome = await versioned_hint(fresh, Side.OUTLOOK, f"{series}/occ", world.clock)
+    assert world.booking.writes == 0, outcome.reason
+    assert len(world.copies_of(series)) == 1

@@ -180,3 +180,12 @@ def test_another_version_a_series_or_a_deletion_reads_the_item(version: str | No
     # a series' exceptions change without a new version of its master; a deletion names the last version
     step = decide(_hint_facts(version, "ck-2", series=series, kind=kind), POLICY)
     assert type(step).__name__ == "ReadSource"
+
+
+@pytest.mark.parametrize(("kind", "expected"), [("updated", "ReadSourceAndMapping"), ("created", "ReadSourceAndMapping"),
+                                                ("deleted", "ReadSource")])  # fmt: skip
+def test_an_item_the_rooms_memory_does_not_know_has_source_and_mapping_read_at_once(kind: str, expected: str) -> None:
+    # its mapping comes from the table anyway: both requests in flight together (a deletion's hint names no
+    # new version, so it is not checked against the memory first and reads as before)
+    facts = dataclasses.replace(_hint_facts('W/"ck-3"', "ck-2", kind=kind), hinted=None)
+    assert type(decide(facts, POLICY)).__name__ == expected
