@@ -79,6 +79,13 @@ def moved_away_copy(source: ItemState, mapping: MappingRow | None, counterpart: 
     return not mapping.cancelled and source.side is not authority(mapping, counterpart)
 
 
+def moved_copy_released(source: ItemState, mapping: MappingRow | None, counterpart: ItemState | None) -> bool:
+    """calsync's copy, moved to another room, of an original this room declined or cancelled (nothing maps it)."""
+    return (source.moved_to is not None and mapping is None and counterpart is not None and bool(source.stamp)
+            and source.stamp == counterpart.item_id and counterpart.booking is not None
+            and not counterpart.exists)  # fmt: skip
+
+
 def moved_back(facts: Facts, source: ItemState, mapping: MappingRow | None, original: ItemState,
                policy: Policy) -> Read | Action:  # fmt: skip
     """The copy ``source`` was moved to another room; ``original`` is its Outlook item here (from the mapping).

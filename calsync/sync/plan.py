@@ -41,7 +41,16 @@ from calsync.sync.actions import (
 from calsync.sync.cancellation import CancelCopy, already_cancelled, rejected_by_room, removal
 from calsync.sync.conflicts import is_block, overlap_action
 from calsync.sync.guard import HoldState, needs_listing, verdict
-from calsync.sync.moves import HandBack, may_have_moved, moved_away_copy, moved_back, moved_from, moved_in, rival_reads
+from calsync.sync.moves import (
+    HandBack,
+    may_have_moved,
+    moved_away_copy,
+    moved_back,
+    moved_copy_released,
+    moved_from,
+    moved_in,
+    rival_reads,
+)
 from calsync.sync.overlap import rivals
 from calsync.sync.ownership import authority, outlook_role, released_by_decline
 from calsync.sync.state import Facts, ItemState, OrganizerRole, Policy, TargetView
@@ -116,6 +125,9 @@ def decide(facts: Facts, policy: Policy) -> reads.Read | Action:
         # calsync's copy, its mapping lost, and its original mapped to another copy made meanwhile: a duplicate
         return RemoveOrphan("the original of this copy already has another copy", copy=source)
 
+    if moved_copy_released(source, mapping, counterpart):
+        # calsync's copy of a declined or cancelled original, moved to another room: it holds that room for nobody
+        return RemoveOrphan("the original of this moved copy was declined or cancelled", copy=source)
     if moved_away_copy(source, mapping, counterpart):
         # calsync's copy was moved to another room: it goes back to its original's room
         assert counterpart is not None

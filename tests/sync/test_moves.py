@@ -359,3 +359,18 @@ async def test_a_moved_copy_whose_meeting_got_another_copy_is_removed_as_a_dupli
     assert kept.stamp == meeting_id and kept.item_id != copy_id
     assert rooms.live(Side.BOOKING, NEW) == []
     assert rooms.outlook.violations == [] and rooms.outlook.declined == {}
+
+
+async def test_a_moved_copy_of_a_meeting_the_room_declined_is_removed_from_the_other_room(rooms: Rooms) -> None:
+    """Found by the ownership machine: nothing mapped the moved copy (a crash) and the room had declined its
+    meeting meanwhile; the copy stayed in the other room, holding it for nobody."""
+    meeting_id, copy_id = await copy_of_a_meeting(rooms, OrganizerRole.PERSON)
+    (row,) = await rooms.mappings.list_room(OLD.key)
+    await rooms.mappings.delete(row)
+    rooms.booking.move_room(copy_id, NEW)
+    rooms.outlook.room_declines(meeting_id)
+    await rooms.hint(NEW, Side.BOOKING, copy_id)
+    await rooms.drain()
+
+    assert rooms.live(Side.BOOKING, NEW) == [] and rooms.live(Side.BOOKING, OLD) == []
+    assert meeting_id in rooms.outlook.items and rooms.outlook.violations == []
