@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
+from calsync.errors import Conflict
 from calsync.model import Side
 from calsync.sync.recurrence_edits import without_occurrences
 from calsync.sync.state import ItemState
@@ -61,5 +62,13 @@ async def trim_copy_of(ctx: Effects, origin: ItemState) -> None:
     copy = dataclasses.replace(ItemState.from_mapping(copy_side, copy_id, mapping.version_on(copy_side)),
                                organizer_id=mapping.outlook_organizer_id if copy_side is Side.OUTLOOK else None)
     desired = desired_copy(now.booking, private_subject=ctx.policy.private_subject)
-    written = await ctx.side(copy_side).update(ctx.room, copy, desired)
+    side = ctx.side(copy_side)
+    try:
+        written = await side.update(ctx.room, copy, desired)
+    except Conflict:
+        # the copy changed since the mapping's version (a user's edit, a room move and back): write it as it is now
+        current = await side.read(ctx.room, copy_id)
+        if current.booking is None:
+            return  # gone from this room meanwhile: its own hint decides
+        written = await side.update(ctx.room, current, desired)
     await ctx.save(now, written, mapping)

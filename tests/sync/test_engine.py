@@ -521,3 +521,22 @@ async def test_a_hint_naming_an_occurrence_finds_its_series_mapping(world: World
     outcome = await versioned_hint(fresh, Side.OUTLOOK, f"{series}/occ", world.clock)
     assert world.booking.writes == 0, outcome.reason
     assert len(world.copies_of(series)) == 1
+
+
+async def test_a_series_losing_some_dates_trims_its_copy_even_when_the_copy_changed_version(settings: Settings) -> None:
+    """Found by the ownership machine: the losing series' copy was written with the mapping's stale version (a room
+    move and back had bumped it) and the booking system answered 412 on every retry."""
+    world = await make_world(settings, conflict_policy=ConflictPolicy.OUTLOOK_WINS)
+    try:
+        world.outlook.allow_conflicts = True
+        weekly = meeting(hour=8, subject="Weekly", recurrence=Recurrence(rrule="FREQ=WEEKLY;COUNT=3"))
+        series, copy = await world.synced(Side.OUTLOOK, weekly)
+        world.booking.user_update(copy, note="touched")  # a new version, the same reservation; no hint follows
+        world.clock.tick()
+        single = world.outlook.user_create(ROOM, meeting(day=11, hour=8, subject="Once"), role=OrganizerRole.ROOM)
+        await world.hint(Side.OUTLOOK, single)
+        trimmed = world.booking.items[copy].booking
+        assert trimmed.recurrence is not None and [d.date() for d in trimmed.recurrence.exdates] == [at(11, 8).date()]
+        assert any(item.stamp == single for item in world.booking.live())
+    finally:
+        await world.engine.close()
