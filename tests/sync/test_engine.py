@@ -538,5 +538,7 @@ async def test_a_series_losing_some_dates_trims_its_copy_even_when_the_copy_chan
         trimmed = world.booking.items[copy].booking
         assert trimmed.recurrence is not None and [d.date() for d in trimmed.recurrence.exdates] == [at(11, 8).date()]
         assert any(item.stamp == single for item in world.booking.live())
+        kept = world.outlook.items[series].booking.recurrence
+        assert kept is not None and [d.date() for d in kept.exdates] == [at(11, 8).date()], "the series gives way too"
     finally:
         await world.engine.close()
