@@ -22,6 +22,7 @@ from calsync.store.client import TableStore
 from calsync.sync.engine import Outcome, SyncEngine
 from calsync.sync.state import ItemState, OrganizerRole
 from calsync.sync.translate import same_reservation
+from tests.sync.machine_support import ManualClock
 from tests.sync.memory_sides import MemorySide
 
 pytestmark = pytest.mark.azurite
@@ -38,17 +39,6 @@ def at(day: int, hour: int) -> dt.datetime:
 def meeting(day: int = 4, hour: int = 9, subject: str = "Planning", **fields: Any) -> Booking:
     return Booking(room=ROOM.key, subject=subject, start=at(day, hour), end=at(day, hour + 1),
                    organizer=Organizer(name="Ada", email="ada@example.com"), **fields)  # fmt: skip
-
-
-class ManualClock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def tick(self, minutes: int = 1) -> None:
-        self.now += dt.timedelta(minutes=minutes)
 
 
 @dataclass

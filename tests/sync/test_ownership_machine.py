@@ -50,11 +50,9 @@ hints only its new room, as the booking system's webhook does; the engine's hint
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import os
 import uuid
-from collections.abc import Coroutine
 from typing import Any, ClassVar
 
 import pytest
@@ -70,24 +68,27 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from calsync.errors import CalsyncError, Conflict, StoreError, Throttled, TransientError
-from calsync.model import Booking, ChangeHint, HintReason, Organizer, Recurrence, Sensitivity, Side
-from calsync.model.mapping import MappingRow
+from calsync.errors import CalsyncError, Conflict, Throttled, TransientError
+from calsync.model import ChangeHint, HintReason, Side
 from calsync.settings import ConflictPolicy, Room, Settings
-from calsync.store.client import TableStore
-from calsync.store.mappings import MappingStore
 from calsync.sync.context import SyncStores
 from calsync.sync.engine import SyncEngine
 from calsync.sync.state import ItemState, OrganizerRole
 from calsync.sync.translate import same_reservation
+from tests.sync.machine_support import (
+    PEOPLE,
+    PRIVATE,
+    FlakyMappings,
+    Harness,
+    ManualClock,
+    PendingQueue,
+    booking_for,
+    edited,
+)
 from tests.sync.memory_sides import ROOM_DECLINE, WRITE_OPS, MemorySide, Stored
 
 EXAMPLES = int(os.environ.get("CALSYNC_MACHINE_EXAMPLES", "0")) or None
 CI_EXAMPLES, CI_STEPS = 100, 40
-PEOPLE = [Organizer(name="Ada", email="ada@example.com"), Organizer(name="Grace", email="grace@example.com"),
-          Organizer(name="Linus", email="linus@example.com")]  # fmt: skip
-PRIVATE = "Private booking"
-T0 = dt.datetime(2030, 3, 1, 8, tzinfo=dt.UTC)
 ATTENDANT = "declined by the Calendar Attendant"
 SIDES = st.sampled_from([Side.OUTLOOK, Side.BOOKING])
 BOOKING_FIELDS = {
@@ -96,102 +97,6 @@ BOOKING_FIELDS = {
     "who": st.integers(0, len(PEOPLE) - 1),
 }  # fmt: skip
 BOOKINGS = st.fixed_dictionaries(BOOKING_FIELDS)
-
-
-class ManualClock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def tick(self, minutes: int = 1) -> None:
-        self.now += dt.timedelta(minutes=minutes)
-
-
-class FlakyMappings:
-    """The real MappingStore, whose next writes can fail: a crash after a side's write, before the mapping save."""
-
-    def __init__(self, store: MappingStore) -> None:
-        self.store = store
-        self.crashes = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.store, name)
-
-    def _crash(self, what: str) -> None:
-        if self.crashes > 0:
-            self.crashes -= 1
-            raise StoreError(f"the worker crashed before {what} (injected)")
-
-    async def create(self, row: MappingRow) -> MappingRow:
-        self._crash("creating the mapping")
-        return await self.store.create(row)
-
-    async def update(self, row: MappingRow, previous: MappingRow) -> MappingRow:
-        self._crash("updating the mapping")
-        return await self.store.update(row, previous)
-
-    async def delete(self, row: MappingRow) -> None:
-        self._crash("deleting the mapping")
-        await self.store.delete(row)
-
-
-class PendingQueue:
-    """The engine's publisher: hints for other rooms join the machine's pending hints (delivered late, or lost)."""
-
-    def __init__(self, pending: list[ChangeHint]) -> None:
-        self.pending = pending
-
-    async def publish(self, hints: Any, *, queue: str) -> None:
-        self.pending.extend(hints)
-
-
-class Harness:
-    """One event loop and one TableStore on the session's Azurite, shared by every example of a run."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.loop = asyncio.new_event_loop()
-        self.tables = TableStore.from_settings(settings)
-        self.run(self.tables.ensure_tables())
-
-    def run(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
-        return self.loop.run_until_complete(coroutine)
-
-    def close(self) -> None:
-        self.run(self.tables.close())
-        self.loop.close()
-
-
-def booking_for(room: Room, shape: str, day: int, hour: int, hours: int, private: bool, n: int,
-                who: int = 0) -> Booking:  # fmt: skip
-    fields: dict[str, Any] = {
-        "room": room.key, "subject": f"Secret {n}" if private else f"Meeting {n}",
-        "sensitivity": Sensitivity.PRIVATE if private else Sensitivity.NORMAL, "time_zone": "Europe/Berlin",
-        "organizer": PEOPLE[who],
-    }  # fmt: skip
-    if shape == "all-day":
-        return Booking(start=dt.date(2030, 3, day), end=dt.date(2030, 3, day + 1), all_day=True, **fields)
-    start = dt.datetime(2030, 3, day, hour, tzinfo=dt.UTC)
-    if shape == "single":
-        return Booking(start=start, end=start + dt.timedelta(hours=hours), **fields)
-    exdates = (start + dt.timedelta(weeks=1),) if shape == "weekly-exdate" else ()
-    recurrence = Recurrence(rrule="FREQ=WEEKLY;COUNT=3", exdates=exdates)
-    return Booking(start=start, end=start + dt.timedelta(hours=hours), recurrence=recurrence, **fields)
-
-
-def edited(booking: Booking, change: str) -> dict[str, Any]:
-    """The fields a person changes: move by an hour (a day when all-day), retitle, or lengthen."""
-    if change == "retitle":
-        return {"subject": booking.subject + "*"}
-    step = dt.timedelta(days=1) if booking.all_day else dt.timedelta(hours=1)
-    changes: dict[str, Any] = {"end": booking.end + step}
-    if change == "move":
-        changes["start"] = booking.start + step
-        if booking.recurrence is not None:  # like Outlook, moving a series drops its exceptions
-            changes["recurrence"] = booking.recurrence.model_copy(update={"exdates": ()})
-    return changes
 
 
 class SyncMachine(RuleBasedStateMachine):

@@ -23,11 +23,8 @@ Shrunk failures are kept as regular tests at the end of this file.
 
 from __future__ import annotations
 
-import asyncio
-import datetime as dt
 import os
 import uuid
-from collections.abc import Coroutine
 from typing import Any, ClassVar
 
 import pytest
@@ -37,18 +34,16 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
 
 from calsync.errors import CalsyncError, Conflict, Throttled, TransientError
-from calsync.model import Booking, ChangeHint, ChangeKind, HintReason, Organizer, Recurrence, Sensitivity, Side
+from calsync.model import ChangeHint, ChangeKind, HintReason, Side
 from calsync.settings import ConflictPolicy, Room, Settings
-from calsync.store.client import TableStore
 from calsync.sync.engine import SyncEngine
 from calsync.sync.state import ItemState
 from calsync.sync.translate import same_reservation
+from tests.sync.machine_support import PRIVATE, Harness, ManualClock, booking_for, edited
 from tests.sync.memory_sides import WRITE_OPS, MemorySide, Stored
 
 EXAMPLES = int(os.environ.get("CALSYNC_MACHINE_EXAMPLES", "0")) or None
 CI_EXAMPLES, CI_STEPS = 12, 30
-PRIVATE = "Private booking"
-T0 = dt.datetime(2030, 3, 1, 8, tzinfo=dt.UTC)
 ATTENDANT = "declined by the Calendar Attendant"
 SIDES = st.sampled_from([Side.OUTLOOK, Side.BOOKING])
 BOOKING_FIELDS = {
@@ -56,63 +51,6 @@ BOOKING_FIELDS = {
     "day": st.integers(4, 6), "hour": st.integers(8, 11), "hours": st.integers(1, 2), "private": st.booleans(),
 }  # fmt: skip
 BOOKINGS = st.fixed_dictionaries(BOOKING_FIELDS)
-
-
-class ManualClock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def tick(self, minutes: int = 1) -> None:
-        self.now += dt.timedelta(minutes=minutes)
-
-
-class Harness:
-    """One event loop and one TableStore on the session's Azurite, shared by every example of a run."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.loop = asyncio.new_event_loop()
-        self.tables = TableStore.from_settings(settings)
-        self.run(self.tables.ensure_tables())
-
-    def run(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
-        return self.loop.run_until_complete(coroutine)
-
-    def close(self) -> None:
-        self.run(self.tables.close())
-        self.loop.close()
-
-
-def booking_for(room: Room, shape: str, day: int, hour: int, hours: int, private: bool, n: int) -> Booking:
-    fields: dict[str, Any] = {
-        "room": room.key, "subject": f"Secret {n}" if private else f"Meeting {n}",
-        "sensitivity": Sensitivity.PRIVATE if private else Sensitivity.NORMAL, "time_zone": "Europe/Berlin",
-        "organizer": Organizer(name="Ada", email="ada@example.com"),
-    }  # fmt: skip
-    if shape == "all-day":
-        return Booking(start=dt.date(2030, 3, day), end=dt.date(2030, 3, day + 1), all_day=True, **fields)
-    start = dt.datetime(2030, 3, day, hour, tzinfo=dt.UTC)
-    if shape == "single":
-        return Booking(start=start, end=start + dt.timedelta(hours=hours), **fields)
-    exdates = (start + dt.timedelta(weeks=1),) if shape == "weekly-exdate" else ()
-    recurrence = Recurrence(rrule="FREQ=WEEKLY;COUNT=3", exdates=exdates)
-    return Booking(start=start, end=start + dt.timedelta(hours=hours), recurrence=recurrence, **fields)
-
-
-def edited(booking: Booking, change: str) -> dict[str, Any]:
-    """The fields a person changes: move by an hour (a day when all-day), retitle, or lengthen."""
-    if change == "retitle":
-        return {"subject": booking.subject + "*"}
-    step = dt.timedelta(days=1) if booking.all_day else dt.timedelta(hours=1)
-    changes: dict[str, Any] = {"end": booking.end + step}
-    if change == "move":
-        changes["start"] = booking.start + step
-        if booking.recurrence is not None:  # like Outlook, moving a series drops its exceptions
-            changes["recurrence"] = booking.recurrence.model_copy(update={"exdates": ()})
-    return changes
 
 
 class SyncMachine(RuleBasedStateMachine):
