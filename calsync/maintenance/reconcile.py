@@ -67,6 +67,11 @@ FULL_COMPARE_EVERY = dt.timedelta(hours=6)
 """A room's incremental reconcile becomes a full compare when the last one is older than this."""
 FULL_COMPARE_KIND = "full-compare"
 """CursorStore kind whose value is the time of the room's last full compare."""
+INDEX_FILLED_KIND = "booking-room-index"
+"""CursorStore kind: the room's mappings were written into the cross-room index once (room moves, issue #11).
+Mappings made before the index existed have no row there; a room's first full compare after the upgrade fills
+them in, once: later on, the engine keeps the index itself (an index row may point ahead of a room's stale
+mapping while a move settles, so re-filling from the mappings every time could point it back)."""
 FEED_KEY = "*"
 """CursorStore key of the system-wide booking change-feed cursor."""
 
@@ -232,6 +237,9 @@ class Reconciler:
         delta = await self.outlook.changes_since(room, None, window=(start, end))
         records = [r async for r in self.booking.list_bookings(room.booking_room_id, start, end)]
         mappings = await self.mappings.list_room(room.key)
+        if await self.cursors.get(INDEX_FILLED_KIND, room.key) is None:
+            await self.mappings.place_bookings([m.booking_id for m in mappings if m.booking_id], room.key)
+            await self._save(INDEX_FILLED_KIND, room, "filled", self.clock())
         result = compare(outlook_seen(delta.changed), [Seen(r.id, r.version) for r in records], mappings)
         now = self.clock()
         hints = [self._hint(Side.OUTLOOK, room, item_id, now) for item_id in dict.fromkeys(result.outlook)]

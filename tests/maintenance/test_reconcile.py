@@ -7,9 +7,10 @@ import datetime as dt
 import pytest
 
 from calsync.maintenance.jobs import MaintenanceService, run_maintenance
-from calsync.maintenance.reconcile import Seen, changed_since_mapping, compare
+from calsync.maintenance.reconcile import INDEX_FILLED_KIND, Seen, changed_since_mapping, compare
 from calsync.model import ChangeKind, Side
 from calsync.model.mapping import MappingRow
+from calsync.store.keys import encode_key
 from calsync.store.mappings import MappingStore
 from devstack.inprocess_queue import ManualClock
 from devstack.local_stack import LocalStack
@@ -184,6 +185,21 @@ async def test_a_wiped_mapping_table_is_rebuilt_from_stamps_without_duplicates(
     assert len(live_events(stack)) == 2 and len(live_bookings(stack)) == 2
     assert [r for r in stack.graph.requests if r.method in ("POST", "PATCH", "DELETE") and "/events" in r.path] == []
     assert [r for r in stack.booking.requests if r.method != "GET"] == []
+
+
+async def test_the_first_full_compare_indexes_bookings_mapped_before_room_moves_existed(
+    stack: LocalStack, service: MaintenanceService
+) -> None:
+    """An upgrade: mappings made before the cross-room index have no row there, so a move would wait for the old
+    room's full compare; that room's first full compare fills the index in, once."""
+    _, booking = await synced_pair(stack, service)
+    mappings = MappingStore((await stack.engine()).tables)
+    await mappings._table.delete_entity("~booking-room", encode_key(booking["id"]))  # as before the index existed
+    await service.reconciler.cursors.delete(INDEX_FILLED_KIND, "room-a")
+    assert await mappings.booking_room(booking["id"]) is None
+    await service.reconciler.reconcile_room(stack.settings.room("room-a"), full=True)
+    assert await mappings.booking_room(booking["id"]) == "room-a"
+    assert await service.reconciler.cursors.get(INDEX_FILLED_KIND, "room-a") is not None, "and only once"
 
 
 async def test_a_booking_deleted_with_its_webhook_dropped_removes_the_outlook_copy(
