@@ -9,14 +9,18 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, ClassVar
 
-from calsync.errors import StoreError
-from calsync.model import Booking, ChangeHint, Organizer, Recurrence, Sensitivity
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
+
+from calsync.errors import CalsyncError, StoreError
+from calsync.model import Booking, ChangeHint, HintReason, Organizer, Recurrence, Sensitivity, Side
 from calsync.model.mapping import MappingRow
 from calsync.settings import Room, Settings
 from calsync.store.client import TableStore
 from calsync.store.mappings import MappingStore
+from calsync.sync.engine import SyncEngine
 
 PEOPLE = [Organizer(name="Ada", email="ada@example.com"), Organizer(name="Grace", email="grace@example.com"),
           Organizer(name="Linus", email="linus@example.com")]  # fmt: skip
@@ -118,3 +122,73 @@ def edited(booking: Booking, change: str) -> dict[str, Any]:
         if booking.recurrence is not None:  # like Outlook, moving a series drops its exceptions
             changes["recurrence"] = booking.recurrence.model_copy(update={"exdates": ()})
     return changes
+
+
+class HintQueueMachine(RuleBasedStateMachine):
+    """The lossy queue both machines drive: hints delivered late, twice, out of order or never, and full compares.
+
+    A subclass sets ``engine``, ``harness``, ``clock``, ``sides``, ``rooms``, ``pending``, ``dead`` and ``last_error``.
+    """
+
+    engine: SyncEngine | None
+    harness: ClassVar[Harness]
+    clock: ManualClock
+    sides: dict[Side, Any]
+    rooms: list[Room]
+    pending: list[ChangeHint]
+    dead: list[tuple[ChangeHint, CalsyncError]]
+    last_error: CalsyncError | None
+
+    def deliver(self, hint: ChangeHint) -> None:
+        assert self.engine is not None
+        self.clock.tick()
+        try:
+            self.harness.run(self.engine.handle(hint))
+        except CalsyncError as exc:
+            if exc.retryable:
+                self.last_error = exc
+                self.pending.append(hint)  # Service Bus delivers it again later
+            else:
+                self.dead.append((hint, exc))  # dead-lettered; the next reconcile looks again
+
+    @precondition(lambda self: self.pending)
+    @rule(pick=st.integers(0, 63))
+    def deliver_one(self, pick: int) -> None:
+        """Deliver a pending hint, not necessarily the oldest (reordering)."""
+        self.deliver(self.pending.pop(pick % len(self.pending)))
+
+    @precondition(lambda self: self.pending)
+    @rule()
+    def deliver_twice(self) -> None:
+        hint = self.pending.pop(0)
+        self.deliver(hint)
+        self.deliver(hint)
+
+    @precondition(lambda self: self.pending)
+    @rule(pick=st.integers(0, 63))
+    def drop(self, pick: int) -> None:
+        self.pending.pop(pick % len(self.pending))
+
+    def writes(self) -> int:
+        return sum(side.writes for side in self.sides.values())
+
+    def full_compare(self) -> list[tuple[ChangeHint, CalsyncError]]:
+        """A hint for every item on both sides and every mapping row's ids (what reconcile does)."""
+        assert self.engine is not None
+        errors = []
+        for room in self.rooms:
+            targets = {(side, s.item_id): None for side in Side for s in self.sides[side].items.values()
+                       if s.room == room.key}  # fmt: skip
+            for row in self.harness.run(self.engine.mappings.list_room(room.key)):
+                for side in Side:
+                    if row.id_on(side):
+                        targets[side, row.id_on(side)] = None
+            for side, item_id in targets:
+                self.clock.tick()
+                hint = ChangeHint(source=side, room=room.key, item_id=item_id, reason=HintReason.RECONCILE,
+                                  observed_at=self.clock())  # fmt: skip
+                try:
+                    self.harness.run(self.engine.handle(hint))
+                except CalsyncError as exc:
+                    errors.append((hint, exc))
+        return errors

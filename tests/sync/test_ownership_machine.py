@@ -60,7 +60,6 @@ from hypothesis import HealthCheck, Phase
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
-    RuleBasedStateMachine,
     initialize,
     invariant,
     precondition,
@@ -69,7 +68,7 @@ from hypothesis.stateful import (
 )
 
 from calsync.errors import CalsyncError, Conflict, Throttled, TransientError
-from calsync.model import ChangeHint, HintReason, Side
+from calsync.model import ChangeHint, Side
 from calsync.settings import ConflictPolicy, Room, Settings
 from calsync.sync.context import SyncStores
 from calsync.sync.engine import SyncEngine
@@ -80,6 +79,7 @@ from tests.sync.machine_support import (
     PRIVATE,
     FlakyMappings,
     Harness,
+    HintQueueMachine,
     ManualClock,
     PendingQueue,
     booking_for,
@@ -99,7 +99,7 @@ BOOKING_FIELDS = {
 BOOKINGS = st.fixed_dictionaries(BOOKING_FIELDS)
 
 
-class SyncMachine(RuleBasedStateMachine):
+class SyncMachine(HintQueueMachine):
     harness: ClassVar[Harness]
 
     def __init__(self) -> None:
@@ -290,41 +290,11 @@ class SyncMachine(RuleBasedStateMachine):
 
     # --- the queue ---------------------------------------------------------------------------
 
-    def deliver(self, hint: ChangeHint) -> None:
-        assert self.engine is not None
-        self.clock.tick()
-        try:
-            self.harness.run(self.engine.handle(hint))
-        except CalsyncError as exc:
-            if exc.retryable:
-                self.last_error = exc
-                self.pending.append(hint)  # Service Bus delivers it again later
-            else:
-                self.dead.append((hint, exc))  # dead-lettered; the next reconcile looks again
-
-    @precondition(lambda self: self.pending)
-    @rule(pick=st.integers(0, 63))
-    def deliver_one(self, pick: int) -> None:
-        """Deliver a pending hint, not necessarily the oldest (reordering)."""
-        self.deliver(self.pending.pop(pick % len(self.pending)))
-
-    @precondition(lambda self: self.pending)
-    @rule()
-    def deliver_twice(self) -> None:
-        hint = self.pending.pop(0)
-        self.deliver(hint)
-        self.deliver(hint)
-
     @precondition(lambda self: self.pending)
     @rule(pick=st.integers(0, 63))
     def duplicate_later(self, pick: int) -> None:
         """A webhook sent twice: the copy is delivered later, in any order."""
         self.pending.append(self.pending[pick % len(self.pending)])
-
-    @precondition(lambda self: self.pending)
-    @rule(pick=st.integers(0, 63))
-    def drop(self, pick: int) -> None:
-        self.pending.pop(pick % len(self.pending))
 
     @rule(
         side=SIDES,
@@ -347,30 +317,6 @@ class SyncMachine(RuleBasedStateMachine):
         self.mapping_faults.crashes = times
 
     # --- settling and the invariants ------------------------------------------------------------
-
-    def writes(self) -> int:
-        return sum(side.writes for side in self.sides.values())
-
-    def full_compare(self) -> list[tuple[ChangeHint, CalsyncError]]:
-        """A hint for every item on both sides and every mapping row's ids (what reconcile does)."""
-        assert self.engine is not None
-        errors = []
-        for room in self.rooms:
-            targets = {(side, s.item_id): None for side in Side for s in self.sides[side].items.values()
-                       if s.room == room.key}  # fmt: skip
-            for row in self.harness.run(self.engine.mappings.list_room(room.key)):
-                for side in Side:
-                    if row.id_on(side):
-                        targets[side, row.id_on(side)] = None
-            for side, item_id in targets:
-                self.clock.tick()
-                hint = ChangeHint(source=side, room=room.key, item_id=item_id, reason=HintReason.RECONCILE,
-                                  observed_at=self.clock())  # fmt: skip
-                try:
-                    self.harness.run(self.engine.handle(hint))
-                except CalsyncError as exc:
-                    errors.append((hint, exc))
-        return errors
 
     @rule()
     def settle(self) -> None:

@@ -31,15 +31,15 @@ import pytest
 from hypothesis import HealthCheck, Phase
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import initialize, rule, run_state_machine_as_test
 
 from calsync.errors import CalsyncError, Conflict, Throttled, TransientError
-from calsync.model import ChangeHint, ChangeKind, HintReason, Side
+from calsync.model import ChangeHint, ChangeKind, Side
 from calsync.settings import ConflictPolicy, Room, Settings
 from calsync.sync.engine import SyncEngine
 from calsync.sync.state import ItemState
 from calsync.sync.translate import same_reservation
-from tests.sync.machine_support import PRIVATE, Harness, ManualClock, booking_for, edited
+from tests.sync.machine_support import PRIVATE, Harness, HintQueueMachine, ManualClock, booking_for, edited
 from tests.sync.memory_sides import WRITE_OPS, MemorySide, Stored
 
 EXAMPLES = int(os.environ.get("CALSYNC_MACHINE_EXAMPLES", "0")) or None
@@ -53,7 +53,7 @@ BOOKING_FIELDS = {
 BOOKINGS = st.fixed_dictionaries(BOOKING_FIELDS)
 
 
-class SyncMachine(RuleBasedStateMachine):
+class SyncMachine(HintQueueMachine):
     harness: ClassVar[Harness]
 
     def __init__(self) -> None:
@@ -68,6 +68,7 @@ class SyncMachine(RuleBasedStateMachine):
         self.user_items: list[tuple[Side, str]] = []
         self.user_removed: set[str] = set()
         self.dead: list[tuple[ChangeHint, CalsyncError]] = []
+        self.last_error: CalsyncError | None = None
         self.created = 0
 
     # --- setup -------------------------------------------------------------------------------
@@ -141,35 +142,6 @@ class SyncMachine(RuleBasedStateMachine):
 
     # --- the queue ---------------------------------------------------------------------------
 
-    def deliver(self, hint: ChangeHint) -> None:
-        assert self.engine is not None
-        self.clock.tick()
-        try:
-            self.harness.run(self.engine.handle(hint))
-        except CalsyncError as exc:
-            if exc.retryable:
-                self.pending.append(hint)  # Service Bus delivers it again later
-            else:
-                self.dead.append((hint, exc))  # dead-lettered; the next reconcile looks again
-
-    @precondition(lambda self: self.pending)
-    @rule(pick=st.integers(0, 63))
-    def deliver_one(self, pick: int) -> None:
-        """Deliver a pending hint, not necessarily the oldest (reordering)."""
-        self.deliver(self.pending.pop(pick % len(self.pending)))
-
-    @precondition(lambda self: self.pending)
-    @rule()
-    def deliver_twice(self) -> None:
-        hint = self.pending.pop(0)
-        self.deliver(hint)
-        self.deliver(hint)
-
-    @precondition(lambda self: self.pending)
-    @rule(pick=st.integers(0, 63))
-    def drop(self, pick: int) -> None:
-        self.pending.pop(pick % len(self.pending))
-
     @rule(side=SIDES, kind=st.sampled_from(["transient", "throttled", "lost-response"]), times=st.integers(1, 2),
           op=st.sampled_from(sorted(WRITE_OPS | {"read", "list_window"})))  # fmt: skip
     def side_fails(self, side: Side, kind: str, times: int, op: str) -> None:
@@ -180,30 +152,6 @@ class SyncMachine(RuleBasedStateMachine):
             self.sides[side].fail_next(times, error=Throttled if kind == "throttled" else TransientError, ops={op})
 
     # --- settling and the invariants ------------------------------------------------------------
-
-    def writes(self) -> int:
-        return sum(side.writes for side in self.sides.values())
-
-    def full_compare(self) -> list[tuple[ChangeHint, CalsyncError]]:
-        """A hint for every item on both sides and every mapping row's ids (what reconcile does)."""
-        assert self.engine is not None
-        errors = []
-        for room in self.rooms:
-            targets = {(side, s.item_id): None for side in Side for s in self.sides[side].items.values()
-                       if s.room == room.key}  # fmt: skip
-            for row in self.harness.run(self.engine.mappings.list_room(room.key)):
-                for side in Side:
-                    if row.id_on(side):
-                        targets[side, row.id_on(side)] = None
-            for side, item_id in targets:
-                self.clock.tick()
-                hint = ChangeHint(source=side, room=room.key, item_id=item_id, reason=HintReason.RECONCILE,
-                                  observed_at=self.clock())  # fmt: skip
-                try:
-                    self.harness.run(self.engine.handle(hint))
-                except CalsyncError as exc:
-                    errors.append((hint, exc))
-        return errors
 
     @rule()
     def settle(self) -> None:
