@@ -58,7 +58,7 @@ from calsync.errors import (
     TransientError,
     ValidationError,
 )
-from calsync.http_transport import fast_transport
+from calsync.http_transport import ApiClient, fast_transport
 from calsync.model.booking import Booking
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ class BookingRestClient:
         headers = {"Accept": "application/json, application/problem+json"}
         if key:
             headers["Authorization"] = f"Bearer {key}"
-        self._http = httpx.AsyncClient(
+        self._http = ApiClient(
             base_url=base_url.rstrip("/"), headers=headers, timeout=httpx.Timeout(timeout),
             transport=transport or fast_transport(),  # perf (#16): aiohttp under httpx (calsync.http_transport)
             follow_redirects=False,

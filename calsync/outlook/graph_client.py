@@ -59,7 +59,7 @@ from calsync.errors import (
     TransientError,
     ValidationError,
 )
-from calsync.http_transport import fast_transport
+from calsync.http_transport import ApiClient, fast_transport
 from calsync.outlook.credentials import authentication_provider, graph_credential
 from calsync.outlook.event_mapping import EVENT_SELECT, EXCEPTIONS_EXPAND, INSTANCE_SELECT, STAMP_PROPERTY_ID
 from calsync.outlook.middleware import (
@@ -188,7 +188,7 @@ class BatchResult:
 def build_http_client(settings: Settings) -> httpx.AsyncClient:
     """httpx client with kiota's default middleware, calsync's Prefer headers and bounded retries."""
     # perf (#16): aiohttp under httpx (calsync.http_transport); kiota's middleware wraps it as before
-    client = httpx.AsyncClient(timeout=httpx.Timeout(settings.graph_timeout_seconds), http2=False,
+    client = ApiClient(timeout=httpx.Timeout(settings.graph_timeout_seconds), http2=False,
                                transport=fast_transport())  # fmt: skip
     retry_option = RetryHandlerOption(delay=0.0, max_retries=RetryHandlerOption.MAX_MAX_RETRIES)
     middleware = []

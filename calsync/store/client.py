@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import urllib.request
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ResourceModifiedError
 from azure.data.tables.aio import TableClient, TableServiceClient
@@ -40,6 +40,7 @@ class TableStore:
 
     service: TableServiceClient
     prefix: str
+    _tables: dict[str, TableClient] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, **client_options: object) -> TableStore:
@@ -63,9 +64,13 @@ class TableStore:
         return cls(service=service, prefix=settings.table_prefix)
 
     def table(self, name: str) -> TableClient:
-        if name not in TABLE_NAMES:
-            raise ValueError(f"unknown calsync table {name!r}")
-        return self.service.get_table_client(self.prefix + name)
+        """The client of calsync's table ``name``, made once: per-hint stores (e.g. ProblemStore) share it (#16)."""
+        client = self._tables.get(name)
+        if client is None:
+            if name not in TABLE_NAMES:
+                raise ValueError(f"unknown calsync table {name!r}")
+            client = self._tables[name] = self.service.get_table_client(self.prefix + name)
+        return client
 
     async def ensure_tables(self) -> None:
         """Create calsync's tables where they do not exist yet (idempotent)."""
