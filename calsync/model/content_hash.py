@@ -67,7 +67,32 @@ def synced_fields(booking: Booking) -> dict[str, Any]:
     }
 
 
+def slot_fields(booking: Booking) -> dict[str, Any]:
+    """The part of ``synced_fields`` that decides whom a booking can overlap, and who wins: room, times, kind.
+
+    Times as the content hash reads them (instants in UTC, series with their zone, rule,
+    EXDATEs and moved occurrences), status (a cancelled booking holds nothing) and kind
+    (a block outranks meetings); no title, organiser or sensitivity.
+    """
+    fields = synced_fields(booking)
+    recurrence = fields["recurrence"]
+    if recurrence is not None:
+        overrides = [{key: value for key, value in o.items() if key != "subject"} for o in recurrence["overrides"]]
+        recurrence = {**recurrence, "overrides": overrides}
+    return {key: fields[key] for key in ("room", "start", "end", "all_day", "time_zone", "status", "kind")} | {
+        "recurrence": recurrence}
+
+
+def _digest(fields: dict[str, Any]) -> str:
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def slot_hash(booking: Booking) -> str:
+    """Hex SHA-256 of the canonical JSON of ``slot_fields(booking)``: equal when only title, organiser or the like differ."""
+    return _digest(slot_fields(booking))
+
+
 def content_hash(booking: Booking) -> str:
     """Hex SHA-256 of the canonical JSON of ``synced_fields(booking)``."""
-    canonical = json.dumps(synced_fields(booking), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return _digest(synced_fields(booking))

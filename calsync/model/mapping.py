@@ -39,6 +39,9 @@ class MappingRow(BaseModel):
     cancelled: bool = False  # soft-cancelled on both sides; kept so a re-confirmed booking updates its copy
     origin_created_at: dt.datetime | None = None  # when the origin was created (first-come compares these)
     generation: int = 0  # bumped when a copy deleted behind calsync's back is created again (a fresh create key)
+    # the booking side's slot as calsync last wrote or saw it (calsync.model.content_hash.slot_hash): an Outlook
+    # edit that keeps it (a new title, say) meets no new rival there, so its webhook hint lists none (#16)
+    slot: str | None = None
     created_at: dt.datetime
     updated_at: dt.datetime
     etag: str | None = None

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from calsync.errors import Conflict, NotFound
 from calsync.model import ChangeHint, ChangeKind, HintReason, Side
+from calsync.model.content_hash import slot_hash
 from calsync.model.mapping import MappingRow, mapping_id_for
 from calsync.settings import Room
 from calsync.store.mappings import MappingStore, likely_mapping_id
@@ -106,6 +107,7 @@ class SyncContext:
             values["outlook_role"] = outlook.role.value
         values["outlook_organizer_id"] = outlook.organizer_id or (mapping.outlook_organizer_id if mapping else None)
         values["cancelled"] = not (source.exists and copy.exists)  # issue #14: a soft cancellation keeps the row
+        values["slot"] = slot_hash(booking.booking) if booking.exists and booking.booking is not None else None
         if generation is not None:
             values["generation"] = generation
         if mapping is None:

@@ -18,6 +18,7 @@ import dataclasses
 import datetime as dt
 
 from calsync.model import ChangeKind, HintReason, Side
+from calsync.model.content_hash import slot_hash
 from calsync.model.mapping import MappingRow, mapping_id_for
 from calsync.sync import reads
 from calsync.sync.actions import (
@@ -154,7 +155,8 @@ def decide(facts: Facts, policy: Policy) -> reads.Read | Action:
         return _rewrite_meeting_rivals(facts, plan(source, mapping, TargetView(facts.origin), policy), policy)
 
     overlapping: list[ItemState] = []
-    if source.exists and (target is Side.BOOKING or is_block(source)):
+    if source.exists and (target is Side.BOOKING or is_block(source)) and (
+            facts.listing is not None or not _slot_kept(facts, source, mapping, counterpart)):  # fmt: skip
         # the other side's items around the source: rivals, and a stamped copy if the mapping was lost
         # (Outlook is listed only around a room-unavailability block: the meetings it must displace)
         if facts.listing is None:
@@ -279,6 +281,8 @@ def _rewrite_meeting_rivals(facts: Facts, action: Action, policy: Policy) -> rea
         return action
     origin, copy = action.source, action.counterpart
     if facts.listing is None:
+        if _slot_kept(facts, origin, action.mapping, copy):
+            return action  # the copy already holds the original's slot
         return reads.ListAround(Side.BOOKING, *_listing_span(origin, facts.window))
     overlapping = _rivals(origin, facts.listing, copy, facts.window)
     needed = rival_reads(facts, overlapping)  # rivals that are calsync's copies: whose, and where from
@@ -410,6 +414,25 @@ def _same_version(stored: str | None, hinted: str | None) -> bool:
     if not stored or not hinted:
         return False
     return bare(stored) == bare(hinted)
+
+
+def _slot_kept(facts: Facts, source: ItemState, mapping: MappingRow | None, counterpart: ItemState | None) -> bool:
+    """An Outlook original whose copy already holds its slot: a webhook's hint needs no rival listing.
+
+    The copy holds the source's room, times, status and kind as calsync last wrote them
+    (the mapping's slot hash), so the edit (a new title, say) cannot meet a rival the copy
+    does not already meet: a booking made there since met the copy on its own hint. The
+    copy is taken as calsync wrote it unless it was read (a copy whose own edit is being
+    reverted must hold that slot too; a copy moved away goes back only after a listing).
+    An unread copy changed meanwhile fails its If-Match and is read then. Reconcile,
+    backfill and replays always list (the safety net), and so does a block, whose listing
+    finds the meetings it displaces.
+    """
+    if not (facts.hint.reason is HintReason.WEBHOOK and mapping is not None and mapping.slot is not None
+            and counterpart is not None and counterpart.exists and source.booking is not None
+            and not is_block(source) and mapping.slot == slot_hash(source.booking)):  # fmt: skip
+        return False
+    return not counterpart.read or (counterpart.booking is not None and slot_hash(counterpart.booking) == mapping.slot)
 
 
 def _listing_span(source: ItemState, window: tuple[dt.datetime, dt.datetime]) -> tuple[dt.datetime, dt.datetime]:

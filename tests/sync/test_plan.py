@@ -12,7 +12,7 @@ from calsync.model.mapping import MappingRow
 from calsync.settings import ConflictPolicy
 from calsync.sync.actions import ActionKind
 from calsync.sync.plan import decide, plan
-from calsync.sync.state import Facts, ItemState, Policy, TargetView
+from calsync.sync.state import Facts, ItemState, OrganizerRole, Policy, TargetView
 from calsync.sync.translate import desired_copy, same_reservation
 
 T0 = dt.datetime(2026, 12, 1, 9, tzinfo=dt.UTC)
@@ -189,3 +189,64 @@ def test_an_item_the_rooms_memory_does_not_know_has_source_and_mapping_read_at_o
     # new version, so it is not checked against the memory first and reads as before)
     facts = dataclasses.replace(_hint_facts('W/"ck-3"', "ck-2", kind=kind), hinted=None)
     assert type(decide(facts, POLICY)).__name__ == expected
+
+
+def _outlook_edit(new: Booking, *, reason: str = "webhook", slot_of: Booking | None = None) -> Facts:
+    """An Outlook original O1 edited to ``new``; its copy B1 was written holding ``slot_of``'s slot (default: the old one)."""
+    from calsync.model import ChangeHint, HintReason
+    from calsync.model.content_hash import slot_hash
+    from calsync.sync.guard import HoldState
+    from calsync.sync.state import HoldView
+
+    old = booking()
+    row = mapping(old, old).model_copy(update={"booking_version": "v1", "outlook_role": "room",
+                                               "slot": slot_hash(slot_of or old)})  # fmt: skip
+    hint = ChangeHint(source=Side.OUTLOOK, room="room-a", item_id="O1", reason=HintReason(reason), observed_at=T0)
+    return Facts(hint=hint, now=T0, window=(T0 - dt.timedelta(days=30), T0 + dt.timedelta(days=30)),
+                 hold=HoldView(HoldState.NONE), source=item(Side.OUTLOOK, "O1", new), mapping=row,
+                 mapping_read=True)  # fmt: skip
+
+
+def test_a_retitled_original_whose_copy_holds_its_slot_updates_the_copy_without_listing_the_room() -> None:
+    action = decide(_outlook_edit(booking("Board meeting (agenda)")), POLICY)
+    assert action.kind is ActionKind.UPDATE and action.counterpart.item_id == "B1" and not action.counterpart.read
+
+
+@pytest.mark.parametrize("new", [booking(hours=1), booking(status=BookingStatus.TENTATIVE)], ids=["moved", "tentative"])
+def test_an_edit_that_changes_the_slot_lists_the_room_for_rivals(new: Booking) -> None:
+    assert type(decide(_outlook_edit(new), POLICY)).__name__ == "ListAround"
+
+
+@pytest.mark.parametrize("reason", ["reconcile", "replay"])
+def test_reconcile_and_replays_always_list_the_room(reason: str) -> None:
+    step = decide(_outlook_edit(booking("Board meeting (agenda)"), reason=reason), POLICY)
+    assert type(step).__name__ == "ListAround"
+
+
+def test_an_edit_back_into_a_slot_the_copy_does_not_hold_lists_the_room() -> None:
+    # the copy was written elsewhere (say without the dates it lost): the mapping's slot is not the source's
+    step = decide(_outlook_edit(booking("Board meeting (agenda)"), slot_of=booking(hours=2)), POLICY)
+    assert type(step).__name__ == "ListAround"
+
+
+def test_a_moved_copy_goes_back_to_its_originals_slot_only_after_a_listing() -> None:
+    # the copy of a person's meeting was moved in the booking system: reverting it re-takes the original's
+    # slot, which may be booked by now, so the room is listed first even though the mapping's slot is that one
+    from calsync.model import ChangeHint, HintReason
+    from calsync.model.content_hash import slot_hash
+    from calsync.sync.guard import HoldState
+    from calsync.sync.state import HoldView
+
+    old, moved = booking(), booking(hours=3)
+    row = mapping(old, old).model_copy(update={"booking_version": "v1", "outlook_role": "person",
+                                               "slot": slot_hash(old)})  # fmt: skip
+    hint = ChangeHint(source=Side.BOOKING, room="room-a", item_id="B1", reason=HintReason.WEBHOOK, observed_at=T0)
+    facts = Facts(hint=hint, now=T0, window=(T0 - dt.timedelta(days=30), T0 + dt.timedelta(days=30)),
+                  hold=HoldView(HoldState.NONE), source=dataclasses.replace(item(Side.BOOKING, "B1", moved),
+                                                                            version="v2"),
+                  mapping=row, mapping_read=True, origin_read=True,
+                  origin=dataclasses.replace(item(Side.OUTLOOK, "O1", old), role=OrganizerRole.PERSON))  # fmt: skip
+    assert type(decide(facts, POLICY)).__name__ == "ListAround"
+    retitled = dataclasses.replace(facts, source=dataclasses.replace(item(Side.BOOKING, "B1", booking("Renamed")),
+                                                                     version="v2"))  # fmt: skip
+    assert decide(retitled, POLICY).kind is ActionKind.UPDATE  # a retitled copy still holds the slot: reverted at once
