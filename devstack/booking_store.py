@@ -101,7 +101,8 @@ def _now() -> dt.datetime:
 
 
 def _check_range(value: dt.datetime, what: str) -> None:
-    if not _MIN_YEAR <= value.astimezone(UTC).year <= _MAX_YEAR:
+    # the local year first: 0001-01-01T00:00+12:45 has no UTC instant in Python's range (OverflowError otherwise)
+    if not _MIN_YEAR <= value.year <= _MAX_YEAR or not _MIN_YEAR <= value.astimezone(UTC).year <= _MAX_YEAR:
         raise ProblemError(
             422, "invalid-booking", "Invalid booking", f"{what} must lie between {_MIN_YEAR} and {_MAX_YEAR}"
         )

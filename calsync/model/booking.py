@@ -110,7 +110,10 @@ def to_utc(value: dt.datetime, field: str) -> dt.datetime:
     """An aware datetime converted to UTC; a naive one is refused with the field's name."""
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
         raise ValueError(f"{field} must be timezone-aware (got naive {value.isoformat()})")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+12:45: no UTC instant in Python's range
+        raise ValueError(f"{field} is out of range (got {value.isoformat()})") from None
 
 
 def _as_date(value: dt.date | dt.datetime, zone: str, field: str) -> dt.date:
@@ -118,7 +121,10 @@ def _as_date(value: dt.date | dt.datetime, zone: str, field: str) -> dt.date:
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             raise ValueError(f"{field} must be timezone-aware (got naive {value.isoformat()})")
-        local = value.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+        try:
+            local = value.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+        except OverflowError:
+            raise ValueError(f"{field} is out of range (got {value.isoformat()})") from None
         if local.time() != dt.time(0):
             raise ValueError(
                 f"all-day booking {field} must fall on a date boundary in {zone} (got {value.isoformat()})"

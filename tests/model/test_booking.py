@@ -34,6 +34,11 @@ def test_timed_booking_is_stored_in_utc() -> None:
         ({"start": dt.date(2026, 1, 2), "end": dt.date(2026, 1, 2), "all_day": True}, "is before start"),
         ({"start": dt.date(2026, 1, 1), "end": dt.date(2026, 1, 2)}, "not all-day"),
         ({"start": "yesterday", "end": dt.date(2026, 1, 2), "all_day": True}, "'yesterday' is not an ISO 8601"),
+        # no UTC instant in Python's range: refused, never an OverflowError (a booking system's odd answer)
+        ({"start": "0001-01-01T00:00:00+12:45", "end": "0045-01-01T00:00:00+12:45"}, "start is out of range"),
+        ({"start": "9999-12-31T23:00:00-05:00", "end": "9999-12-31T23:30:00-05:00"}, "start is out of range"),
+        ({"start": "0001-01-01T00:00:00+12:45", "end": "0001-01-02T00:00:00+12:45", "all_day": True,
+          "time_zone": "Pacific/Chatham"}, "start is out of range"),
     ],
 )  # fmt: skip
 def test_bad_bookings_are_refused_with_a_reason(fields: dict, message: str) -> None:
