@@ -74,6 +74,11 @@ class Services:
         return cls(settings, tables, now, window, graph, booking, outlook, sides, rooms)
 
     @property
+    def started_engine(self) -> SyncEngine | None:
+        """The engine if it was built in this process (None: nothing was synced here yet)."""
+        return self._engine
+
+    @property
     def engine(self) -> SyncEngine:
         """The sync engine over these services (one per process)."""
         if self._engine is None:

@@ -28,7 +28,8 @@ def _http(result: WebhookResponse) -> func.HttpResponse:
 async def graph_webhook(req: func.HttpRequest) -> func.HttpResponse:
     rt = runtime.current()
     return _http(await handle_change_notifications(query=req.params, body=req.get_body(), settings=rt.settings,
-                                                   publisher=rt.publisher, subscriptions=rt.subscriptions, rooms=rt.rooms))  # fmt: skip
+                                                   publisher=rt.publisher, subscriptions=rt.subscriptions, rooms=rt.rooms,
+                                                   own_versions=rt.own_versions))  # fmt: skip
 
 
 @bp.function_name("graph_lifecycle")
@@ -44,4 +45,5 @@ async def graph_lifecycle(req: func.HttpRequest) -> func.HttpResponse:
 async def booking_webhook(req: func.HttpRequest) -> func.HttpResponse:
     rt = runtime.current()
     return _http(await handle_booking_webhook(headers=req.headers, body=req.get_body(), settings=rt.settings,
-                                              publisher=rt.publisher, replays=rt.replays, rooms=rt.rooms))  # fmt: skip
+                                              publisher=rt.publisher, replays=rt.replays, rooms=rt.rooms,
+                                              own_versions=rt.own_versions))  # fmt: skip

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from calsync.maintenance.jobs import MaintenanceService
     from calsync.rooms.directory import RoomDirectory
     from calsync.store.client import TableStore
+    from calsync.store.own_versions import OwnVersions
     from calsync.sync.engine import SyncEngine
     from calsync.webhooks.replay import ReplayGuard
     from calsync.webhooks.subscriptions import SubscriptionDirectory
@@ -118,6 +119,12 @@ class Runtime:
                 factory = self._services_factory or default_services
                 self._services = await factory(self.settings)
             return self._services
+
+    @property
+    def own_versions(self) -> OwnVersions | None:
+        """The versions this process's engine wrote, once it runs here: the webhooks stop their echoes."""
+        engine = self._services.started_engine if self._services is not None else None
+        return engine.own_versions if engine is not None else None
 
     async def engine(self) -> SyncEngine:
         engine = (await self.services()).engine

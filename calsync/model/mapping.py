@@ -54,3 +54,14 @@ class MappingRow(BaseModel):
 
     def version_on(self, side: Side) -> str | None:
         return self.outlook_version if side is Side.OUTLOOK else self.booking_version
+
+
+def bare_version(version: str) -> str:
+    """A version as an ETag (W/"x", "x") or bare (x), bare: Graph's ``@odata.etag`` is the weak ETag of a changeKey."""
+    version = version.removeprefix("W/")
+    return version[1:-1] if len(version) >= 2 and version[0] == version[-1] == '"' else version
+
+
+def same_version(stored: str | None, hinted: str | None) -> bool:
+    """Two versions of one item, as an ETag (W/"x", "x") or bare (x), name the same version."""
+    return bool(stored) and bool(hinted) and bare_version(stored) == bare_version(hinted)  # type: ignore[arg-type]

@@ -62,6 +62,7 @@ from calsync.model.booking import Side
 from calsync.model.mapping import MappingRow, mapping_id_for
 from calsync.store.client import TableStore, translate_errors
 from calsync.store.keys import decode_key, encode_key, prefixed
+from calsync.store.own_versions import OwnVersions
 from calsync.store.session_memory import RoomMemory, SessionMemory
 
 MAIN, OUTLOOK_INDEX, BOOKING_INDEX = "m", "o", "b"
@@ -109,10 +110,12 @@ TRANSACTION_OPERATIONS = 100  # Table Storage's limit per entity-group transacti
 class MappingStore:
     """Reads and writes mapping rows; every write keeps main and index rows consistent."""
 
-    def __init__(self, tables: TableStore, *, memory: SessionMemory | None = None) -> None:
+    def __init__(self, tables: TableStore, *, memory: SessionMemory | None = None,
+                 own_versions: OwnVersions | None = None) -> None:  # fmt: skip
         self._table = tables.table("Mappings")
         self._expected: dict[tuple[str, Side, str], str] = {}
         self._memory = memory
+        self._own_versions = own_versions  # what the rows written hold: their echoes stop at the webhook
 
     def _room_memory(self, room: str) -> RoomMemory | None:
         return self._memory.active(room) if self._memory is not None else None
@@ -252,6 +255,10 @@ class MappingStore:
                 chunk.append(index)
                 size += ops
             await self._create_chunk(rows, chunk, results)
+        if self._own_versions is not None:
+            for result in results:
+                if isinstance(result, MappingRow):
+                    self._own_versions.record(result)
         return [r if r is not None else StoreError("mapping not written") for r in results]
 
     async def _create_chunk(self, rows: Sequence[MappingRow], chunk: list[int],
@@ -314,7 +321,9 @@ class MappingStore:
         self._after_write(row.room, replaced=row)
 
     def _after_write(self, room: str, *, written: MappingRow | None = None, replaced: MappingRow | None = None) -> None:
-        """Keep the room's memory true to a write that succeeded."""
+        """Keep the room's memory (and the record of versions written) true to a write that succeeded."""
+        if written is not None and self._own_versions is not None:
+            self._own_versions.record(written)
         if self._memory is None:
             return
         memory = self._memory.active(room)

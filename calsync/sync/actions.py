@@ -201,18 +201,20 @@ class Create(Action):
             await ctx.place_booking(self.source.item_id)  # the cross-room index, ahead of the mapping
         desired = desired_copy(self.source.booking, private_subject=ctx.policy.private_subject)
         target = ctx.side(self.source.side.other)
-        try:
-            copy = await target.create(ctx.room, desired, stamp=self.source.item_id,
-                                       idempotency_key=self.idempotency_key)  # fmt: skip
-        except IdempotencyKeyReused:
-            return WriteFailed(Failure.KEY_REUSED)
-        if not copy.exists:
-            return WriteFailed(Failure.DECLINED, copy)  # the room's attendant declined calsync's meeting
-        if copy.booking is not None and not same_reservation(self.source.booking, copy.booking,
-                                                             private_subject=ctx.policy.private_subject):  # fmt: skip
-            # the key found the copy an earlier attempt made (Graph's transactionId gives it back as it is now),
-            # edited since, before any mapping saved it: not what calsync writes, so not saved as its own write
-            return WriteFailed(Failure.CHANGED, copy)
+        with ctx.writing(target.side, None) as written:
+            try:
+                copy = await target.create(ctx.room, desired, stamp=self.source.item_id,
+                                           idempotency_key=self.idempotency_key)  # fmt: skip
+            except IdempotencyKeyReused:
+                return WriteFailed(Failure.KEY_REUSED)
+            if not copy.exists:
+                return WriteFailed(Failure.DECLINED, copy)  # the room's attendant declined calsync's meeting
+            if copy.booking is not None and not same_reservation(self.source.booking, copy.booking,
+                                                                 private_subject=ctx.policy.private_subject):  # fmt: skip
+                # the key found the copy an earlier attempt made (Graph's transactionId gives it back as it is
+                # now), edited since, before any mapping saved it: not what calsync writes, so not its own write
+                return WriteFailed(Failure.CHANGED, copy)
+            written(copy)
         saved = await ctx.save(self.source, copy, self.mapping, generation=self.generation)
         return Outcome(self.kind, self.reason, saved.outlook_id, saved.booking_id)
 
@@ -241,10 +243,12 @@ class Update(Action):
         if self.concurrent or self.refused:
             await ctx.record_conflict(winner=self.source, loser=self.counterpart, reason=self.reason,
                                       kind="concurrent-edit" if self.concurrent else "edit-refused")  # fmt: skip
-        copy = await guarded(ctx, self.counterpart, target.update(ctx.room, self.counterpart, desired),
-                             retried=self.retried)  # fmt: skip
-        if isinstance(copy, WriteFailed):
-            return copy
+        with ctx.writing(self.counterpart.side, self.counterpart.item_id) as written:
+            copy = await guarded(ctx, self.counterpart, target.update(ctx.room, self.counterpart, desired),
+                                 retried=self.retried)  # fmt: skip
+            if isinstance(copy, WriteFailed):
+                return copy
+            written(copy)
         if self.restore_copy and copy.booking is not None:
             return await self._restore_copy(ctx, copy)
         saved = await ctx.save(self.source, copy, self.mapping, generation=self.generation)

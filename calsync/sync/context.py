@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -23,12 +23,15 @@ from calsync.model.content_hash import slot_hash
 from calsync.model.mapping import MappingRow, mapping_id_for
 from calsync.settings import Room
 from calsync.store.mappings import MappingStore, likely_mapping_id
+from calsync.store.own_versions import OwnVersions
 from calsync.store.records import ConflictRecord, ConflictStore, RoomHold, RoomHoldStore
 from calsync.sync.guard import hold_state
 from calsync.sync.ownership import authority
 from calsync.sync.sides import CalendarSide
 from calsync.sync.state import HoldView, ItemState, Policy
 from calsync.telemetry import current_context, metrics
+
+ItemWritten = Callable[[ItemState], None]
 
 if TYPE_CHECKING:
     from calsync.queues.publisher import HintPublisher
@@ -43,6 +46,7 @@ class SyncStores:
     mappings: MappingStore
     conflicts: ConflictStore
     holds: RoomHoldStore
+    own_versions: OwnVersions | None = None  # what calsync wrote in this process: its echoes stop at the webhook
 
 
 @dataclass
@@ -63,6 +67,25 @@ class SyncContext:
 
     def side(self, side: Side) -> CalendarSide:
         return self.sides[side]
+
+    @contextlib.contextmanager
+    def writing(self, side: Side, item_id: str | None) -> Iterator[ItemWritten]:
+        """A write to ``item_id`` (None: a create) in flight; ``written(item)`` records the version it produced.
+
+        The echo of that write stops at this process's webhook (calsync.store.own_versions).
+        """
+        own, room = self.stores.own_versions, self.room.key
+
+        def written(item: ItemState) -> None:
+            if own is not None and item.item_id:
+                series = item.booking is not None and item.booking.recurrence is not None
+                own.wrote(room, item.side, item.item_id, item.version, series=series)
+
+        if own is None:
+            yield written
+            return
+        with own.writing(room, side, item_id):
+            yield written
 
     def observed(self, source: ItemState) -> None:
         """Tell the log context about the source: its id, and a private subject that must never be logged.

@@ -8,6 +8,7 @@ builds them, import no I/O module at all.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
@@ -38,6 +39,10 @@ class Effects(Protocol):
     def mappings(self) -> MappingTable: ...
 
     def side(self, side: Side) -> CalendarSide: ...
+
+    def writing(self, side: Side, item_id: str | None) -> contextlib.AbstractContextManager[Callable[[ItemState], None]]:
+        """A write to ``item_id`` (None: a create) in flight; call what it yields with the item written."""
+        ...
 
     def observed(self, source: ItemState) -> None:
         """Tell the log context about a source just read (its id; a private subject is never logged)."""

@@ -30,6 +30,7 @@ from calsync.rooms.gate import admit_hint
 from calsync.settings import BookingBackend, Room, Settings
 from calsync.store.client import TableStore
 from calsync.store.mappings import MappingStore
+from calsync.store.own_versions import OwnVersions
 from calsync.store.records import ENGINE_HOLD_CACHE_SECONDS, ConflictStore, RoomHoldStore
 from calsync.store.rooms import RoomStore
 from calsync.store.session_memory import SessionMemory
@@ -75,7 +76,10 @@ class SyncEngine:
         holds = RoomHoldStore(tables, cache_seconds=ENGINE_HOLD_CACHE_SECONDS)
         # perf (#16): mapping rows and open problems remembered while this instance holds the room's session
         self.memory = SessionMemory()
-        self.stores = SyncStores(MappingStore(tables, memory=self.memory), ConflictStore(tables), holds)
+        # perf (#16): the versions this engine's mapping writes hold; the webhooks of this process stop their echoes
+        self.own_versions = OwnVersions()
+        self.stores = SyncStores(MappingStore(tables, memory=self.memory, own_versions=self.own_versions),
+                                 ConflictStore(tables), holds, own_versions=self.own_versions)  # fmt: skip
         self.mappings = self.stores.mappings
         self.policy = policy_from(settings)
         self.rooms = rooms or RoomDirectory(RoomStore(tables), settings.rooms)  # the rooms registry's gate

@@ -19,7 +19,7 @@ import datetime as dt
 
 from calsync.model import ChangeKind, HintReason, Side
 from calsync.model.content_hash import slot_hash
-from calsync.model.mapping import MappingRow, mapping_id_for
+from calsync.model.mapping import MappingRow, mapping_id_for, same_version
 from calsync.sync import reads
 from calsync.sync.actions import (
     Action,
@@ -76,7 +76,7 @@ def decide(facts: Facts, policy: Policy) -> reads.Read | Action:
         if versioned and not facts.hinted_read:
             # the hint carries the version a write produced: does the mapping say calsync wrote or saw exactly that?
             return reads.ReadHintedMapping(hint.source, hint.item_id)
-        if versioned and facts.hinted is not None and not facts.hinted.series and _same_version(
+        if versioned and facts.hinted is not None and not facts.hinted.series and same_version(
                 facts.hinted.version_on(hint.source), hint.version):  # fmt: skip
             # our own echo or a duplicate hint, told by its version (Graph's resourceData @odata.etag,
             # https://learn.microsoft.com/graph/api/resources/resourcedata; the booking webhook's version):
@@ -402,18 +402,6 @@ def _counterpart(mapping: MappingRow | None, target: Side, found: ItemState | No
             return item
         return dataclasses.replace(item, role=outlook_role(mapping), organizer_id=mapping.outlook_organizer_id)
     return found if found is not None and found.booking is not None else None
-
-
-def _same_version(stored: str | None, hinted: str | None) -> bool:
-    """Two versions of one item, as an ETag (W/"x", "x") or bare (x), name the same version."""
-
-    def bare(version: str) -> str:
-        version = version.removeprefix("W/")
-        return version[1:-1] if len(version) >= 2 and version[0] == version[-1] == '"' else version
-
-    if not stored or not hinted:
-        return False
-    return bare(stored) == bare(hinted)
 
 
 def _slot_kept(facts: Facts, source: ItemState, mapping: MappingRow | None, counterpart: ItemState | None) -> bool:

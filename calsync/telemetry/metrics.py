@@ -195,6 +195,11 @@ def record_action(action: SyncAction | str, *, room: str, source: object, lag_se
         instruments.lag.record(lag_seconds, attributes)
 
 
+def record_echo(*, room: str, source: object) -> None:
+    """A notification of calsync's own write was acknowledged at the webhook, with no hint (calsync.store.own_versions)."""
+    _get().echoes.add(1, _attrs(source=source, room=room))
+
+
 def record_conflict(*, room: str, policy: object, winner: object) -> None:
     """Bookings from both sides overlapped; ``winner`` is the side whose booking stays."""
     _get().conflicts.add(1, _attrs(policy=policy, winner=winner, room=room))

@@ -7,7 +7,8 @@ before the body is trusted; the signed body is then parsed with limits
 forged, stale or malformed request gets a 4xx and enqueues nothing. A correctly
 signed request whose (timestamp, signature) was already accepted is a replay
 (409, calsync.webhooks.replay). A webhook for a room calsync does not
-synchronise is logged and acknowledged.
+synchronise is logged and acknowledged. A webhook of calsync's own write, as this
+process recorded it (calsync.store.own_versions), is acknowledged with no hint.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from calsync.rooms.directory import RoomDirectory
 from calsync.rooms.gate import booking_notification_room
 from calsync.settings import Settings
 from calsync.store.keys import encode_key
+from calsync.store.own_versions import OwnVersions
+from calsync.telemetry import metrics
 from calsync.webhooks.replay import ReplayGuard
 from calsync.webhooks.responses import PayloadTooLarge, WebhookResponse, refuse, shown
 
@@ -38,13 +41,20 @@ CHANGE_KINDS = {
     WebhookEventType.UPDATED: ChangeKind.UPDATED,
     WebhookEventType.DELETED: ChangeKind.DELETED,
 }
+ECHO_KINDS = (ChangeKind.CREATED, ChangeKind.UPDATED)
+"""What may be calsync's echo (a deletion names the last version, the one calsync saw: never dropped unread)."""
 
 
 async def handle_booking_webhook(
     *, headers: Mapping[str, str], body: bytes, settings: Settings, publisher: HintPublisher,
     replays: ReplayGuard, now: dt.datetime | None = None, rooms: RoomDirectory | None = None,
+    own_versions: OwnVersions | None = None,
 ) -> WebhookResponse:  # fmt: skip
-    """The booking_webhook function: verify, check for replay, then enqueue one ChangeHint (202)."""
+    """The booking_webhook function: verify, check for replay, then enqueue one ChangeHint (202).
+
+    A created/updated webhook naming a version this process's engine wrote (``own_versions``)
+    is calsync's own echo: acknowledged (202) with no hint, before the replay check.
+    """
     if len(body) > settings.webhook_max_body_bytes:
         return refuse("booking_webhook", PayloadTooLarge(
             f"body of {len(body)} bytes exceeds the limit of {settings.webhook_max_body_bytes}"))  # fmt: skip
@@ -56,12 +66,16 @@ async def handle_booking_webhook(
         if room is None:
             log.warning("booking webhook for room %s which is not configured; ignored", shown(event.room_id))
             return WebhookResponse.accepted(0)
+        kind = CHANGE_KINDS.get(event.event, ChangeKind.UNKNOWN)
+        if own_versions is not None and kind in ECHO_KINDS and await own_versions.is_echo(
+                room.key, Side.BOOKING, event.booking_id, event.version):  # fmt: skip
+            metrics.record_echo(room=room.key, source=Side.BOOKING)
+            return WebhookResponse.accepted(0)
         try:
             encode_key(event.booking_id)  # the engine keys its mapping rows by it: refuse now, not at the write
             hint = ChangeHint(
-                source=Side.BOOKING, room=room.key, item_id=event.booking_id,
-                change_kind=CHANGE_KINDS.get(event.event, ChangeKind.UNKNOWN), reason=HintReason.WEBHOOK,
-                observed_at=observed, version=event.version,
+                source=Side.BOOKING, room=room.key, item_id=event.booking_id, change_kind=kind,
+                reason=HintReason.WEBHOOK, observed_at=observed, version=event.version,
             )  # fmt: skip
         except PydanticValidationError as exc:
             first = exc.errors(include_input=False, include_url=False)[0]

@@ -54,6 +54,9 @@ from calsync.rooms.directory import RoomDirectory
 from calsync.rooms.gate import notification_room
 from calsync.settings import Room, Settings
 from calsync.store.keys import encode_key
+from calsync.store.own_versions import OwnVersions
+from calsync.telemetry import metrics
+from calsync.webhooks.booking_notifications import ECHO_KINDS
 from calsync.webhooks.responses import PayloadTooLarge, WebhookResponse, refuse, shown
 from calsync.webhooks.subscriptions import SubscriptionDirectory
 
@@ -240,23 +243,34 @@ async def _handle(name: str, *, query: Mapping[str, str], body: bytes, settings:
 async def handle_change_notifications(
     *, query: Mapping[str, str], body: bytes, settings: Settings, publisher: HintPublisher,
     subscriptions: SubscriptionDirectory, now: dt.datetime | None = None, rooms: RoomDirectory | None = None,
+    own_versions: OwnVersions | None = None,
 ) -> WebhookResponse:  # fmt: skip
-    """The graph_webhook function: handshake, or authenticated notifications -> ChangeHints (202)."""
+    """The graph_webhook function: handshake, or authenticated notifications -> ChangeHints (202).
+
+    A created/updated notification naming a version this process's engine wrote
+    (``own_versions``) is calsync's own echo: acknowledged with no hint.
+    """
 
     async def enqueue(notifications: list[ChangeNotification], room: Room, observed: dt.datetime) -> int:
         hints = []
         for notification in notifications:
             check_resource(notification, room)
             assert notification.resource_data is not None
+            kind = CHANGE_KINDS.get(notification.change_type or "", ChangeKind.UNKNOWN)
+            version = notification.resource_data.etag
+            if own_versions is not None and kind in ECHO_KINDS and await own_versions.is_echo(
+                    room.key, Side.OUTLOOK, notification.resource_data.id, version):  # fmt: skip
+                metrics.record_echo(room=room.key, source=Side.OUTLOOK)
+                continue
             try:
                 hints.append(ChangeHint(
-                    source=Side.OUTLOOK, room=room.key, item_id=notification.resource_data.id,
-                    change_kind=CHANGE_KINDS.get(notification.change_type or "", ChangeKind.UNKNOWN),
-                    reason=HintReason.WEBHOOK, observed_at=observed, version=notification.resource_data.etag,
+                    source=Side.OUTLOOK, room=room.key, item_id=notification.resource_data.id, change_kind=kind,
+                    reason=HintReason.WEBHOOK, observed_at=observed, version=version,
                 ))  # fmt: skip
             except PydanticValidationError as exc:  # the edge checks above use the model's limits; belt and braces
                 raise ValidationError(f"notification cannot become a hint: {_first_error(exc)}") from None
-        await publisher.publish(hints, queue=settings.changes_queue)
+        if hints:
+            await publisher.publish(hints, queue=settings.changes_queue)
         return len(hints)
 
     return await _handle("graph_webhook", query=query, body=body, settings=settings, directory=subscriptions,

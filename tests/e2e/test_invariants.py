@@ -108,3 +108,21 @@ async def test_crash_between_target_write_and_mapping_save_leaves_no_duplicate(
     assert [e["subject"] for e in live_events(stack)] == ["Crash test"]
     assert [b["title"] for b in live_bookings(stack)] == ["Crash test"]
     assert stack.queue.dead_letters("changes") == []
+
+
+async def test_the_echo_of_calsyncs_own_write_stops_at_the_webhook_of_the_instance_that_wrote_it(
+        stack: LocalStack) -> None:  # fmt: skip
+    # one instance (this process) writes and receives the notification of its write: no hint is queued for it
+    created = stack.booking.user_create_booking(ROOM_ID, **booking_fields(
+        "Offsite", "2026-12-16T09:00:00+01:00", "2026-12-16T10:00:00+01:00"))  # fmt: skip
+    event = stack.graph.user_create_event(MAILBOX, graph_event("Standup", "2026-12-17T08:00:00", "2026-12-17T08:15:00"))
+    await quiet_logs(stack)
+    before = stack.queue.stats("changes").sent
+
+    stack.booking.user_update_booking(created["id"], title="Offsite (moved online)")
+    await stack.settle()
+    stack.graph.user_update_event(MAILBOX, event["id"], {"subject": "Standup (short)"})
+    await stack.settle()
+    assert stack.queue.stats("changes").sent - before == 2  # the two edits; not their two echoes
+    assert {e["subject"] for e in live_events(stack)} >= {"Offsite (moved online)", "Standup (short)"}
+    assert {b["title"] for b in live_bookings(stack)} >= {"Offsite (moved online)", "Standup (short)"}
