@@ -19,6 +19,11 @@ Kept: the request id, the storage headers (x-ms-date), the user agent, the crede
 retry policy (``retry_total`` etc. as passed), and distributed tracing, which decides
 per request whether tracing is on (``configure_azure_monitor`` may turn it on later).
 Passing ``logging_enable=True`` keeps the logging policies, for debugging.
+
+The table clients it hands out (``LeanTableClient``) also bypass azure-data-tables'
+generated operation layer for what calsync sends most: single-entity requests
+(calsync.store.entity_requests) and transactions (calsync.store.transactions), both
+on this same pipeline.
 """
 
 from __future__ import annotations
