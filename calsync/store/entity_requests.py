@@ -26,7 +26,9 @@ stock insert returns (date, etag, version; not the ``preference_applied`` it did
 
 Only the shapes calsync calls take this path: a call with anything more (``select``,
 ``timeout``, ``headers``, per-call pipeline options, a delete by entity, an unknown
-mode) goes to azure-data-tables' own method, unchanged. Spans keep the stock names.
+mode) goes to azure-data-tables' own method, unchanged (its span then nested in this
+module's). Spans keep the stock names (``TableClient.get_entity``...); the generated
+operation's own span, inside the stock method's, is not made.
 
 Private parts of azure-data-tables 12.7.0 (pinned in requirements.txt) relied on here,
 each exercised by tests/store/test_entity_requests.py against the stock client:
