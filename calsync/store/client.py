@@ -2,7 +2,8 @@
 
 One ``TableStore`` per process owns the async TableServiceClient and hands out
 the table clients that the per-table stores use (their pipeline is azure-data-tables'
-less the policies calsync never uses, ``calsync.store.pipeline``); ``ensure_tables()``
+less the policies calsync never uses, and they build their single-entity requests and
+transactions themselves: ``calsync.store.pipeline``); ``ensure_tables()``
 creates them if missing. ``translate_errors`` turns azure-data-tables exceptions into
 calsync's error tree so callers decide on one set of types.
 """

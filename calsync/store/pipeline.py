@@ -19,6 +19,11 @@ Kept: the request id, the storage headers (x-ms-date), the user agent, the crede
 retry policy (``retry_total`` etc. as passed), and distributed tracing, which decides
 per request whether tracing is on (``configure_azure_monitor`` may turn it on later).
 Passing ``logging_enable=True`` keeps the logging policies, for debugging.
+
+The table clients it hands out (``LeanTableClient``) also bypass azure-data-tables'
+generated operation layer for what calsync sends most: single-entity requests
+(calsync.store.entity_requests) and transactions (calsync.store.transactions), both
+on this same pipeline.
 """
 
 from __future__ import annotations
@@ -33,9 +38,10 @@ from azure.core.pipeline.policies import (
     NetworkTraceLoggingPolicy,
     ProxyPolicy,
 )
-from azure.data.tables.aio import TableServiceClient
+from azure.data.tables.aio import TableClient, TableServiceClient
 from azure.data.tables.aio._base_client_async import AsyncTransportWrapper
 
+from calsync.store.entity_requests import EntityTableClient
 from calsync.store.transactions import BatchTableClient
 
 UNUSED_POLICIES: tuple[type, ...] = (ProxyPolicy, AsyncRedirectPolicy, CustomHookPolicy)
@@ -48,9 +54,15 @@ def lean_policies(policies: list[Any], *, logging_enable: bool = False) -> list[
     return [policy for policy in policies if not isinstance(policy, dropped)]
 
 
+class LeanTableClient(EntityTableClient, BatchTableClient):
+    """azure-data-tables' TableClient making its single-entity requests as calsync.store.entity_requests does
+    and its transactions as calsync.store.transactions does; everything else is the library's."""
+
+
 class LeanTableServiceClient(TableServiceClient):
     """A TableServiceClient whose pipeline, and that of the table clients it hands out, is ``lean_policies``;
-    the table clients write transactions as calsync.store.transactions does.
+    the table clients are ``LeanTableClient``s (single-entity requests and transactions without the
+    generated layer and the multipart code).
 
     ``get_table_client`` builds each table client's pipeline from the service's
     ``_policies``, the list ``_configure_policies`` returns, so filtering that list
@@ -58,12 +70,14 @@ class LeanTableServiceClient(TableServiceClient):
     tests/store/test_pipeline.py fails if a version builds its pipelines otherwise).
     """
 
+    table_client_class: type[TableClient] = LeanTableClient  # bench/bench_tables.py compares it with its bases
+
     def _configure_policies(self, **kwargs: Any) -> list[Any]:
         return lean_policies(super()._configure_policies(**kwargs), logging_enable=bool(kwargs.get("logging_enable")))
 
-    def get_table_client(self, table_name: str, **kwargs: Any) -> BatchTableClient:
-        """azure-data-tables' own get_table_client (12.7.0), handing out a BatchTableClient (calsync.store.transactions)."""
+    def get_table_client(self, table_name: str, **kwargs: Any) -> TableClient:
+        """azure-data-tables' own get_table_client (12.7.0), handing out a ``table_client_class`` (``LeanTableClient``)."""
         transport = AsyncTransportWrapper(self._client._client._pipeline._transport)
-        return BatchTableClient(self.url, table_name=table_name, credential=self.credential, api_version=self.api_version,
+        return self.table_client_class(self.url, table_name=table_name, credential=self.credential, api_version=self.api_version,
                                 pipeline=AsyncPipeline(transport=transport, policies=self._policies),
                                 location_mode=self._location_mode, _hosts=self._hosts, **kwargs)  # fmt: skip
