@@ -6,8 +6,11 @@ webhooks), the in-process queue and the sync engine. Figures:
 
 - CPU ms per synced change, per direction, over K edits made one at a time, each
   waited for until the pipeline is quiet, so the figure holds the change itself, the
-  notification of calsync's own write (the suppressed echo: told by the version the
-  notification carries, nothing read) and the webhook handling. Also "a suppressed
+  notification of calsync's own write (the suppressed echo) and the webhook handling.
+  This process is one instance that writes and receives its own echoes, which stop at
+  the webhook (calsync.store.own_versions); the bench prints how many did. In Azure an
+  echo may reach another instance, where it is queued and the engine drops it by the
+  version it names (nothing read): printed too, as "echo on another instance". Also "a suppressed
   echo" alone: a notification for an item edited without a change of content (a new
   version, so the item is read, and the hash the mapping holds stops it). The figure held against the goal is the CPU of the function handlers and
   what they run (engine, clients, the in-process queue), timed step by step on the
@@ -23,13 +26,14 @@ webhooks), the in-process queue and the sync engine. Figures:
   (ranges of 3 runs), this run's, and the goals.
 
 Where a hint's CPU goes now (``--profile``): a synced change costs the booking webhook
-(HMAC, the replay guard's table insert, enqueue), the source read, the write on the other
-side, the mapping write, and the echo's webhook and hint (no request: the room's session
-memory holds the mapping, the notification's version says it is calsync's own write).
-Almost all of it is the client libraries' per-request cost (about 0.45 ms per table request,
-0.6 ms per three-row transaction, 0.42 ms per Graph request, 0.3 ms per booking request,
-measured on this machine: bench/bench_tables.py, bench/bench_graph_sender.py); calsync's
-own code is about a tenth.
+(HMAC, the replay guard's table insert, enqueue), the source read, for an Outlook source
+the booking copy's read (its organiser is kept) or the listing around it, the write on the
+other side, the mapping write, and the echo's webhook. Almost all of it is the client
+libraries' per-request cost (about 0.35-0.4 ms per table request, 0.6 ms per three-row
+transaction, 0.42 ms per Graph request, 0.3 ms per booking request, measured on this
+machine: bench/bench_tables.py, bench/bench_graph_sender.py), a sixth of it the loopback
+socket writes (on loopback the sender's send() also runs the receiver's TCP path);
+calsync's own code is about a tenth.
 
     .venv/bin/python bench/bench_worker.py [N_PER_ROOM_PER_SIDE] [K] [--profile] [--telemetry]
 
@@ -60,7 +64,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.cpu import HandlerCpu, Span, descendants_cpu
 from bench.remote import RemoteStack
+from calsync.functions.runtime import Runtime
 from calsync.settings import Room
+from calsync.telemetry import metrics
 
 ROOMS = tuple(Room(key=f"room-{i}", mailbox=f"room-{i}@contoso.example", booking_room_id=f"R-{i}", name=f"Room {i}")
               for i in range(8))  # fmt: skip
@@ -171,6 +177,28 @@ async def per_change(stack: RemoteStack, meter: HandlerCpu, k: int, profile: boo
                                                                      {"subject": f"probe {k - 1}"}),
                              "a suppressed echo")  # fmt: skip
 
+    echoes = Counter()
+    recorded = metrics.record_echo
+
+    def counted(**attributes: object) -> None:
+        echoes[str(attributes["source"])] += 1
+        recorded(**attributes)  # type: ignore[arg-type]
+
+    metrics.record_echo = counted  # type: ignore[assignment]
+    await measure(lambda i: stack.booking.user_update_booking(made["id"], title=f"probe again {i}"),
+                  "booking -> Outlook, counting echoes")  # fmt: skip
+    metrics.record_echo = recorded  # type: ignore[assignment]
+    # the same, with the echo reaching another instance: queued, and dropped by the engine by its version
+    own_versions = Runtime.own_versions
+    Runtime.own_versions = property(lambda runtime: None)  # type: ignore[assignment,method-assign]
+    try:
+        b2o_elsewhere = await measure(lambda i: stack.booking.user_update_booking(made["id"], title=f"probe far {i}"),
+                                      "booking -> Outlook, echo on another instance")  # fmt: skip
+        o2b_elsewhere = await measure(lambda i: stack.graph.user_update_event(room.mailbox, event["id"],
+                                                                              {"subject": f"probe far {i}"}),
+                                      "Outlook -> booking, echo on another instance")  # fmt: skip
+    finally:
+        Runtime.own_versions = own_versions  # type: ignore[method-assign]
     writes = b2o["POST"] + b2o["PATCH"] + b2o["DELETE"]
     FIGURES.update({"b2o": b2o_cpu.handler_s * 1000 / k, "o2b": o2b_cpu.handler_s * 1000 / k,
                     "echo": echo_cpu.handler_s * 1000 / k, "echo_gets": b2o["GET"]})  # fmt: skip
@@ -182,6 +210,9 @@ async def per_change(stack: RemoteStack, meter: HandlerCpu, k: int, profile: boo
     cpu_line("worker CPU ms, booking -> Outlook (with its echo)", b2o_cpu, k)
     cpu_line("worker CPU ms, Outlook -> booking (with its echo)", o2b_cpu, k)
     cpu_line("worker CPU ms, a suppressed echo", echo_cpu, k)
+    line("echoes stopped at this instance's webhook (of K edits)", str(sum(echoes.values())), f"{k} (one instance)")
+    cpu_line("worker CPU ms, booking -> Outlook, echo on another instance", b2o_elsewhere, k)
+    cpu_line("worker CPU ms, Outlook -> booking, echo on another instance", o2b_elsewhere, k)
 
 
 async def throughput(stack: RemoteStack, meter: HandlerCpu, n: int) -> None:
