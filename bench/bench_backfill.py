@@ -35,6 +35,24 @@ Measured 2026-11-29 (2 cores shared with other work; load average given):
 - after, without echoes: full run at load 2: 73 s end to end, worker 53 s CPU (2.7 ms
   per item), peak RSS 203 MiB.
 
+Echoes recognised by the version calsync wrote (calsync.store.own_writes), measured
+2026-11-29 on the same machine, load 3.4-5.1 (another helper's tests and benchmarks):
+before, each echo read its source and three table rows (the session memory never held
+the rows backfill wrote in bulk, and a copy's mapping is its original's row, so the
+likely-row guess missed); now it reads nothing (sample: 5,860 -> 14 table reads and
+1,900 -> 0 source reads in the echo phase).
+
+- sample, 5 runs each, before and after alternated: worker CPU 4.7-5.5 -> 2.5-2.9 ms per
+  item, echoes drained 10-16 -> 2.9-4.9 s after the apply, end to end 16.1-25.3 -> 9.8-12.9 s
+  (2 pairs); Azurite 6.2-7.2 -> 3.4-3.9 s CPU, emulators 3.3-3.9 -> 2.4-2.8 s; peak RSS
+  192-193 -> 192-195 MiB.
+- full run at load 3.0-3.9: 161 s end to end (plan 6 s, apply 127 s, echoes drained 29 s),
+  worker 60 s CPU (3.0 ms per item), Azurite 102 s, emulators 26 s, peak RSS 210 MiB.
+  Another full run at load 3.3-4.1: 284 s, worker 70 s, Azurite 139 s: the end-to-end
+  time now follows Azurite's CPU, whose cost per table request grows with the run (about
+  1-2 ms in the sample, 9-28 ms during the full apply, 1.5-2 ms in its echo phase),
+  beyond what calsync's own request counts explain.
+
     .venv/bin/python bench/bench_backfill.py [ROOMS] [PER_ROOM] [--full] [--no-echoes] [--no-batch] [--profile] [--log]
 """
 

@@ -6,7 +6,11 @@ and at most 4230 minutes away, read from the emulator's clock (expired ones vani
 A create runs Graph's validation handshake (POST ?validationToken=..., expect 200
 text/plain echoing it, else 400). Changes and lifecycle events become Graph's
 notification JSON, POSTed by one background thread in order; the test can drop
-some and can read every delivery.
+some and can read every delivery. Each POST carries one notification in ``value``:
+Graph may put several in one POST (a changeNotificationCollection's ``value``,
+https://learn.microsoft.com/graph/api/resources/changenotificationcollection) but says
+not how many, and calsync's endpoint takes any number; one per POST is the costlier
+case for the endpoint, kept so that benchmarks do not flatter it.
 """
 
 from __future__ import annotations

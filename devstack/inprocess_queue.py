@@ -9,7 +9,13 @@ It keeps the semantics calsync relies on, and nothing more:
 - sessions: messages of one session are delivered one at a time and in send order;
   different sessions (and messages without a session) run concurrently, at most
   ``max_concurrent_sessions`` at once per queue. Queues named in ``session_queues``
-  refuse messages without a session id, as a session-enabled Service Bus queue does;
+  refuse messages without a session id, as a session-enabled Service Bus queue does.
+  A session's slot is freed as soon as none of its messages waits. The Functions host
+  keeps it longer: its session processor waits host.json's ``sessionIdleTimeout`` (10 s)
+  for the session's next message before it closes the session and accepts another
+  (https://learn.microsoft.com/dotnet/api/azure.messaging.servicebus.servicebussessionprocessoroptions.sessionidletimeout).
+  So this queue never leaves a slot idle where the host would not; with many more
+  sessions than slots (a backfill's 200 rooms, 16 slots per instance) the host can;
 - peek-lock settlement as the Functions host does it: the handler returning completes
   the message; raising abandons it. A queue subscribed with ``auto_complete=False`` (as
   the host binds a trigger with autoCompleteMessages off) calls ``handler(message,

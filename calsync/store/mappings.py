@@ -26,7 +26,9 @@ mapping, never behind it.
 Given a ``SessionMemory`` (calsync.store.session_memory; the engine's), the store
 remembers, while a hint of the room runs, every row it read or wrote, and
 ``find(..., recent=True)`` answers from it without a table read: the echo of calsync's
-own write costs nothing here. Only the engine's read of a mapping for a webhook's hint
+own write costs nothing here. Backfill writes outside the rooms' hints; it records what it wrote
+(``record_own_writes``), and the echo of exactly that write is told by ``own_write``
+(calsync.store.own_writes) without a read. Only the engine's read of a mapping for a webhook's hint
 whose source exists asks for that; a decision that deletes and the safety nets
 (reconcile, replay, backfill) read the table, and a table read that disagrees with what
 is remembered forgets the room. A write that raises forgets the room's rows (it may or
@@ -171,6 +173,20 @@ class MappingStore:
         """The row this item's mapping had when the room's hints last read or wrote it, if remembered (no I/O)."""
         memory = self._room_memory(room)
         return memory.rows.get((side, item_id)) if memory is not None else None
+
+    def record_own_writes(self, written: Sequence[tuple[MappingRow, Side]]) -> None:
+        """calsync wrote each row's item on that side, outside the room's hints, and saved the row (backfill).
+
+        Remembered in the session memory's ``written`` (calsync.store.own_writes), so the echo of each
+        of those writes is recognised by its version without a read. Without a session memory: nothing.
+        """
+        if self._memory is not None:
+            for row, side in written:
+                self._memory.written.record(row, side)
+
+    def own_write(self, room: str, side: Side, item_id: str, version: str | None) -> MappingRow | None:
+        """The mapping saved with calsync's write of this item at exactly ``version``, if remembered (no I/O)."""
+        return self._memory.written.echo(room, side, item_id, version) if self._memory is not None else None
 
     async def _find(self, room: str, side: Side, item_id: str, likely: str | None) -> MappingRow | None:
         if likely is not None:

@@ -103,14 +103,18 @@ async def _together(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:
 @dataclass(frozen=True)
 class ReadHintedMapping(Read):
     """The mapping of the item a webhook's hint names, as the room's session memory holds it (no I/O):
-    is the version the hint carries the one calsync last wrote or saw? Not remembered: the source
-    and its mapping are read as for any hint."""
+    is the version the hint carries the one calsync last wrote or saw? Not remembered: the mapping
+    saved when calsync wrote the item outside the room's hints (backfill) at exactly that version,
+    if this instance did (calsync.store.own_writes). Neither: the source and its mapping are read
+    as for any hint."""
 
     side: Side
     item_id: str
 
     async def fetch(self, ctx: Effects, facts: Facts) -> Facts:
         mapping = ctx.mappings.remembered(ctx.room.key, self.side, self.item_id)
+        if mapping is None:
+            mapping = ctx.mappings.own_write(ctx.room.key, self.side, self.item_id, facts.hint.version)
         return dataclasses.replace(facts, hinted=mapping, hinted_read=True)
 
 
