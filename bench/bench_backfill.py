@@ -35,7 +35,7 @@ Measured 2026-11-29 (2 cores shared with other work; load average given):
 - after, without echoes: full run at load 2: 73 s end to end, worker 53 s CPU (2.7 ms
   per item), peak RSS 203 MiB.
 
-Echoes recognised by the version calsync wrote (calsync.store.own_writes), measured
+Echoes recognised by the version calsync wrote (then calsync.store.own_writes, now own_versions), measured
 2026-11-29 on the same machine, load 3.4-5.1 (another helper's tests and benchmarks):
 before, each echo read its source and three table rows (the session memory never held
 the rows backfill wrote in bulk, and a copy's mapping is its original's row, so the

@@ -18,9 +18,9 @@ from the listing (calsync.maintenance.listed), until it answers an action:
 booking copies ``concurrency`` at a time (the booking API has no bulk create), each with
 the stamp and idempotency key of the engine's Create. Then the new mappings are written
 with ``MappingStore.create_many`` (one transaction per 33 mappings) and added to the
-listing with their copies, and each copy's version is recorded as calsync's own write
-(``MappingStore.record_own_writes``): its notification, the echo, is then recognised
-without a read (calsync.store.own_writes). A create that failed, a copy the room declined and a mapping
+listing with their copies; the store records each copy's version as calsync's own write
+(calsync.store.own_versions), so its notification, the echo, stops at this instance's
+webhook or is recognised by the engine without a read. A create that failed, a copy the room declined and a mapping
 that lost a race go through ``engine.handle`` once more, one at a time (and the room
 is listed again after them): the same idempotency key and the stamp make that free of
 duplicates (a create that did happen is found by its stamp and adopted). A crash at any point leaves either nothing, or
@@ -192,8 +192,7 @@ class RoomBackfill:
                 saves.append((hint, create, copy))
             elif isinstance(copy, ItemState) and copy.exists:  # a copy created again: the engine's update of the row
                 try:
-                    saved = await self.ctx.save(create.source, copy, create.mapping, generation=create.generation)
-                    self.engine.mappings.record_own_writes([(saved, copy.side)])
+                    await self.ctx.save(create.source, copy, create.mapping, generation=create.generation)
                     self._created(hint, create, copy, None)
                     reports.append(Report(hint, CREATED, None, copy.item_id))
                 except ConcurrencyError:
@@ -208,10 +207,7 @@ class RoomBackfill:
                 again.append((hint, None))
         rows = [self.ctx.mapping_row(create.source, copy, None, generation=create.generation)
                 for _, create, copy in saves]  # fmt: skip
-        created = await self.engine.mappings.create_many(rows)
-        # the echoes of these copies name the versions just written: told without a read (calsync.store.own_writes)
-        self.engine.mappings.record_own_writes([(saved, copy.side) for (_, _, copy), saved
-                                                in zip(saves, created, strict=True) if isinstance(saved, MappingRow)])  # fmt: skip
+        created = await self.engine.mappings.create_many(rows)  # their versions recorded: calsync.store.own_versions
         for (hint, create, copy), saved in zip(saves, created, strict=True):
             if isinstance(saved, MappingRow):
                 self._created(hint, create, copy, saved)

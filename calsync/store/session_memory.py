@@ -18,11 +18,6 @@ A room's memory is started afresh when its previous hint ended more than
 checks it), and forgotten at once when a hint fails or a write raises: a write that
 raised may or may not have happened. It is only used inside ``hint(room)``, the
 engine's handling of one hint; other callers read and write the tables as before.
-
-``written`` (calsync.store.own_writes) is the other thing this instance remembers: the
-items it wrote outside the rooms' hints (backfill), by the version it wrote. That is a
-fact no other instance can make untrue, so it is kept across sessions; the decision
-uses it only to recognise the echo of exactly that write.
 """
 
 from __future__ import annotations
@@ -34,7 +29,6 @@ from dataclasses import dataclass, field
 
 from calsync.model.booking import Side
 from calsync.model.mapping import MappingRow
-from calsync.store.own_writes import OwnWrites
 
 SESSION_MEMORY_SECONDS = 5.0
 """How long after a room's hint its memory stays valid: below host.json's sessionIdleTimeout (10 s)."""
@@ -74,7 +68,6 @@ class SessionMemory:
         self.seconds = seconds
         self._monotonic = monotonic
         self._rooms: dict[str, RoomMemory] = {}
-        self.written = OwnWrites()  # kept across sessions: see the module docstring
 
     @contextlib.contextmanager
     def hint(self, room: str) -> Iterator[RoomMemory]:

@@ -104,8 +104,8 @@ async def _together(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:
 class ReadHintedMapping(Read):
     """The mapping of the item a webhook's hint names, as the room's session memory holds it (no I/O):
     is the version the hint carries the one calsync last wrote or saw? Not remembered: the mapping
-    saved when calsync wrote the item outside the room's hints (backfill) at exactly that version,
-    if this instance did (calsync.store.own_writes). Neither: the source and its mapping are read
+    naming the item at exactly that version, if this process wrote that (calsync.store.own_versions:
+    a backfill's bulk writes, say, made outside the room's hints). Neither: the source and its mapping are read
     as for any hint."""
 
     side: Side
