@@ -59,8 +59,15 @@ async def main(count: int) -> None:
         rooms=f'[{{"key": "room-a", "mailbox": "{MAILBOX}", "booking_room_id": "R-100"}}]',
     )  # fmt: skip
     queue = InProcessQueue.from_settings(settings)
-    runtime.installed(runtime.Runtime(settings, publisher=queue, subscriptions=SubscriptionDirectory(
-        recorded_subscriptions))).__enter__()  # for the rest of this process  # fmt: skip
+    rt = runtime.Runtime(settings, publisher=queue, subscriptions=SubscriptionDirectory(recorded_subscriptions))
+    with runtime.installed(rt):  # a context manager: entered for good, it would be left as soon as it is collected
+        try:
+            await measure(count, queue)
+        finally:
+            await rt.aclose()
+
+
+async def measure(count: int, queue: InProcessQueue) -> None:
     handler = user_functions()["graph_webhook"]
     requests = [request(n) for n in range(count)]
     for warm in requests[:200]:
