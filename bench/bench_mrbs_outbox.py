@@ -1,6 +1,6 @@
 """Outbox-to-hint latency and hints per second of the MRBS poller, on an embedded PostgreSQL.
 
-    PYTHONPATH=. .venv/bin/python bench/bench_mrbs_outbox.py [rows]
+    .venv/bin/python bench/bench_mrbs_outbox.py [rows]
 
 Latency: one UPDATE of an entry row -> NOTIFY -> poll -> hint published (LISTEN path).
 Throughput: `rows` entry updates already in the outbox, drained by poll_once in batches.
@@ -13,6 +13,9 @@ import statistics
 import sys
 import time
 import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # devstack, as `make bench` runs it
 
 from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import create_async_engine
