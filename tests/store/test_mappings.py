@@ -140,3 +140,23 @@ async def test_a_mapping_that_exists_fails_alone_and_the_others_of_its_transacti
     results = await store.create_many([row(outlook_id=f"o-{i}", booking_id=f"B-{i}") for i in range(10)])
     assert [i for i, r in enumerate(results) if isinstance(r, ConcurrencyError)] == [5]
     assert len(await store.list_room("room-a")) == 10
+
+
+async def test_without_a_likely_row_find_reads_only_the_index_and_finds_a_copy_through_it(tables: TableStore) -> None:
+    # a new item's hint (created) asks so: a new item is mapped nowhere, or as a copy under its original's row
+    store = MappingStore(tables)
+    row = await store.create(MappingRow(room="room-f", mapping_id=mapping_id_for(Side.OUTLOOK, "AAMk/+x"),
+                                        origin=Side.OUTLOOK, outlook_id="AAMk/+x", booking_id="B-9",
+                                        created_at=NOW, updated_at=NOW))  # fmt: skip
+    reads = []
+    table_get = store._table.get_entity
+
+    async def counted(*args: object, **kwargs: object) -> object:
+        reads.append(args)
+        return await table_get(*args, **kwargs)
+
+    store._table.get_entity = counted  # type: ignore[method-assign]
+    assert await store.find("room-f", Side.BOOKING, "B-new") is None
+    assert len(reads) == 1  # the index row only, not the main row first
+    assert await store.find("room-f", Side.BOOKING, "B-9") == row  # calsync's copy: index, then its original's row
+    assert len(reads) == 3
