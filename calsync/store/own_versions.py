@@ -20,7 +20,10 @@ own version check stops too.
 A notification can overtake the answer to the write that caused it (a booking system
 may send its webhook before its HTTP answer arrives). While a write to an item, or a
 create in a room, is in flight, ``is_echo`` waits for it (at most ``WAIT_SECONDS``, well
-inside the 3 s Graph allows a webhook) and then looks again.
+inside the 3 s Graph allows a webhook) and then looks again. A booking system that sent its
+webhook before answering the write, and waited for the webhook's answer, would so wait
+``WAIT_SECONDS`` per write at most; the devstack's sends from a thread of its own, as a
+webhook sender should.
 
 It is an optimisation only: in Azure the notification may reach another instance, which
 enqueues it and the engine drops it there, as before; a write that fails after the side
