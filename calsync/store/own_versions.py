@@ -9,9 +9,9 @@ item's version changes with every change of the item, so a notification that nam
 version calsync wrote describes exactly what calsync wrote, and any later change comes
 with a notification of its own.
 
-``OwnVersions`` records, per room, side and item, the versions this process's engine
-wrote (when the side answers the write) and those its mapping rows hold (when a row is
-written), and the webhooks ask it first: a created/updated notification naming a
+``OwnVersions`` records, per room, side and item, the versions the mapping rows this
+process wrote hold (the version the side answered calsync's write with, and the version
+of the source it read), and the webhooks ask it first: a created/updated notification naming a
 recorded version is acknowledged with no hint (no replay-guard insert, no queue
 message, no engine pass). Not for series, whose exceptions change without a new version
 of their master, nor deletions, which name the last version: exactly where the engine's
@@ -19,15 +19,16 @@ own version check stops too.
 
 A notification can overtake the answer to the write that caused it (a booking system
 may send its webhook before its HTTP answer arrives). While a write to an item, or a
-create in a room, is in flight, ``is_echo`` waits for it (at most ``WAIT_SECONDS``, well
-inside the 3 s Graph allows a webhook) and then looks again. A booking system that sent its
+create in a room, is in flight with its mapping's save, ``is_echo`` waits for it (at most
+``WAIT_SECONDS``, well inside the 3 s Graph allows a webhook) and then looks again. A
+write whose mapping save failed records nothing: its echo is queued, and the engine
+rebuilds the mapping from it as it always did. A booking system that sent its
 webhook before answering the write, and waited for the webhook's answer, would so wait
 ``WAIT_SECONDS`` per write at most; the devstack's sends from a thread of its own, as a
 webhook sender should.
 
 It is an optimisation only: in Azure the notification may reach another instance, which
-enqueues it and the engine drops it there, as before; a write that fails after the side
-answered is retried by its hint, which finds the copy as calsync wrote it. Bounded: the
+enqueues it and the engine drops it there, as before. Bounded: the
 oldest entries go first past ``MAX_ENTRIES``, each kept as a 16-byte digest.
 """
 
@@ -79,11 +80,6 @@ class OwnVersions:
             item_id, version = row.id_on(side), row.version_on(side)
             if item_id and version:
                 self._add(row.room, side, item_id, version)
-
-    def wrote(self, room: str, side: Side, item_id: str, version: str | None, *, series: bool) -> None:
-        """A side answered calsync's write of ``item_id`` with ``version`` (a series is not recorded)."""
-        if version and not series:
-            self._add(room, side, item_id, version)
 
     @contextlib.contextmanager
     def writing(self, room: str, side: Side, item_id: str | None) -> Iterator[None]:

@@ -201,7 +201,8 @@ class Create(Action):
             await ctx.place_booking(self.source.item_id)  # the cross-room index, ahead of the mapping
         desired = desired_copy(self.source.booking, private_subject=ctx.policy.private_subject)
         target = ctx.side(self.source.side.other)
-        with ctx.writing(target.side, None) as written:
+        # the echo of this write waits at this instance's webhook until its mapping is saved (own_versions)
+        with ctx.writing(target.side, None):
             try:
                 copy = await target.create(ctx.room, desired, stamp=self.source.item_id,
                                            idempotency_key=self.idempotency_key)  # fmt: skip
@@ -214,8 +215,7 @@ class Create(Action):
                 # the key found the copy an earlier attempt made (Graph's transactionId gives it back as it is
                 # now), edited since, before any mapping saved it: not what calsync writes, so not its own write
                 return WriteFailed(Failure.CHANGED, copy)
-            written(copy)
-        saved = await ctx.save(self.source, copy, self.mapping, generation=self.generation)
+            saved = await ctx.save(self.source, copy, self.mapping, generation=self.generation)
         return Outcome(self.kind, self.reason, saved.outlook_id, saved.booking_id)
 
 
@@ -243,15 +243,15 @@ class Update(Action):
         if self.concurrent or self.refused:
             await ctx.record_conflict(winner=self.source, loser=self.counterpart, reason=self.reason,
                                       kind="concurrent-edit" if self.concurrent else "edit-refused")  # fmt: skip
-        with ctx.writing(self.counterpart.side, self.counterpart.item_id) as written:
+        # the echo of this write waits at this instance's webhook until its mapping is saved (own_versions)
+        with ctx.writing(self.counterpart.side, self.counterpart.item_id):
             copy = await guarded(ctx, self.counterpart, target.update(ctx.room, self.counterpart, desired),
                                  retried=self.retried)  # fmt: skip
             if isinstance(copy, WriteFailed):
                 return copy
-            written(copy)
-        if self.restore_copy and copy.booking is not None:
-            return await self._restore_copy(ctx, copy)
-        saved = await ctx.save(self.source, copy, self.mapping, generation=self.generation)
+            if self.restore_copy and copy.booking is not None:
+                return await self._restore_copy(ctx, copy)
+            saved = await ctx.save(self.source, copy, self.mapping, generation=self.generation)
         return Outcome(self.kind, self.reason, saved.outlook_id, saved.booking_id)
 
     async def _restore_copy(self, ctx: Effects, origin: ItemState) -> Outcome:

@@ -31,8 +31,6 @@ from calsync.sync.sides import CalendarSide
 from calsync.sync.state import HoldView, ItemState, Policy
 from calsync.telemetry import current_context, metrics
 
-ItemWritten = Callable[[ItemState], None]
-
 if TYPE_CHECKING:
     from calsync.queues.publisher import HintPublisher
 
@@ -69,23 +67,19 @@ class SyncContext:
         return self.sides[side]
 
     @contextlib.contextmanager
-    def writing(self, side: Side, item_id: str | None) -> Iterator[ItemWritten]:
-        """A write to ``item_id`` (None: a create) in flight; ``written(item)`` records the version it produced.
+    def writing(self, side: Side, item_id: str | None) -> Iterator[None]:
+        """A write to ``item_id`` (None: a create) and its mapping's save in flight.
 
-        The echo of that write stops at this process's webhook (calsync.store.own_versions).
+        Its echo, reaching this instance's webhook meanwhile, waits for the save, which records
+        the versions written (calsync.store.own_versions); a save that fails records nothing, so
+        that echo is queued and the engine rebuilds the mapping from it, as without the record.
         """
-        own, room = self.stores.own_versions, self.room.key
-
-        def written(item: ItemState) -> None:
-            if own is not None and item.item_id:
-                series = item.booking is not None and item.booking.recurrence is not None
-                own.wrote(room, item.side, item.item_id, item.version, series=series)
-
+        own = self.stores.own_versions
         if own is None:
-            yield written
+            yield
             return
-        with own.writing(room, side, item_id):
-            yield written
+        with own.writing(self.room.key, side, item_id):
+            yield
 
     def observed(self, source: ItemState) -> None:
         """Tell the log context about the source: its id, and a private subject that must never be logged.

@@ -41,8 +41,8 @@ class Effects(Protocol):
 
     def side(self, side: Side) -> CalendarSide: ...
 
-    def writing(self, side: Side, item_id: str | None) -> contextlib.AbstractContextManager[Callable[[ItemState], None]]:
-        """A write to ``item_id`` (None: a create) in flight; call what it yields with the item written."""
+    def writing(self, side: Side, item_id: str | None) -> contextlib.AbstractContextManager[None]:
+        """A write to ``item_id`` (None: a create) and its mapping's save in flight (calsync.store.own_versions)."""
         ...
 
     def observed(self, source: ItemState) -> None:

@@ -35,7 +35,7 @@ def test_a_series_row_records_nothing() -> None:
 
 
 def test_the_oldest_versions_go_first_past_the_bound() -> None:
-    own = OwnVersions(max_entries=3)
+    own = OwnVersions(max_entries=6)  # two versions a row
     for version in "1234":
-        own.wrote("room-a", Side.BOOKING, "B1", version, series=False)
+        own.record(row(outlook_version=f"ck-{version}", booking_version=version))
     assert [own.holds("room-a", Side.BOOKING, "B1", v) for v in "1234"] == [False, True, True, True]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 
 import pytest
 
 from calsync.functions import runtime
 from calsync.model import ChangeHint, ChangeKind, Side
+from calsync.model.mapping import MappingRow
 from calsync.store.own_versions import OwnVersions
 from calsync.webhooks.booking_notifications import handle_booking_webhook
 from calsync.webhooks.graph_notifications import handle_change_notifications
@@ -16,6 +18,16 @@ from devstack.inprocess_queue import InProcessQueue
 from tests.webhooks.test_http_functions import BOOKING_EVENT, EVENT_ID, booking_request, collected, notification
 
 pytestmark = [pytest.mark.azurite]
+NOW = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+
+
+def wrote(own: OwnVersions, side: Side, item_id: str, version: str, *, series: bool = False) -> None:
+    """calsync wrote ``item_id`` at ``version`` in room-a and saved its mapping."""
+    other = "O-1" if side is Side.BOOKING else "B-1"
+    ids = {"booking_id": item_id, "outlook_id": other} if side is Side.BOOKING else {"outlook_id": item_id,
+                                                                                       "booking_id": other}
+    own.record(MappingRow(room="room-a", mapping_id="m", origin=Side.OUTLOOK, series=series, created_at=NOW,
+                          updated_at=NOW, **ids, **{f"{side.value}_version": version}))  # fmt: skip
 
 
 async def booking_webhook(rt: runtime.Runtime, own: OwnVersions | None, event: dict = BOOKING_EVENT) -> int:
@@ -36,7 +48,7 @@ async def graph_webhook(rt: runtime.Runtime, own: OwnVersions, notifications: li
 async def test_the_webhook_of_a_booking_calsync_wrote_is_acknowledged_with_no_hint_and_no_replay_row(
         webhook_runtime: runtime.Runtime, queue: InProcessQueue) -> None:  # fmt: skip
     own = OwnVersions()
-    own.wrote("room-a", Side.BOOKING, "B-42", '"7"', series=False)  # the booking API's ETag of version 7
+    wrote(own, Side.BOOKING, "B-42", '"7"', series=False)  # the booking API's ETag of version 7
     assert await booking_webhook(webhook_runtime, own) == 202
     assert queue.stats().sent == 0
     # the replay guard was never asked: the same signed request, from another instance, is still a first use
@@ -51,7 +63,7 @@ async def test_the_webhook_of_a_booking_calsync_wrote_is_acknowledged_with_no_hi
 async def test_any_other_booking_webhook_becomes_a_hint(webhook_runtime: runtime.Runtime, queue: InProcessQueue,
                                                         event: dict) -> None:  # fmt: skip
     own = OwnVersions()
-    own.wrote("room-a", Side.BOOKING, "B-42", "7", series=False)
+    wrote(own, Side.BOOKING, "B-42", "7", series=False)
     assert await booking_webhook(webhook_runtime, own, event) == 202
     assert len(await collected(queue, "changes")) == 1
 
@@ -59,7 +71,7 @@ async def test_any_other_booking_webhook_becomes_a_hint(webhook_runtime: runtime
 async def test_graph_notifications_of_calsyncs_writes_are_left_out_of_the_batch(
         webhook_runtime: runtime.Runtime, queue: InProcessQueue) -> None:  # fmt: skip
     own = OwnVersions()
-    own.wrote("room-a", Side.OUTLOOK, EVENT_ID, "DwAAABYAAAA", series=False)  # the changeKey Graph answered
+    wrote(own, Side.OUTLOOK, EVENT_ID, "DwAAABYAAAA", series=False)  # the changeKey Graph answered
     other = notification()
     other["resourceData"] = {**other["resourceData"], "@odata.etag": 'W/"DwAAABYAAAB"'}  # someone's later edit
     batch = [notification(), other, notification(change="deleted"), notification(change="created")]
@@ -73,7 +85,7 @@ async def test_a_series_calsync_wrote_is_not_taken_for_its_echo(webhook_runtime:
                                                                queue: InProcessQueue) -> None:  # fmt: skip
     # a series' exceptions change without a new version of its master: its notifications are always read
     own = OwnVersions()
-    own.wrote("room-a", Side.BOOKING, "B-42", "7", series=True)
+    wrote(own, Side.BOOKING, "B-42", "7", series=True)
     assert await booking_webhook(webhook_runtime, own) == 202
     assert len(await collected(queue, "changes")) == 1
 
@@ -85,7 +97,7 @@ async def test_a_webhook_that_overtakes_calsyncs_write_waits_for_its_answer(webh
         webhook = asyncio.ensure_future(booking_webhook(webhook_runtime, own))
         await asyncio.sleep(0.05)
         assert not webhook.done()  # the booking system's webhook came before the answer to calsync's PUT
-        own.wrote("room-a", Side.BOOKING, "B-42", "7", series=False)
+        wrote(own, Side.BOOKING, "B-42", "7", series=False)
     assert await webhook == 202
     assert queue.stats().sent == 0
 
@@ -96,7 +108,7 @@ async def test_a_webhook_during_a_create_in_its_room_waits_and_then_is_a_hint_if
     with own.writing("room-a", Side.BOOKING, None):  # calsync creating a booking: its id is not known yet
         webhook = asyncio.ensure_future(booking_webhook(webhook_runtime, own))
         await asyncio.sleep(0.05)
-        own.wrote("room-a", Side.BOOKING, "B-77", "1", series=False)  # the create made another booking
+        wrote(own, Side.BOOKING, "B-77", "1", series=False)  # the create made another booking
     assert await webhook == 202
     assert len(await collected(queue, "changes")) == 1
 
