@@ -95,12 +95,9 @@ async def test_list_room_returns_only_main_rows(tables: TableStore) -> None:
     assert sorted(r.booking_id for r in rows) == [f"B{n}" for n in range(5)]
 
 
-async def test_find_reads_the_expected_main_row_first_and_falls_back_to_the_index(tables: TableStore) -> None:
-    store = MappingStore(tables)
-    row = await store.create(MappingRow(room="room-e", mapping_id=mapping_id_for(Side.BOOKING, "B-1"),
-                                        origin=Side.BOOKING, outlook_id="AAMk/+=", booking_id="B-1",
-                                        created_at=NOW, updated_at=NOW))  # fmt: skip
-    reads = []
+def counted_reads(store: MappingStore) -> list[tuple[object, ...]]:
+    """The store's table reads by key from now on, as they are made (each still reaches the table)."""
+    reads: list[tuple[object, ...]] = []
     table_get = store._table.get_entity
 
     async def counted(*args: object, **kwargs: object) -> object:
@@ -108,6 +105,15 @@ async def test_find_reads_the_expected_main_row_first_and_falls_back_to_the_inde
         return await table_get(*args, **kwargs)
 
     store._table.get_entity = counted  # type: ignore[method-assign]
+    return reads
+
+
+async def test_find_reads_the_expected_main_row_first_and_falls_back_to_the_index(tables: TableStore) -> None:
+    store = MappingStore(tables)
+    row = await store.create(MappingRow(room="room-e", mapping_id=mapping_id_for(Side.BOOKING, "B-1"),
+                                        origin=Side.BOOKING, outlook_id="AAMk/+=", booking_id="B-1",
+                                        created_at=NOW, updated_at=NOW))  # fmt: skip
+    reads = counted_reads(store)
     # a stamped Outlook copy: its origin's main row, one read
     store.expect("room-e", Side.OUTLOOK, "AAMk/+=", likely_mapping_id(Side.OUTLOOK, "AAMk/+=", "B-1"))
     assert await store.find("room-e", Side.OUTLOOK, "AAMk/+=") == row
@@ -148,14 +154,7 @@ async def test_without_a_likely_row_find_reads_only_the_index_and_finds_a_copy_t
     row = await store.create(MappingRow(room="room-f", mapping_id=mapping_id_for(Side.OUTLOOK, "AAMk/+x"),
                                         origin=Side.OUTLOOK, outlook_id="AAMk/+x", booking_id="B-9",
                                         created_at=NOW, updated_at=NOW))  # fmt: skip
-    reads = []
-    table_get = store._table.get_entity
-
-    async def counted(*args: object, **kwargs: object) -> object:
-        reads.append(args)
-        return await table_get(*args, **kwargs)
-
-    store._table.get_entity = counted  # type: ignore[method-assign]
+    reads = counted_reads(store)
     assert await store.find("room-f", Side.BOOKING, "B-new") is None
     assert len(reads) == 1  # the index row only, not the main row first
     assert await store.find("room-f", Side.BOOKING, "B-9") == row  # calsync's copy: index, then its original's row
