@@ -28,7 +28,7 @@ remembers, while a hint of the room runs, every row it read or wrote, and
 ``find(..., recent=True)`` answers from it without a table read: the echo of calsync's
 own write costs nothing here. Every row written is also recorded in ``OwnVersions``
 (calsync.store.own_versions), backfill's bulk writes outside the rooms' hints too, and the
-echo of exactly that write is told by ``own_write`` without a read. Only the engine's read of a mapping for a webhook's hint
+echo of exactly that write is told by ``wrote`` without a read. Only the engine's read of a mapping for a webhook's hint
 whose source exists asks for that; a decision that deletes and the safety nets
 (reconcile, replay, backfill) read the table, and a table read that disagrees with what
 is remembered forgets the room. A write that raises forgets the room's rows (it may or
@@ -52,7 +52,6 @@ issue 1233); Azure does. Tests only rely on the single-entity guard.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -175,20 +174,13 @@ class MappingStore:
         memory = self._room_memory(room)
         return memory.rows.get((side, item_id)) if memory is not None else None
 
-    def own_write(self, room: str, side: Side, item_id: str, version: str | None) -> MappingRow | None:
-        """A mapping naming only ``item_id`` at ``version``, when this process wrote exactly that (no I/O), else None.
+    def wrote(self, room: str, side: Side, item_id: str, version: str | None) -> bool:
+        """Whether this process wrote a mapping row holding ``item_id`` at exactly ``version`` (no I/O).
 
-        calsync.store.own_versions records what the sides answered calsync's writes with and what
-        its mapping rows hold, whoever wrote them (a hint, or a backfill in bulk, outside the rooms'
-        hints): the echo of that write is told by its version. The row carries the version only
-        (no hashes, no ETag): the decision compares the version and skips, and guards nothing with it.
+        calsync.store.own_versions records every row written, a backfill's bulk writes outside the
+        rooms' hints too: the echo of that write is told by its version without a read.
         """
-        if self._own_versions is None or not self._own_versions.holds(room, side, item_id, version):
-            return None
-        now = dt.datetime.now(dt.UTC)
-        return MappingRow(room=room, mapping_id=mapping_id_for(side, item_id), origin=side,
-                          **{f"{side.value}_id": item_id, f"{side.value}_version": version},
-                          created_at=now, updated_at=now)  # fmt: skip
+        return self._own_versions is not None and self._own_versions.holds(room, side, item_id, version)
 
     async def _find(self, room: str, side: Side, item_id: str, likely: str | None) -> MappingRow | None:
         if likely is not None:

@@ -76,12 +76,12 @@ def decide(facts: Facts, policy: Policy) -> reads.Read | Action:
         if versioned and not facts.hinted_read:
             # the hint carries the version a write produced: does the mapping say calsync wrote or saw exactly that?
             return reads.ReadHintedMapping(hint.source, hint.item_id)
-        if versioned and facts.hinted is not None and not facts.hinted.series and same_version(
-                facts.hinted.version_on(hint.source), hint.version):  # fmt: skip
+        if versioned and (facts.hinted_written or _hinted_holds_version(facts)):
             # our own echo or a duplicate hint, told by its version (Graph's resourceData @odata.etag,
             # https://learn.microsoft.com/graph/api/resources/resourcedata; the booking webhook's version):
             # nothing more to read. Not for a deletion (it names the last version, the one calsync saw), nor
-            # a series (its exceptions change without a new version of its master)
+            # a series (its exceptions change without a new version of its master). Not in the room's memory:
+            # a mapping row this process wrote holds exactly that version (calsync.store.own_versions)
             return SkipEcho("the hint names the version calsync last wrote or saw")
         # the item's current state where the hint came from (never the hint's data)
         if versioned and facts.hinted is None:
@@ -402,6 +402,13 @@ def _counterpart(mapping: MappingRow | None, target: Side, found: ItemState | No
             return item
         return dataclasses.replace(item, role=outlook_role(mapping), organizer_id=mapping.outlook_organizer_id)
     return found if found is not None and found.booking is not None else None
+
+
+def _hinted_holds_version(facts: Facts) -> bool:
+    """The remembered mapping of the hint's item holds the version the hint names (not a series')."""
+    hinted = facts.hinted
+    return hinted is not None and not hinted.series and same_version(hinted.version_on(facts.hint.source),
+                                                                     facts.hint.version)  # fmt: skip
 
 
 def _slot_kept(facts: Facts, source: ItemState, mapping: MappingRow | None, counterpart: ItemState | None) -> bool:

@@ -118,9 +118,8 @@ class ReadHintedMapping(Read):
 
     async def fetch(self, ctx: Effects, facts: Facts) -> Facts:
         mapping = ctx.mappings.remembered(ctx.room.key, self.side, self.item_id)
-        if mapping is None:
-            mapping = ctx.mappings.own_write(ctx.room.key, self.side, self.item_id, facts.hint.version)
-        return dataclasses.replace(facts, hinted=mapping, hinted_read=True)
+        written = mapping is None and ctx.mappings.wrote(ctx.room.key, self.side, self.item_id, facts.hint.version)
+        return dataclasses.replace(facts, hinted=mapping, hinted_read=True, hinted_written=written)
 
 
 @dataclass(frozen=True)

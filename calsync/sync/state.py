@@ -89,6 +89,7 @@ class Facts:
     mapping_read: bool = False
     hinted: MappingRow | None = None  # the mapping of the hint's own item, read before its source (version check)
     hinted_read: bool = False
+    hinted_written: bool = False  # this process wrote a mapping row holding the hint's item at its version
     found: ItemState | None = None  # the counterpart found by its stamp, when the mapping does not name it
     found_mapping: MappingRow | None = None  # the mapping of the original a stamped source names (ReadStamped)
     looked_up: bool = False

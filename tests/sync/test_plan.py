@@ -250,3 +250,10 @@ def test_a_moved_copy_goes_back_to_its_originals_slot_only_after_a_listing() -> 
     retitled = dataclasses.replace(facts, source=dataclasses.replace(item(Side.BOOKING, "B1", booking("Renamed")),
                                                                      version="v2"))  # fmt: skip
     assert decide(retitled, POLICY).kind is ActionKind.UPDATE  # a retitled copy still holds the slot: reverted at once
+
+
+@pytest.mark.parametrize(("kind", "expected"), [("updated", "SkipEcho"), ("deleted", "ReadSource")])
+def test_a_version_this_process_wrote_outside_the_rooms_memory_is_its_echo(kind: str, expected: str) -> None:
+    # a backfill wrote the row in bulk: the session memory never held it, the record of own writes does
+    facts = dataclasses.replace(_hint_facts('W/"ck-3"', "ck-2", kind=kind), hinted=None, hinted_written=True)
+    assert type(decide(facts, POLICY)).__name__ == expected
