@@ -29,6 +29,11 @@ class ChangeKind(StrEnum):
     UNKNOWN = "unknown"  # reconcile and lifecycle hints: the engine finds out
 
 
+VERSIONED_KINDS = (ChangeKind.CREATED, ChangeKind.UPDATED)
+"""Hints whose version names the item's state after the change, so an echo of calsync's own write can be told
+by it; a deletion names the last version, the one calsync saw, and is never skipped unread."""
+
+
 class HintReason(StrEnum):
     WEBHOOK = "webhook"
     RECONCILE = "reconcile"

@@ -17,8 +17,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from calsync.model import ChangeKind, HintReason, Side
+from calsync.model import HintReason, Side
 from calsync.model.content_hash import slot_hash
+from calsync.model.hint import VERSIONED_KINDS
 from calsync.model.mapping import MappingRow, mapping_id_for, same_version
 from calsync.sync import reads
 from calsync.sync.actions import (
@@ -71,7 +72,7 @@ def decide(facts: Facts, policy: Policy) -> reads.Read | Action:
     source = facts.source
     hint = facts.hint
     if source is None:
-        versioned = hint.version is not None and hint.change_kind in (ChangeKind.CREATED, ChangeKind.UPDATED) \
+        versioned = hint.version is not None and hint.change_kind in VERSIONED_KINDS \
             and hint.reason is HintReason.WEBHOOK  # fmt: skip
         if versioned and not facts.hinted_read:
             # the hint carries the version a write produced: does the mapping say calsync wrote or saw exactly that?

@@ -24,6 +24,7 @@ from calsync.booking.api_models import WebhookEventType
 from calsync.booking.webhook_signature import parse_webhook_body, verify_signature
 from calsync.errors import CalsyncError, ValidationError
 from calsync.model import ChangeHint, ChangeKind, HintReason, Side
+from calsync.model.hint import VERSIONED_KINDS
 from calsync.queues.publisher import HintPublisher
 from calsync.rooms.directory import RoomDirectory
 from calsync.rooms.gate import booking_notification_room
@@ -41,8 +42,6 @@ CHANGE_KINDS = {
     WebhookEventType.UPDATED: ChangeKind.UPDATED,
     WebhookEventType.DELETED: ChangeKind.DELETED,
 }
-ECHO_KINDS = (ChangeKind.CREATED, ChangeKind.UPDATED)
-"""What may be calsync's echo (a deletion names the last version, the one calsync saw: never dropped unread)."""
 
 
 async def handle_booking_webhook(
@@ -67,7 +66,7 @@ async def handle_booking_webhook(
             log.warning("booking webhook for room %s which is not configured; ignored", shown(event.room_id))
             return WebhookResponse.accepted(0)
         kind = CHANGE_KINDS.get(event.event, ChangeKind.UNKNOWN)
-        if own_versions is not None and kind in ECHO_KINDS and await own_versions.is_echo(
+        if own_versions is not None and kind in VERSIONED_KINDS and await own_versions.is_echo(
                 room.key, Side.BOOKING, event.booking_id, event.version):  # fmt: skip
             metrics.record_echo(room=room.key, source=Side.BOOKING)
             return WebhookResponse.accepted(0)

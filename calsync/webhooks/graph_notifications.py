@@ -47,7 +47,7 @@ from pydantic import ValidationError as PydanticValidationError
 from calsync import json_limits
 from calsync.errors import AuthenticationError, CalsyncError, ValidationError
 from calsync.model import ChangeHint, ChangeKind, HintReason, Side
-from calsync.model.hint import MAX_ITEM_ID_CHARS, MAX_VERSION_CHARS
+from calsync.model.hint import MAX_ITEM_ID_CHARS, MAX_VERSION_CHARS, VERSIONED_KINDS
 from calsync.model.job import JobKind, MaintenanceJob
 from calsync.queues.publisher import HintPublisher
 from calsync.rooms.directory import RoomDirectory
@@ -56,7 +56,6 @@ from calsync.settings import Room, Settings
 from calsync.store.keys import encode_key
 from calsync.store.own_versions import OwnVersions
 from calsync.telemetry import metrics
-from calsync.webhooks.booking_notifications import ECHO_KINDS
 from calsync.webhooks.responses import PayloadTooLarge, WebhookResponse, refuse, shown
 from calsync.webhooks.subscriptions import SubscriptionDirectory
 
@@ -258,7 +257,7 @@ async def handle_change_notifications(
             assert notification.resource_data is not None
             kind = CHANGE_KINDS.get(notification.change_type or "", ChangeKind.UNKNOWN)
             version = notification.resource_data.etag
-            if own_versions is not None and kind in ECHO_KINDS and await own_versions.is_echo(
+            if own_versions is not None and kind in VERSIONED_KINDS and await own_versions.is_echo(
                     room.key, Side.OUTLOOK, notification.resource_data.id, version):  # fmt: skip
                 metrics.record_echo(room=room.key, source=Side.OUTLOOK)
                 continue
