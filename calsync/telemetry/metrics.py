@@ -188,7 +188,7 @@ def record_action(action: SyncAction | str, *, room: str, source: object, lag_se
     attributes = _attrs(action=action, source=source, room=room)
     instruments.applied.add(1, attributes)
     if action is SyncAction.SKIP_ECHO:
-        instruments.echoes.add(1, _attrs(source=source, room=room))
+        record_echo(room=room, source=source)
     if lag_seconds is not None:
         if lag_seconds < 0:
             raise ValueError(f"lag_seconds must not be negative (got {lag_seconds})")
@@ -196,7 +196,8 @@ def record_action(action: SyncAction | str, *, room: str, source: object, lag_se
 
 
 def record_echo(*, room: str, source: object) -> None:
-    """A notification of calsync's own write was acknowledged at the webhook, with no hint (calsync.store.own_versions)."""
+    """A notification of calsync's own write was dropped: by the engine, or at the webhook with no hint
+    (calsync.store.own_versions)."""
     _get().echoes.add(1, _attrs(source=source, room=room))
 
 
