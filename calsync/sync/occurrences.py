@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from calsync.errors import Conflict
+from calsync.errors import Conflict, RoomTaken
 from calsync.model import Side
 from calsync.sync.recurrence_edits import without_occurrences
 from calsync.sync.state import ItemState
@@ -65,10 +65,13 @@ async def trim_copy_of(ctx: Effects, origin: ItemState) -> None:
     side = ctx.side(copy_side)
     try:
         written = await side.update(ctx.room, copy, desired)
+    except RoomTaken:
+        raise  # the booking system refuses the time: writing the same again cannot succeed
     except Conflict:
-        # the copy changed since the mapping's version (a user's edit, a room move and back): write it as it is now
+        # the copy changed since the mapping's version (a room move and back, or a user's edit, which the
+        # origin overrides as every write of a copy does): written against its current version
         current = await side.read(ctx.room, copy_id)
-        if current.booking is None:
-            return  # gone from this room meanwhile: its own hint decides
+        if not current.exists:
+            return  # gone or cancelled meanwhile: its own hint decides, and a cancelled copy stays cancelled
         written = await side.update(ctx.room, current, desired)
     await ctx.save(now, written, mapping)
