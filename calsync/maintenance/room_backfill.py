@@ -99,6 +99,7 @@ class RoomBackfill:
         self.listing = RoomListing(room.key)
         self.waiting: list[tuple[ChangeHint, Create]] = []
         self.rechecked = 0  # creates looked at again through the engine (failed, declined, or a lost race)
+        self.unreported: list[Report] = []  # finished before the room's guard tripped: the next flush reports them
 
     async def start(self, items: Sequence[ItemState] | None = None, rows: Sequence[MappingRow] | None = None) -> None:
         """List the room: both sides in the sync window with content, and its mapping rows.
@@ -119,8 +120,9 @@ class RoomBackfill:
     async def offer(self, hint: ChangeHint) -> list[Report]:
         """Decide one item; the reports of whatever finished now (a waiting create reports at ``flush``)."""
         reports: list[Report] = []
-        if (await admit_hint(self.engine.rooms, hint)).room is None:
-            return [*await self.flush(), report_of(hint, await self.handle(hint))]  # the engine logs why, does nothing
+        if (await admit_hint(self.engine.rooms, hint)).room is None:  # the engine logs why, does nothing
+            reports += await self.flush()
+            return [*reports, await self._reported(hint, reports)]
         listed = self.listing.item(hint.source, hint.item_id)
         if listed is None or self._meets_waiting(listed) or len(self.waiting) >= FLUSH_AT:
             reports += await self.flush()
@@ -139,11 +141,17 @@ class RoomBackfill:
             reports.append(Report(hint, step.kind.value))
         else:  # the engine reads again, after the waiting creates, and records the action itself
             reports += await self.flush()
-            try:
-                reports.append(report_of(hint, await self.handle(hint)))
-            finally:
-                await self.start()  # it may have declined, deleted or written items the listing holds: list again
+            reports.append(await self._reported(hint, reports))
+            await self.start()  # it may have declined, deleted or written items the listing holds: list again
         return reports
+
+    async def _reported(self, hint: ChangeHint, finished: list[Report]) -> Report:
+        """The engine's report for ``hint``; if the room's guard trips, ``finished`` is reported by the next flush."""
+        try:
+            return await self._through_engine(hint)
+        except MassDeletionGuardTripped:
+            self.unreported += finished  # created and mapped already: the caller's flush still reports them
+            raise
 
     def _meets_waiting(self, item: ItemState) -> bool:
         if item.booking is None:
@@ -155,9 +163,10 @@ class RoomBackfill:
     async def flush(self) -> list[Report]:
         """Send the waiting creates and save their mappings, a JSON batch's worth at a time (module docstring)."""
         waiting, self.waiting = self.waiting, []
+        reports, self.unreported = self.unreported, []
         chunks = [waiting[i : i + CHUNK] for i in range(0, len(waiting), CHUNK)]
         done = await asyncio.gather(*(self._flush_chunk(chunk) for chunk in chunks))
-        reports = [report for chunk_reports, _ in done for report in chunk_reports]
+        reports += [report for chunk_reports, _ in done for report in chunk_reports]
         again = [item for _, chunk_again in done for item in chunk_again]
         for hint, ours in again:  # one at a time, after the others
             self.rechecked += 1
