@@ -34,6 +34,7 @@ https://graph.microsoft.com, resourceData (id, @odata.etag, ...) optional.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hmac
 import logging
@@ -239,6 +240,15 @@ async def _handle(name: str, *, query: Mapping[str, str], body: bytes, settings:
         return refuse(name, exc)
 
 
+async def _own_echo(notification: ChangeNotification, room: Room, own_versions: OwnVersions | None) -> bool:
+    """Whether ``notification`` is the echo of a write this instance made (calsync.store.own_versions)."""
+    data = notification.resource_data
+    kind = CHANGE_KINDS.get(notification.change_type or "", ChangeKind.UNKNOWN)
+    if own_versions is None or data is None or kind not in VERSIONED_KINDS:
+        return False
+    return await own_versions.is_echo(room.key, Side.OUTLOOK, data.id, data.etag)
+
+
 async def handle_change_notifications(
     *, query: Mapping[str, str], body: bytes, settings: Settings, publisher: HintPublisher,
     subscriptions: SubscriptionDirectory, now: dt.datetime | None = None, rooms: RoomDirectory | None = None,
@@ -251,14 +261,16 @@ async def handle_change_notifications(
     """
 
     async def enqueue(notifications: list[ChangeNotification], room: Room, observed: dt.datetime) -> int:
-        hints = []
         for notification in notifications:
             check_resource(notification, room)
+        # calsync's own echoes, told all at once: one wait for the writes in flight, whatever the batch's size
+        echoes = await asyncio.gather(*(_own_echo(notification, room, own_versions) for notification in notifications))
+        hints = []
+        for notification, echo in zip(notifications, echoes, strict=True):
             assert notification.resource_data is not None
             kind = CHANGE_KINDS.get(notification.change_type or "", ChangeKind.UNKNOWN)
             version = notification.resource_data.etag
-            if own_versions is not None and kind in VERSIONED_KINDS and await own_versions.is_echo(
-                    room.key, Side.OUTLOOK, notification.resource_data.id, version):  # fmt: skip
+            if echo:
                 metrics.record_echo(room=room.key, source=Side.OUTLOOK)
                 continue
             try:

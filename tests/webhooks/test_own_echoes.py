@@ -119,3 +119,20 @@ async def test_a_write_that_never_answers_holds_the_webhook_one_second_at_most(w
     with own.writing("room-a", Side.BOOKING, "B-42"):
         assert await booking_webhook(webhook_runtime, own) == 202
     assert len(await collected(queue, "changes")) == 1
+
+
+async def test_a_batch_of_notifications_waits_once_for_writes_in_flight_not_once_each(
+        webhook_runtime: runtime.Runtime, queue: InProcessQueue) -> None:  # fmt: skip
+    # Graph wants an answer within 3 s whatever the batch holds: waiting per notification would add up
+    own = OwnVersions(wait_seconds=0.4)
+    batch = []
+    for n in range(4):
+        item = notification()
+        item["resourceData"] = {**item["resourceData"], "@odata.etag": f'W/"other-{n}"'}
+        batch.append(item)
+    with own.writing("room-a", Side.OUTLOOK, None):  # a create in the room that never answers
+        started = asyncio.get_running_loop().time()
+        assert await graph_webhook(webhook_runtime, own, batch) == 202
+        waited = asyncio.get_running_loop().time() - started
+    assert waited < 1.2  # one wait of 0.4 s, not four (1.6 s)
+    assert len(await collected(queue, "changes")) == 4
