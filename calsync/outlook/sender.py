@@ -14,7 +14,7 @@ What the adapter did and ``send`` still does:
   nothing with GRAPH_AUTH_MODE=none); a 401 carrying a claims challenge (continuous
   access evaluation) is answered once more with a token for those claims, as kiota's
   adapter does (https://learn.microsoft.com/entra/identity-platform/app-resilience-continuous-access-evaluation);
-- a 2xx gives the body, or None for 204/304 and an empty body;
+- a 2xx gives the body, or None for 204 and an empty body (a 304 is not a success: raised, as kiota does);
 - any other status raises ``GraphErrorResponse`` with Graph's OData error code and
   message when the body holds them (``{"error": {"code", "message"}}``,
   https://learn.microsoft.com/graph/errors), None when it does not (an HTML gateway
@@ -70,14 +70,14 @@ class GraphSender:
 
     async def send(self, method: Method, url: str, *, body: bytes | None = None,
                    headers: Sequence[tuple[str, str]] = ()) -> bytes | None:  # fmt: skip
-        """The body of Graph's 2xx answer (None for 204/304 or empty); raises GraphErrorResponse, httpx errors."""
+        """The body of Graph's 2xx answer (None for 204 or empty); raises GraphErrorResponse, httpx errors."""
         response = await self._send(method, url, body, headers, {})
         if response.status_code == 401 and (claims := _claims(response)):
             response = await self._send(method, url, body, headers, {"claims": claims})
         if not response.is_success:
             code, message = odata_error(response.content)
             raise GraphErrorResponse(response.status_code, code, message, response.headers)
-        if response.status_code in (204, 304) or not response.content:
+        if response.status_code == 204 or not response.content:
             return None
         return response.content
 

@@ -20,9 +20,8 @@ error: the generated layer's first error (``map_error`` with its ``error_map``, 
 makes of it (``_process_table_error``; an insert re-raises the first error after
 ``_validate_key_values``/``_validate_tablename_error``; a delete ignores a 404).
 
-One difference on the wire, none in results: an insert asks for ``Prefer:
-return-no-content`` (204 instead of the entity echoed in a 201) and returns what the
-stock insert returns (date, etag, version; not the ``preference_applied`` it did not ask for).
+An insert goes out as the stock one does (no ``Prefer`` header): the service echoes the
+entity in a 201, and it is returned with the metadata as the stock insert returns it.
 
 Only the shapes calsync calls take this path: a call with anything more (``select``,
 ``timeout``, ``headers``, per-call pipeline options, a delete by entity, an unknown

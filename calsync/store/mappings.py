@@ -246,7 +246,8 @@ class MappingStore:
 
         Answers per row, in order: the created row (with its etag), or the error its create
         met (ConcurrencyError: it exists already). Rows of different rooms go to separate
-        transactions. Never raises for one row.
+        transactions. Never raises for one row; a failure of the store itself (the cross-room
+        index, written first) raises for all, and nothing of that room is written.
         """
         results: list[MappingRow | CalsyncError | None] = [None] * len(rows)
         by_room: dict[str, list[int]] = {}
@@ -265,10 +266,9 @@ class MappingStore:
                 chunk.append(index)
                 size += ops
             await self._create_chunk(rows, chunk, results)
-        if self._own_versions is not None:
-            for result in results:
-                if isinstance(result, MappingRow):
-                    self._own_versions.record(result)
+        for result in results:
+            if isinstance(result, MappingRow):
+                self._after_write(result.room, written=result)  # outside the room's hints: its memory is forgotten
         return [r if r is not None else StoreError("mapping not written") for r in results]
 
     async def _create_chunk(self, rows: Sequence[MappingRow], chunk: list[int],
