@@ -39,9 +39,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from calsync.booking.protocol import BookingSystem
-from calsync.errors import CalsyncError, ConcurrencyError, MassDeletionGuardTripped
+from calsync.errors import CalsyncError, MassDeletionGuardTripped
 from calsync.maintenance.reconcile import Seen, outlook_seen
-from calsync.maintenance.room_backfill import Report, RoomBackfill, report_of
+from calsync.maintenance.room_backfill import Report, RoomBackfill, report_of, through_engine
 from calsync.model import ChangeHint, HintReason, Side
 from calsync.model.mapping import MappingRow
 from calsync.settings import Room, Settings
@@ -49,7 +49,6 @@ from calsync.store.client import TableStore
 from calsync.store.mappings import MappingStore
 
 if TYPE_CHECKING:
-    from calsync.sync.actions import Outcome
     from calsync.sync.engine import SyncEngine
     from calsync.sync.outlook_side import OutlookSide
     from calsync.sync.window import SyncWindow
@@ -180,12 +179,6 @@ async def apply_backfill(plan: BackfillPlan, engine: SyncEngine, *, concurrency:
     overall_total, started = plan.work, time.perf_counter()
     slots = asyncio.Semaphore(concurrency)
 
-    async def handle(hint: ChangeHint) -> Outcome:
-        try:
-            return await engine.handle(hint)
-        except ConcurrencyError:
-            return await engine.handle(hint)  # a webhook's hint won the race: look again
-
     async def one(room_plan: RoomPlan) -> None:
         async with slots:
             items = [(Side.OUTLOOK, i) for i in room_plan.outlook_ids] + [
@@ -210,7 +203,7 @@ async def apply_backfill(plan: BackfillPlan, engine: SyncEngine, *, concurrency:
                 for answer in answers:
                     report(answer.hint.source, answer.hint.item_id, answer.action, answer.error)
 
-            room = RoomBackfill(engine, room_plan.room, handle) if batch_creates else None
+            room = RoomBackfill(engine, room_plan.room) if batch_creates else None
             try:
                 if room is not None and items:
                     await room.start()
@@ -221,7 +214,7 @@ async def apply_backfill(plan: BackfillPlan, engine: SyncEngine, *, concurrency:
                         if room is not None:
                             reports(await room.offer(hint))
                         else:
-                            report(side, item_id, report_of(hint, await handle(hint)).action, None)
+                            report(side, item_id, report_of(hint, await through_engine(engine, hint)).action, None)
                     except CalsyncError as exc:
                         if isinstance(exc, MassDeletionGuardTripped):
                             raise

@@ -36,13 +36,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from calsync.errors import CalsyncError, ConcurrencyError, IdempotencyKeyReused, MassDeletionGuardTripped
 from calsync.maintenance.listed import RoomListing, meets
 from calsync.model import ChangeHint, Side
 from calsync.model.mapping import MappingRow
+from calsync.room_options import options_for
 from calsync.rooms.gate import admit_hint
 from calsync.settings import Room
 from calsync.sync.actions import ActionKind, Create, Outcome, SkipEcho, SkipUnchanged
@@ -79,11 +80,18 @@ CHUNK = 20  # creates whose mappings are written together: a Graph JSON batch's 
 CREATED = ActionKind.CREATE.value
 
 
-class RoomBackfill:
-    """See the module docstring. ``handle`` runs one hint through the engine (and retries a lost race)."""
+async def through_engine(engine: SyncEngine, hint: ChangeHint) -> Outcome:
+    """``engine.handle``, once more when a webhook's hint won the race for the mapping (ConcurrencyError)."""
+    try:
+        return await engine.handle(hint)
+    except ConcurrencyError:
+        return await engine.handle(hint)
 
-    def __init__(self, engine: SyncEngine, room: Room | str, handle: Callable[[ChangeHint], Awaitable[Outcome]], *,
-                 concurrency: int = 4) -> None:  # fmt: skip
+
+class RoomBackfill:
+    """See the module docstring."""
+
+    def __init__(self, engine: SyncEngine, room: Room | str, *, concurrency: int = 4) -> None:
         if isinstance(room, str):
             configured = engine.settings.room(room)
             if configured is None:
@@ -91,7 +99,6 @@ class RoomBackfill:
             room = configured
         self.engine = engine
         self.room = room
-        self.handle = handle
         self.slots = asyncio.Semaphore(concurrency)  # booking creates in flight for the room
         self.ctx = SyncContext(room=room, sides=engine.sides, stores=engine.stores, policy=engine.policy,
                                clock=engine.clock,
@@ -113,8 +120,7 @@ class RoomBackfill:
                      *await self.engine.sides[Side.BOOKING].list_window(self.room, start, end, content=True)]  # fmt: skip
         if rows is None:
             rows = await self.engine.mappings.list_room(self.room.key)
-        options = getattr(outlook, "options", None)
-        service = options(self.room).organizer if options is not None else None
+        service = options_for(self.engine.settings, self.room).organizer  # calsync's meetings: no stamped copies
         self.listing = RoomListing.of(self.room.key, items, rows, finds_copies=not service)
 
     async def offer(self, hint: ChangeHint) -> list[Report]:
@@ -263,7 +269,7 @@ class RoomBackfill:
 
     async def _through_engine(self, hint: ChangeHint) -> Report:
         try:
-            return report_of(hint, await self.handle(hint))
+            return report_of(hint, await through_engine(self.engine, hint))
         except MassDeletionGuardTripped:
             raise
         except CalsyncError as exc:

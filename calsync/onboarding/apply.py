@@ -36,7 +36,6 @@ from calsync.rooms.state import RoomState
 from calsync.store.mappings import MappingStore
 from calsync.store.onboarding import OnboardingProgress, OnboardingStore
 from calsync.store.rooms import RoomRecord
-from calsync.sync.actions import Outcome
 from calsync.sync.state import ItemState
 
 if TYPE_CHECKING:
@@ -216,13 +215,7 @@ class Onboarding:
             return {}
         engine = self.services.engine
 
-        async def handle(hint: ChangeHint) -> Outcome:
-            try:
-                return await engine.handle(hint)
-            except ConcurrencyError:
-                return await engine.handle(hint)  # a webhook's hint won the race: look again
-
-        room = RoomBackfill(engine, record.room, handle)
+        room = RoomBackfill(engine, record.room)
         await room.start(listed, rows)
         results: dict[str, str | Failed] = {}
         stored = 0

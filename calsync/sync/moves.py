@@ -48,7 +48,7 @@ from calsync.sync.actions import (
 from calsync.sync.cancellation import removal
 from calsync.sync.conflicts import overlap_action
 from calsync.sync.overlap import rivals
-from calsync.sync.ownership import authority
+from calsync.sync.ownership import authority, whose
 from calsync.sync.reads import ListAround, Read, ReadOrigin, ReadRivalOrigin, ReadRivalRoom
 from calsync.sync.state import Facts, ItemState, Policy, TargetView
 
@@ -160,10 +160,8 @@ def rival_reads(facts: Facts, rivals: list[ItemState], *, wait: bool = True) -> 
 
 def move_note(origin: ItemState) -> str:
     """What the booking system's users read when calsync moves a copy of an Outlook meeting back to its room."""
-    organizer = origin.booking.organizer if origin.booking is not None else None
-    who = (organizer.name or organizer.email) if organizer is not None else None
-    whose = f"{who}'s" if who else "an"
-    return (f"This booking is a copy of {whose} Outlook meeting, which only its organiser can move to another "
+    owner = whose(origin, "an")
+    return (f"This booking is a copy of {owner} Outlook meeting, which only its organiser can move to another "
             f"room: it was moved back to the meeting's room. Ask the organiser to change the meeting's room in "
             f"Outlook.")  # fmt: skip
 

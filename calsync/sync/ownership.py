@@ -54,3 +54,10 @@ def origin_created(item: ItemState, mapping: MappingRow | None) -> dt.datetime |
     if mapping is not None and mapping.origin_created_at is not None:
         return mapping.origin_created_at
     return item.created_at
+
+
+def whose(origin: ItemState, otherwise: str) -> str:
+    """The original's organiser as a possessive for the booking system's users ("Ada's"), else ``otherwise``."""
+    organizer = origin.booking.organizer if origin.booking is not None else None
+    who = (organizer.name or organizer.email) if organizer is not None else None
+    return f"{who}'s" if who else otherwise

@@ -54,7 +54,7 @@ from calsync.sync.moves import (
     rival_reads,
 )
 from calsync.sync.overlap import rivals
-from calsync.sync.ownership import authority, outlook_role, released_by_decline
+from calsync.sync.ownership import authority, outlook_role, released_by_decline, whose
 from calsync.sync.state import Facts, ItemState, OrganizerRole, Policy, TargetView
 from calsync.sync.translate import changes_origin, flow_back, same_reservation
 
@@ -298,10 +298,8 @@ def _rewrite_meeting_rivals(facts: Facts, action: Action, policy: Policy) -> rea
 
 def revert_note(origin: ItemState) -> str:
     """What the booking system's users read when calsync reverts their edit of the copy of a person's meeting."""
-    organizer = origin.booking.organizer if origin.booking is not None else None
-    who = (organizer.name or organizer.email) if organizer is not None else None
-    whose = f"{who}'s" if who else "a person's"
-    return (f"This booking is a copy of {whose} Outlook meeting, which only its organiser can change: the change "
+    owner = whose(origin, "a person's")
+    return (f"This booking is a copy of {owner} Outlook meeting, which only its organiser can change: the change "
             f"made here was undone. Ask the organiser to change the meeting in Outlook.")  # fmt: skip
 
 
