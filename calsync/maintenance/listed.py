@@ -6,7 +6,10 @@ The engine answers each read of ``calsync.sync.plan.decide`` with a request: the
 listing). Backfill has listed the whole room already: both sides in the sync window with
 content (Outlook's reads sent as JSON batches) and the room's mapping rows (one query).
 ``RoomListing.answer`` answers those reads from the listing, so deciding an item costs
-no request; the decision itself is the engine's own (``decide``), unchanged.
+no request to either side; the decision itself is the engine's own (``decide``), unchanged.
+What is still read per item is Table Storage's: the room's hold (cached briefly by the
+hold store) and, for a booking with no mapping in the room, the cross-room index of room
+moves (``ReadBookingRoom``: was it mapped in another room?).
 
 What a listing answers, and why it is the same answer:
 
@@ -19,7 +22,7 @@ What a listing answers, and why it is the same answer:
   decision's overlap rule expands them);
 - ``ReadStamped`` / ``ReadOrigin`` / ``ReadRivalOrigin``: the listed item with that id.
 
-Anything else (the hold, the guard's counts), and any item the listing does not hold, is
+Anything else (the hold, the guard's counts, the cross-room index), and any item the listing does not hold, is
 read as the engine reads it. Copies and mappings that backfill writes are added
 (``add_copy``, ``add_mapping``), so later decisions of the room see them as the engine
 would. In service-mailbox mode copies are found through the service mailbox, which the

@@ -155,11 +155,11 @@ class Onboarding:
         for kind, outlook_id, booking_id in actions:  # what ran, in the plan's shape and order
             if kind != PAIR:
                 source_id = outlook_id or booking_id or ""
-                created = results.get(source_id)
+                created = results.get(source_id, Failed("no report of its copy"))
                 if isinstance(created, Failed):
                     applied.errors.append(f"{kind} {source_id}: {created.why}")
                     continue
-                applied.created[source_id] = created or ""
+                applied.created[source_id] = created
             applied.actions.append((kind, outlook_id, booking_id))
         counts = planned.counts()
         note = (f"onboarded {self.services.clock():%Y-%m-%d}: {counts[PAIR]} paired, {counts[TO_BOOKING]} + "
