@@ -65,3 +65,8 @@ def bare_version(version: str) -> str:
 def same_version(stored: str | None, hinted: str | None) -> bool:
     """Two versions of one item, as an ETag (W/"x", "x") or bare (x), name the same version."""
     return bool(stored) and bool(hinted) and bare_version(stored) == bare_version(hinted)  # type: ignore[arg-type]
+
+
+def likely_mapping_id(side: Side, item_id: str, stamp: str | None) -> str:
+    """The main row that most likely maps this item: its origin's (a stamped copy) or its own."""
+    return mapping_id_for(side.other, stamp) if stamp else mapping_id_for(side, item_id)

@@ -10,8 +10,9 @@ ETag-guarded replaces; a lost race raises ConcurrencyError.
 Finding a mapping by an item's id costs two point reads (index, then main row). The
 engine knows, before it looks, which main row is likely: the item's own
 (``mapping_id_for`` its side and id) when it is the origin, its origin's when it is a
-stamped copy. ``expect`` notes that guess; ``find`` reads that main row first and
-takes it when it names the item (one read), else goes through the index as before.
+stamped copy. The caller passes that guess (``find(likely=...)``, ``likely_mapping_id``);
+``find`` reads that main row first and takes it when it names the item (one read), else
+goes through the index as before.
 Only one main row can name an item (its index row is created in the same
 transaction and refuses a second), so the answer is the same either way.
 
@@ -61,7 +62,7 @@ from azure.data.tables import UpdateMode
 
 from calsync.errors import CalsyncError, ConcurrencyError, StoreError
 from calsync.model.booking import Side
-from calsync.model.mapping import MappingRow, mapping_id_for
+from calsync.model.mapping import MappingRow
 from calsync.store.client import TableStore, translate_errors
 from calsync.store.keys import decode_key, encode_key, prefixed
 from calsync.store.own_versions import OwnVersions
@@ -100,12 +101,6 @@ def _row_from(entity: dict[str, Any]) -> MappingRow:
     return MappingRow(room=decode_key(entity["PartitionKey"]), etag=entity.metadata.get("etag"), **data)
 
 
-def likely_mapping_id(side: Side, item_id: str, stamp: str | None) -> str:
-    """The main row that most likely maps this item: its origin's (a stamped copy) or its own."""
-    return mapping_id_for(side.other, stamp) if stamp else mapping_id_for(side, item_id)
-
-
-EXPECTATIONS_KEPT = 4096
 TRANSACTION_OPERATIONS = 100  # Table Storage's limit per entity-group transaction
 
 
@@ -115,7 +110,6 @@ class MappingStore:
     def __init__(self, tables: TableStore, *, memory: SessionMemory | None = None,
                  own_versions: OwnVersions | None = None) -> None:  # fmt: skip
         self._table = tables.table("Mappings")
-        self._expected: dict[tuple[str, Side, str], str] = {}
         self._memory = memory
         self._own_versions = own_versions  # what the rows written hold: their echoes stop at the webhook
 
@@ -132,12 +126,6 @@ class MappingStore:
                 self._memory.forget(room)
             raise
 
-    def expect(self, room: str, side: Side, item_id: str, mapping_id: str) -> None:
-        """The next ``find`` of this item tries main row ``mapping_id`` first (see the module docstring)."""
-        if len(self._expected) >= EXPECTATIONS_KEPT:  # guesses never looked up: drop the oldest
-            del self._expected[next(iter(self._expected))]
-        self._expected[(room, side, item_id)] = mapping_id
-
     async def get(self, room: str, mapping_id: str) -> MappingRow | None:
         async with translate_errors("reading a mapping"):
             try:
@@ -151,11 +139,9 @@ class MappingStore:
         """The mapping of the item with ``item_id`` on ``side``, or None.
 
         ``recent``: a row remembered in the room's session memory will do (see the module docstring).
-        ``likely``: the main row that most likely maps it (``likely_mapping_id``), when the caller knows
-        better than what the source's read told (``expect``); a wrong guess costs one table read.
+        ``likely``: the main row that most likely maps it (``likely_mapping_id``); a wrong guess costs
+        one table read, none a miss on the index row only.
         """
-        expected = self._expected.pop((room, side, item_id), None)
-        likely = likely or expected
         memory = self._room_memory(room)
         remembered = memory.rows.get((side, item_id)) if memory is not None else None
         if recent and remembered is not None:

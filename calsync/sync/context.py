@@ -22,7 +22,7 @@ from calsync.model import ChangeHint, ChangeKind, HintReason, Side
 from calsync.model.content_hash import slot_hash
 from calsync.model.mapping import MappingRow, mapping_id_for
 from calsync.settings import Room
-from calsync.store.mappings import MappingStore, likely_mapping_id
+from calsync.store.mappings import MappingStore
 from calsync.store.own_versions import OwnVersions
 from calsync.store.records import ConflictRecord, ConflictStore, RoomHold, RoomHoldStore
 from calsync.sync.guard import hold_state
@@ -82,12 +82,7 @@ class SyncContext:
             yield
 
     def observed(self, source: ItemState) -> None:
-        """Tell the log context about the source: its id, and a private subject that must never be logged.
-
-        Also tells the mapping store which main row likely maps it (perf, #16: one table read instead of two).
-        """
-        self.mappings.expect(self.room.key, source.side, source.item_id,
-                             likely_mapping_id(source.side, source.item_id, source.stamp))  # fmt: skip
+        """Tell the log context about the source: its id, and a private subject that must never be logged."""
         context = current_context()
         if context is not None and source.booking is not None:
             context.protect(source.booking)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from calsync.model import ChangeKind, HintReason, Side
-from calsync.model.mapping import mapping_id_for
+from calsync.model.mapping import likely_mapping_id, mapping_id_for
 from calsync.sync.guard import Tally, missing_from
 from calsync.sync.state import Facts, ItemState
 
@@ -62,8 +62,13 @@ class ReadMapping(Read):
     item_id: str
 
     async def fetch(self, ctx: Effects, facts: Facts) -> Facts:
-        recent = facts.source is not None and facts.source.exists and facts.hint.reason is HintReason.WEBHOOK
-        mapping = await ctx.mappings.find(ctx.room.key, self.side, self.item_id, recent=recent)
+        source = facts.source
+        recent = source is not None and source.exists and facts.hint.reason is HintReason.WEBHOOK
+        likely = None
+        if source is not None and (source.side, source.item_id) == (self.side, self.item_id):
+            # the source's read told whose main row likely maps it (its stamp): one table read instead of two
+            likely = likely_mapping_id(self.side, self.item_id, source.stamp)
+        mapping = await ctx.mappings.find(ctx.room.key, self.side, self.item_id, recent=recent, likely=likely)
         return dataclasses.replace(facts, mapping=mapping, mapping_read=True)
 
 
