@@ -434,9 +434,11 @@ def event_patch(current: Booking, desired: Booking, *, private_subject: str) -> 
     isAllDay when that changes; a series whose start moves gets its recurrence too
     (range.startDate). Status cancelled, EXDATEs and overrides are not PATCHed here.
     """
+    full = booking_to_event(desired, private_subject=private_subject, stamp=None)
+    full.subject = desired.subject  # written as it is: the caller masks a copy's
     now = booking_to_event(current, private_subject=private_subject, stamp=None).to_dict()
-    want = booking_to_event(desired, private_subject=private_subject, stamp=None).to_dict()
-    now["subject"], want["subject"] = current.subject, desired.subject
+    now["subject"] = current.subject
+    want = full.to_dict()
     changed = {name for name in _PATCHED if now.get(name) != want.get(name)}
     if _restores_occurrences(current, desired):
         # a cancelled or moved occurrence must come back: Outlook has no "uncancel"; rewriting the series'
@@ -450,8 +452,6 @@ def event_patch(current: Booking, desired: Booking, *, private_subject: str) -> 
             changed.add("recurrence")
     if not changed:
         return None
-    full = booking_to_event(desired, private_subject=private_subject, stamp=None)
-    full.subject = desired.subject
     patch = GraphEvent()
     for name, attribute in (
         ("subject", "subject"),
