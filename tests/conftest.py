@@ -3,14 +3,22 @@ pointing at Azurite per test."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from calsync.settings import Settings, load_settings
 from devstack.azurite import AzuriteTables, start_azurite_tables
 from devstack.postgres import EmbeddedPostgres, start_postgres
+
+# The property tests run the same examples on every run, as the state machines do in CI, so a red CI
+# is a change's and never chance's; CALSYNC_HYPOTHESIS_RANDOM=1 makes them explore (long runs, locally).
+hypothesis_settings.register_profile("repeatable", derandomize=True, database=None)
+hypothesis_settings.register_profile("explore", derandomize=False)
+hypothesis_settings.load_profile("explore" if os.environ.get("CALSYNC_HYPOTHESIS_RANDOM") else "repeatable")
 
 
 @pytest.fixture(scope="session")

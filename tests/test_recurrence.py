@@ -222,7 +222,8 @@ def test_occurrences_keep_the_local_wall_time_across_dst(
     booking = Booking(
         room="r",
         start=local_start,
-        end=local_start + dt.timedelta(minutes=minutes),
+        # exactly ``minutes`` long: aware arithmetic in one ZoneInfo adds wall time, which a DST change shortens
+        end=(local_start.astimezone(UTC) + dt.timedelta(minutes=minutes)).astimezone(ZoneInfo(zone)),
         time_zone=zone,
         recurrence=Recurrence(rrule=rule),
     )
